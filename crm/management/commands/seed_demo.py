@@ -1,0 +1,52 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from crm import services
+from crm.demo import make_demo
+from crm.models import Account, Membership, Organisation, Role
+
+DEMO_SLUG = "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation 'Demo Oy' with user demo/demo. Safe to run again."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--contacts", type=int, default=1000)
+
+    @transaction.atomic
+    def handle(self, *args, contacts: int, **options) -> None:
+        organisation, _ = Organisation.objects.get_or_create(
+            slug=DEMO_SLUG, defaults={"name": "Demo Oy"}
+        )
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username="demo", defaults={"first_name": "Demo", "last_name": "User"}
+        )
+        if created:
+            user.set_password("demo")  # a local default only; see README
+            user.save()
+        Membership.objects.get_or_create(
+            user=user, defaults={"organisation": organisation, "role": Role.ADMIN}
+        )
+        if organisation.contacts.exists():
+            self.stdout.write("Demo data is already there; nothing added.")
+            return
+        demo = make_demo(contacts=contacts)
+        accounts = [
+            services.account_create(organisation=organisation, data=row) for row in demo.accounts
+        ]
+        rows = []
+        for row in demo.contacts:
+            row = dict(row)
+            index = row.pop("account")
+            row["account"] = accounts[index] if index is not None else None
+            rows.append(row)
+        services.contacts_bulk_create(organisation=organisation, rows=rows)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo Oy: {Account.objects.filter(organisation=organisation).count()} accounts, "
+                f"{organisation.contacts.count()} contacts. Log in as demo / demo."
+            )
+        )

@@ -1,0 +1,172 @@
+"""The CRM core: organisations (tenants), their members, accounts and contacts."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from crm.validators import validate_business_id, validate_country_code, validate_phone_characters
+
+
+class Organisation(models.Model):
+    """A CRM customer. Every other row belongs to exactly one organisation."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    MEMBER = "member", _("Member")
+    VIEWER = "viewer", _("Viewer (read only)")
+
+
+class Membership(models.Model):
+    """A user's place in one organisation. A user belongs to at most one."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="membership",
+        verbose_name=_("user"),
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation}"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in {Role.ADMIN, Role.MEMBER}
+
+
+class Language(models.TextChoices):
+    FINNISH = "fi", _("Finnish")
+    SWEDISH = "sv", _("Swedish")
+    ENGLISH = "en", _("English")
+    ESTONIAN = "et", _("Estonian")
+    RUSSIAN = "ru", _("Russian")
+    GERMAN = "de", _("German")
+
+
+class Account(models.Model):
+    """A company. Its phone is a switchboard, never an SMS recipient."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="accounts"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    business_id = models.CharField(
+        _("business ID"), max_length=9, blank=True, validators=[validate_business_id]
+    )
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, default="FI", validators=[validate_country_code]
+    )
+    phone = models.CharField(
+        _("phone"), max_length=32, blank=True, validators=[validate_phone_characters]
+    )
+    email = models.EmailField(_("email"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "business_id"],
+                condition=~models.Q(business_id=""),
+                name="account_business_id_unique_per_organisation",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "name"]),
+            models.Index(Upper("industry"), "organisation", name="account_org_industry_upper"),
+            models.Index(Upper("city"), "organisation", name="account_org_city_upper"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OptOutSource(models.TextChoices):
+    USER = "user", _("Changed by a user")
+    ADMIN = "admin", _("Changed in admin")
+    API = "api", _("Changed through the API")
+    IMPORT = "import", _("Imported")
+    SMS_REPLY = "sms_reply", _("Reply to an SMS message")
+
+
+class Contact(models.Model):
+    """A person, optionally at an account."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="contacts"
+    )
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("account"),
+    )
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    title = models.CharField(_("title"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    mobile_phone = models.CharField(
+        _("mobile phone"), max_length=32, blank=True, validators=[validate_phone_characters]
+    )
+    work_phone = models.CharField(
+        _("work phone"), max_length=32, blank=True, validators=[validate_phone_characters]
+    )
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    language = models.CharField(_("language"), max_length=5, blank=True, choices=Language.choices)
+    sms_opt_out = models.BooleanField(_("SMS opt-out"), default=False)
+    sms_opt_out_at = models.DateTimeField(_("SMS opt-out changed at"), null=True, blank=True)
+    sms_opt_out_source = models.CharField(
+        _("SMS opt-out changed by"), max_length=20, blank=True, choices=OptOutSource.choices
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["organisation", "last_name", "first_name"]),
+            models.Index(fields=["organisation", "created_at"]),
+            models.Index(fields=["organisation", "sms_opt_out"]),
+            models.Index(Upper("city"), "organisation", name="contact_org_city_upper"),
+            models.Index(fields=["organisation", "mobile_phone"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or str(self.pk)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from crm import api, views
+
+router = DefaultRouter()
+router.register("accounts", api.AccountViewSet, basename="api-account")
+router.register("contacts", api.ContactViewSet, basename="api-contact")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", views.AccountListView.as_view(), name="account-list"),
+    path("accounts/<int:pk>/", views.AccountDetailView.as_view(), name="account-detail"),
+    path("contacts/", views.ContactListView.as_view(), name="contact-list"),
+    path("contacts/<int:pk>/", views.ContactDetailView.as_view(), name="contact-detail"),
+    path("target-groups/", include("targetgroups.urls")),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
