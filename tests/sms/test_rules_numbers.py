@@ -1,7 +1,10 @@
 """Phone numbers, phone fields and skip reasons."""
 
+import phonenumbers
 import pytest
 from django.utils import translation
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sms.rules import (
     DEFAULT_PHONE_FIELD,
@@ -142,3 +145,39 @@ def validate_phone_field_message(value: str) -> str:
     except RuleError as error:
         return error.message
     raise AssertionError("no error")
+
+
+def reference_number(raw: str) -> NumberResult:
+    """normalise_number's rules applied to the raw text, without its speed-ups."""
+    text = raw.strip()
+    if not text:
+        return NumberResult(None, MISSING)
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as error:
+        no_cc = error.error_type == error.INVALID_COUNTRY_CODE and not text.startswith("+")
+        return NumberResult(None, NO_CC if no_cc else INVALID)
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return NumberResult(None, INVALID)
+    return NumberResult(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    )
+
+
+number_like = st.one_of(
+    st.text(alphabet="+0123456789 -()./;#", max_size=25),
+    st.builds(
+        lambda prefix, parts, sep: prefix + sep.join(parts),
+        st.sampled_from(["+358", "+358 ", "00358", "0", "+1 ", "+46", "+"]),
+        st.lists(st.text(alphabet="0123456789", min_size=1, max_size=4), max_size=5),
+        st.sampled_from([" ", "-", "", " - ", "  "]),
+    ),
+)
+
+
+@settings(max_examples=1000)
+@given(number_like)
+def test_speed_ups_do_not_change_the_answer(raw: str) -> None:
+    assert normalise_number_uncached(raw) == reference_number(raw)
