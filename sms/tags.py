@@ -1,0 +1,273 @@
+"""The tag language of SMS templates: ``{{contact.first_name}}`` and friends.
+
+Our own small renderer, no template engine:
+
+- a tag is ``{{path}}`` or ``{{path|fallback}}``, with optional spaces inside
+  the braces (``{{ account.name }}``); ``path`` is one of ``TAGS``, nothing
+  else (no attribute access beyond the whitelist, no filters);
+- the fallback is used when the value is empty, blank or missing; it is plain
+  text (spaces and any letters welcome) without ``{``, ``}`` or ``|``;
+- a template is parsed once (``parse_template``) into literal parts and slots;
+  rendering inserts values as plain text and never parses them again, so a
+  contact field holding ``{{contact.email}}`` or ``<b>`` is sent as written;
+- every malformed or unknown tag is a ``TemplateError`` naming the text.
+
+Values are looked up by ORM column (a path from ``Contact``, e.g.
+``account__name``), so that the caller can fetch exactly
+``MessageTemplate.columns`` with ``values()`` and render each row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from sms.rules import RuleError, normalise_text
+
+OPEN, CLOSE, PIPE = "{{", "}}", "|"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag users may write: its ``path``, picklist ``label`` and ``group``.
+
+    ``columns`` are the ORM paths from ``Contact`` it reads; a tag over several
+    columns (the full name) joins their non-blank values with a space. Values
+    are stripped of surrounding whitespace.
+    """
+
+    path: str
+    label: Promise
+    group: Promise
+    columns: tuple[str, ...]
+
+    @property
+    def token(self) -> str:
+        """The tag as users write it, e.g. ``{{contact.first_name}}``."""
+        return f"{OPEN}{self.path}{CLOSE}"
+
+    def value(self, values: Mapping[str, object]) -> str:
+        """This tag's text for one row of ``values`` (keyed by column)."""
+        if len(self.columns) == 1:
+            return _text(values.get(self.columns[0]))
+        return " ".join(t for t in (_text(values.get(c)) for c in self.columns) if t)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return normalise_text(text.strip())
+
+
+CONTACT, ACCOUNT = _("Contact"), _("Account")
+
+TAGS: tuple[Tag, ...] = (
+    Tag("contact.first_name", _("First name"), CONTACT, ("first_name",)),
+    Tag("contact.last_name", _("Last name"), CONTACT, ("last_name",)),
+    Tag("contact.full_name", _("Full name"), CONTACT, ("first_name", "last_name")),
+    Tag("contact.title", _("Title"), CONTACT, ("title",)),
+    Tag("contact.email", _("Email"), CONTACT, ("email",)),
+    Tag("contact.city", _("City"), CONTACT, ("city",)),
+    Tag("account.name", _("Account name"), ACCOUNT, ("account__name",)),
+    Tag("account.city", _("Account city"), ACCOUNT, ("account__city",)),
+    Tag("account.industry", _("Industry"), ACCOUNT, ("account__industry",)),
+)
+"""The whitelist, in picklist order."""
+
+TAGS_BY_PATH: Mapping[str, Tag] = {tag.path: tag for tag in TAGS}
+
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class TemplateError(RuleError):
+    """A malformed or unknown tag. ``tag`` is the offending text as written."""
+
+    def __init__(self, code: str, message: str, tag: str) -> None:
+        super().__init__(code, message, field="body", tag=tag)
+        self.tag = tag
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A tag in a template, with its fallback (``None`` when there is none)."""
+
+    tag: Tag
+    fallback: str | None
+
+    def render(self, values: Mapping[str, object]) -> str:
+        text = self.tag.value(values)
+        if self.fallback is not None and not text:
+            return self.fallback
+        return text
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A parsed template: literal text and slots, ready to render many rows."""
+
+    source: str
+    parts: tuple[str | Slot, ...]
+    slots: tuple[Slot, ...] = field(init=False)
+    columns: frozenset[str] = field(init=False)
+    static_chars: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        slots = tuple(p for p in self.parts if isinstance(p, Slot))
+        object.__setattr__(self, "slots", slots)
+        object.__setattr__(self, "columns", frozenset(c for s in slots for c in s.tag.columns))
+        # Code points of the literal text: what every rendered message holds at least.
+        static = sum(len(p) for p in self.parts if isinstance(p, str))
+        object.__setattr__(self, "static_chars", static)
+
+    @property
+    def tags(self) -> tuple[Tag, ...]:
+        """The distinct tags used, in order of appearance."""
+        return tuple(dict.fromkeys(s.tag for s in self.slots))
+
+    def render(self, values: Mapping[str, object]) -> str:
+        """The message for one row of ``values`` (column → value; missing is empty).
+
+        Values are inserted as plain text, stripped, with line endings
+        normalised; they are never parsed for tags.
+        """
+        return "".join([p if p.__class__ is str else p.render(values) for p in self.parts])
+
+
+def parse_template(body: str) -> MessageTemplate:
+    """Parse ``body`` once into a ``MessageTemplate``, or raise ``TemplateError``.
+
+    The body is normalised first (line endings). Lone ``{`` and ``}`` are plain
+    text; ``{{`` opens a tag and ``}}`` closes it, and there is no escape for
+    them. Length is not checked here (see ``rules.validate_body``).
+    """
+    text = normalise_text(body)
+    parts: list[str | Slot] = []
+    pos = 0
+    while True:
+        start = text.find(OPEN, pos)
+        stray = text.find(CLOSE, pos)
+        if stray != -1 and (start == -1 or stray < start):
+            raise TemplateError(
+                "unopened_tag",
+                gettext("“%(text)s” closes a tag that was never opened. Remove the }}.")
+                % {"text": _excerpt_before(text, stray + 2)},
+                tag=CLOSE,
+            )
+        if start == -1:
+            break
+        if start > pos:
+            parts.append(text[pos:start])
+        end = text.find(CLOSE, start + 2)
+        if end == -1:
+            excerpt = _excerpt_after(text, start)
+            raise TemplateError(
+                "unclosed_tag",
+                gettext("The tag “%(tag)s” is not closed. End it with }}.") % {"tag": excerpt},
+                tag=excerpt,
+            )
+        # A "{{" right after "}}" ("{{a}}}}") also lands here via the stray check.
+        parts.append(_parse_tag(text[start : end + 2]))
+        pos = end + 2
+    if pos < len(text):
+        parts.append(text[pos:])
+    return MessageTemplate(text, tuple(_merge_literals(parts)))
+
+
+def _parse_tag(written: str) -> Slot:
+    """Parse one ``{{...}}`` as written (braces included) into a slot."""
+    inner = written[2:-2]
+    if "{" in inner or "}" in inner:
+        raise TemplateError(
+            "nested_tag",
+            gettext("“%(tag)s” has braces inside a tag. Write a tag as {{contact.first_name}}.")
+            % {"tag": written},
+            tag=written,
+        )
+    name, pipe, fallback = inner.partition(PIPE)
+    name = name.strip()
+    if not name:
+        raise TemplateError(
+            "empty_tag",
+            gettext("“%(tag)s” is an empty tag. Choose a tag from the list.") % {"tag": written},
+            tag=written,
+        )
+    if not _PATH.fullmatch(name):
+        raise TemplateError(
+            "malformed_tag",
+            gettext(
+                "“%(tag)s” is not a tag. A tag is a name from the list, "
+                "such as {{contact.first_name}}, with an optional fallback after |."
+            )
+            % {"tag": written},
+            tag=written,
+        )
+    tag = TAGS_BY_PATH.get(name)
+    if tag is None:
+        known_prefix = any(name.startswith(path + ".") for path in TAGS_BY_PATH)
+        if known_prefix or name.count(".") > 1:
+            raise TemplateError(
+                "tag_too_deep",
+                gettext(
+                    "“%(tag)s” reaches beyond the tags you can use. "
+                    "Choose a tag from the list, such as {{account.name}}."
+                )
+                % {"tag": written},
+                tag=written,
+            )
+        raise TemplateError(
+            "unknown_tag",
+            gettext("Unknown tag %(tag)s. Choose a tag from the list.") % {"tag": written},
+            tag=written,
+        )
+    if not pipe:
+        return Slot(tag, None)
+    if PIPE in fallback:
+        raise TemplateError(
+            "bad_fallback",
+            gettext("“%(tag)s” has more than one |. A tag takes one fallback, after one |.")
+            % {"tag": written},
+            tag=written,
+        )
+    fallback = fallback.strip()
+    if not fallback:
+        raise TemplateError(
+            "empty_fallback",
+            gettext("“%(tag)s” has an empty fallback. Write a word after |, or remove the |.")
+            % {"tag": written},
+            tag=written,
+        )
+    return Slot(tag, fallback)
+
+
+def _merge_literals(parts: list[str | Slot]) -> list[str | Slot]:
+    merged: list[str | Slot] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return merged
+
+
+_EXCERPT = 30
+
+
+def _excerpt_after(text: str, start: int) -> str:
+    """The text from ``start`` to the end of its line, at most ``_EXCERPT`` chars."""
+    line_end = text.find("\n", start)
+    end = len(text) if line_end == -1 else line_end
+    excerpt = text[start : min(end, start + _EXCERPT)]
+    return excerpt + ("…" if min(end, start + _EXCERPT) < end else "")
+
+
+def _excerpt_before(text: str, end: int) -> str:
+    """The text up to ``end`` from the start of its line, at most ``_EXCERPT`` chars."""
+    line_start = text.rfind("\n", 0, end) + 1
+    start = max(line_start, end - _EXCERPT)
+    return ("…" if start > line_start else "") + text[start:end]
