@@ -1,0 +1,358 @@
+"""SMS data: per-organisation settings, sender names, sendouts, outbound messages
+and the quota ledger.
+
+Models hold data and their invariants (as database constraints where a database
+can hold them); the workflows live in ``sms/quota.py`` and the sendout services.
+The statuses are enums here, beside the table of their allowed moves.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
+
+
+class SendoutStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed")
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+# Statuses only move forward. `sending -> pending` is allowed only for a retry of
+# a request that surely took no effect (429, 5xx, connection refused); `unknown`
+# may still become delivered or undelivered because a late callback is the truth.
+MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
+    MessageStatus.PENDING: frozenset(
+        {
+            MessageStatus.SENDING,
+            MessageStatus.CANCELLED,
+            MessageStatus.SKIPPED,
+            MessageStatus.FAILED,
+        }
+    ),
+    MessageStatus.SENDING: frozenset(
+        {
+            MessageStatus.SENT,
+            MessageStatus.FAILED,
+            MessageStatus.UNKNOWN,
+            MessageStatus.PENDING,
+        }
+    ),
+    MessageStatus.SENT: frozenset(
+        {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
+    ),
+    MessageStatus.UNKNOWN: frozenset({MessageStatus.DELIVERED, MessageStatus.UNDELIVERED}),
+    MessageStatus.DELIVERED: frozenset(),
+    MessageStatus.UNDELIVERED: frozenset(),
+    MessageStatus.FAILED: frozenset(),
+    MessageStatus.SKIPPED: frozenset(),
+    MessageStatus.CANCELLED: frozenset(),
+}
+
+# The statuses a message reaches only through the provider: never refunded.
+MESSAGE_FINAL_STATUSES: frozenset[str] = frozenset(
+    status for status, moves in MESSAGE_TRANSITIONS.items() if not moves
+)
+
+
+def can_move(old: str, new: str) -> bool:
+    """Whether a message may move from status ``old`` to ``new`` (never backwards)."""
+    return new in MESSAGE_TRANSITIONS.get(old, frozenset())
+
+
+def allowed_previous(new: str) -> list[str]:
+    """The statuses a message may move to ``new`` from: for conditional updates
+    (``filter(status__in=allowed_previous(new)).update(status=new)``)."""
+    return sorted(old for old, moves in MESSAGE_TRANSITIONS.items() if new in moves)
+
+
+class QuotaKind(models.TextChoices):
+    TOP_UP = "top_up", _("Top-up")
+    RESERVATION = "reservation", _("Reservation")
+    REFUND = "refund", _("Refund")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+
+
+class SmsSettings(models.Model):
+    """One organisation's SMS settings and its message quota.
+
+    ``quota_balance`` is the sum of the organisation's quota ledger, stored for
+    fast reads. Only ``sms/quota.py`` changes it, together with its ledger row.
+    """
+
+    organisation = models.OneToOneField(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_settings",
+        verbose_name=_("organisation"),
+    )
+    sms_enabled = models.BooleanField(_("SMS function active"), default=False)
+    named_senders_enabled = models.BooleanField(_("named senders active"), default=False)
+    operator_number = models.CharField(
+        _("operator number"),
+        max_length=16,
+        blank=True,
+        validators=[validate_e164],
+        help_text=_("The default sender, in E.164 form (+358...). Blank: the project default."),
+    )
+    messaging_service_sid = models.CharField(
+        _("Twilio messaging service"),
+        max_length=34,
+        blank=True,
+        validators=[validate_messaging_service_sid],
+        help_text=_("MG followed by 32 hexadecimal characters; used instead of a number."),
+    )
+    quota_balance = models.PositiveIntegerField(
+        _("message quota"),
+        default=0,
+        editable=False,
+        help_text=_("Messages left. Changed only by top-ups, adjustments and sendouts."),
+    )
+    messages_per_second = models.PositiveIntegerField(
+        _("messages per second"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("An optional cap on the sending rate. Blank: no cap of our own."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS settings")
+        verbose_name_plural = _("SMS settings")
+        permissions = [("change_quota", _("Can top up and adjust the message quota"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quota_balance__gte=0), name="sms_settings_quota_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(messages_per_second__isnull=True) | Q(messages_per_second__gte=1),
+                name="sms_settings_messages_per_second_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("SMS settings of %(organisation)s") % {"organisation": self.organisation})
+
+
+class SenderName(models.Model):
+    """An alphanumeric sender name approved for one organisation."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_sender_names",
+        verbose_name=_("organisation"),
+    )
+    name = models.CharField(_("name"), max_length=11, validators=[validate_sender_name])
+    approved = models.BooleanField(_("approved"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sender name")
+        verbose_name_plural = _("sender names")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name"], name="sms_sender_name_unique_per_organisation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sendout(models.Model):
+    """One press of Send: a message template to the members of a target group.
+
+    ``messages_reserved`` and ``messages_refunded`` mirror the sendout's ledger
+    rows (``sms/quota.py`` changes both together): the sum of its reservations is
+    ``-messages_reserved`` and the sum of its refunds is ``messages_refunded``.
+    """
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_sendouts",
+        verbose_name=_("organisation"),
+    )
+    # TODO(lead): a ForeignKey to "targetgroups.TargetGroup" once that model exists
+    # (written in parallel); an id until then so that this app migrates on its own.
+    target_group_id = models.BigIntegerField(_("target group"), db_index=True)
+    sender = models.CharField(_("sender"), max_length=34)
+    phone_field = models.CharField(_("phone field"), max_length=32)
+    body = models.TextField(_("message template"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=SendoutStatus.choices,
+        default=SendoutStatus.QUEUED,
+        db_index=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_sendouts",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    recipients_total = models.PositiveIntegerField(_("recipients"), default=0)
+    messages_reserved = models.PositiveIntegerField(_("messages reserved"), default=0)
+    messages_refunded = models.PositiveIntegerField(_("messages refunded"), default=0)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("sendout")
+        verbose_name_plural = _("sendouts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="sms_sendout_idempotency_key_unique_per_user",
+            ),
+            models.CheckConstraint(
+                condition=Q(messages_refunded__lte=F("messages_reserved")),
+                name="sms_sendout_refunded_within_reserved",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+    def __str__(self) -> str:
+        return str(_("Sendout %(id)s") % {"id": self.pk})
+
+    @property
+    def messages_charged(self) -> int:
+        return self.messages_reserved - self.messages_refunded
+
+
+class OutboundMessage(models.Model):
+    """One recipient of a sendout: the number, the rendered text and its fate."""
+
+    sendout = models.ForeignKey(
+        Sendout, on_delete=models.CASCADE, related_name="messages", verbose_name=_("sendout")
+    )
+    # A deleted contact must not delete the history of what was sent and billed.
+    contact = models.ForeignKey(
+        "crm.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_messages",
+        verbose_name=_("contact"),
+    )
+    to = models.CharField(_("to"), max_length=16, blank=True, validators=[validate_e164])
+    body = models.TextField(_("text"), blank=True)
+    messages = models.PositiveSmallIntegerField(_("billed messages"), default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    error_code = models.CharField(_("provider error code"), max_length=32, blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="sms_message_provider_id_unique",
+            ),
+            # A skipped recipient is never billed.
+            models.CheckConstraint(
+                condition=~Q(status=MessageStatus.SKIPPED) | Q(messages=0),
+                name="sms_message_skipped_not_billed",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["sendout", "status"]),
+            models.Index(fields=["provider_id"], name="sms_message_provider_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to or '-'} ({self.get_status_display()})"
+
+
+class QuotaTransaction(models.Model):
+    """One change of an organisation's message quota (the ledger). Rows are
+    written only by ``sms/quota.py`` and never changed afterwards."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_quota_transactions",
+        verbose_name=_("organisation"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=QuotaKind.choices)
+    amount = models.IntegerField(_("amount"))
+    balance_after = models.PositiveIntegerField(_("balance after"))
+    reason = models.TextField(_("reason"), blank=True)
+    # PROTECT: a sendout with quota history cannot vanish from the ledger.
+    sendout = models.ForeignKey(
+        Sendout,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="quota_transactions",
+        verbose_name=_("sendout"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_quota_transactions",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("quota transaction")
+        verbose_name_plural = _("quota transactions")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="sms_quota_balance_after_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=QuotaKind.TOP_UP, amount__gt=0, sendout__isnull=True)
+                    | Q(kind=QuotaKind.RESERVATION, amount__lt=0, sendout__isnull=False)
+                    | Q(kind=QuotaKind.REFUND, amount__gt=0, sendout__isnull=False)
+                    | (Q(kind=QuotaKind.ADJUSTMENT) & ~Q(amount=0))
+                ),
+                name="sms_quota_amount_sign_fits_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+d}"
