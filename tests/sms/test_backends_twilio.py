@@ -1,9 +1,13 @@
 """The twilio backend, through the real SDK, against the Twilio stand-in."""
 
 import http.client
+import http.server
 import json
 import socket
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -11,9 +15,15 @@ import requests
 import urllib3.exceptions
 from django.core.exceptions import ImproperlyConfigured
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 
 from sms.backends import ErrorKind, SmsMessage, get_backend
-from sms.backends.twilio import classify_exception, parse_retry_after
+from sms.backends.twilio import (
+    PooledHttpClient,
+    classify_exception,
+    parse_retry_after,
+    shared_http_client,
+)
 from tests.sms.twilio_standin import TwilioStandin
 
 FROM_NUMBER = "+15005550006"
@@ -356,3 +366,81 @@ def test_standin_stats_endpoint(twilio_standin):
         stats = json.load(answer)
     assert stats["received"] == 1
     assert stats["count_by_to"] == {"+358401234567": 1}
+
+
+def test_retry_after_belongs_to_each_message_in_a_concurrent_batch(twilio_standin):
+    twilio_standin.latency = 0.01
+    for i in range(0, 40, 2):
+        twilio_standin.script(f"+3584012{i:05d}", status=429, retry_after=str(i + 1))
+    batch = [SmsMessage(to=f"+3584012{i:05d}", body="Hei", reference=i) for i in range(40)]
+
+    results = backend_for(twilio_standin, concurrency=8).send_messages(batch)
+
+    assert [r.error.retry_after if r.error else None for r in results] == [
+        float(i + 1) if i % 2 == 0 else None for i in range(40)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        (None, "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765/2010-04-01/Accounts/AC1/Messages.json"),
+        (
+            "https://proxy.example/twilio/",
+            "https://proxy.example/twilio/2010-04-01/Accounts/AC1/Messages.json",
+        ),
+    ],
+)
+def test_the_http_client_rebases_only_scheme_host_and_prefix(base_url, expected):
+    client = PooledHttpClient(base_url=base_url, pool_size=2, timeout=(1.0, 1.0))
+    assert client.rebase("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json") == expected
+
+
+def test_the_http_client_is_shared_per_process_and_configuration():
+    first = shared_http_client(base_url="http://127.0.0.1:1", pool_size=4, timeout=(1.0, 2.0))
+    again = shared_http_client(base_url="http://127.0.0.1:1", pool_size=4, timeout=(1.0, 2.0))
+    other = shared_http_client(base_url="http://127.0.0.1:2", pool_size=4, timeout=(1.0, 2.0))
+    assert first is again
+    assert other is not first
+
+
+class _CallbackReceiver(http.server.BaseHTTPRequestHandler):
+    posts: list[tuple[str, dict[str, str], str]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        form = dict(urllib.parse.parse_qsl(raw))
+        self.posts.append((self.path, form, self.headers.get("X-Twilio-Signature", "")))
+        self.send_response(204)
+        self.end_headers()
+
+
+def test_standin_posts_signed_status_callbacks(twilio_standin):
+    _CallbackReceiver.posts = []
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CallbackReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    callback = f"http://127.0.0.1:{receiver.server_address[1]}/sms/status/?sendout=7"
+    twilio_standin.send_status_callbacks = True
+    try:
+        result = send_one(backend_for(twilio_standin), status_callback=callback)
+        deadline = time.monotonic() + 5
+        while len(_CallbackReceiver.posts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+    validator = RequestValidator(twilio_standin.auth_token)
+    assert [form["MessageStatus"] for _, form, _ in _CallbackReceiver.posts] == [
+        "sent",
+        "delivered",
+    ]
+    for path, form, signature in _CallbackReceiver.posts:
+        assert path == "/sms/status/?sendout=7"
+        assert form["MessageSid"] == result.provider_id
+        assert validator.validate(callback, form, signature)
+        assert not validator.validate(callback, {**form, "MessageStatus": "failed"}, signature)
