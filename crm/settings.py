@@ -199,6 +199,31 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- SMS ---------------------------------------------------------------------------------
+# SMS_BACKEND: console (prints, the default), locmem (tests), twilio, or a dotted path.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+# Empty: the real https://api.twilio.com. Tests and benches point it at a stand-in.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
+# The public base URL Twilio calls back (status callbacks, inbound replies).
+SMS_STATUS_CALLBACK_BASE_URL = os.environ.get("SMS_STATUS_CALLBACK_BASE_URL", "")
+# Requests in flight at once per sending process (threads and pooled connections).
+SMS_SEND_CONCURRENCY = int(os.environ.get("SMS_SEND_CONCURRENCY", "32"))
+
+
+def env_timeout(name: str, default: str) -> tuple[float, float]:
+    """``"5,30"`` → (connect, read) seconds; one number is used for both."""
+    parts = [float(part) for part in os.environ.get(name, default).split(",") if part.strip()]
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise ImproperlyConfigured(f"{name} must be 'connect,read' seconds, e.g. {default}.")
+    return (parts[0], parts[-1])
+
+
+SMS_SEND_TIMEOUT = env_timeout("SMS_SEND_TIMEOUT", "5,30")
+
 # --- Logging --------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

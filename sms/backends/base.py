@@ -1,0 +1,127 @@
+"""The shape every SMS backend shares, after ``django.core.mail.backends.base``.
+
+A backend turns :class:`SmsMessage` values into :class:`SendResult` values, one
+per message and in the same order. It never raises for a failed send: every
+failure comes back classified, so that the caller decides what to do from data:
+
+- ``permanent``: the provider refused the message and will refuse it again
+  (invalid number, unsubscribed recipient, ...). Fail it, refund it.
+- ``transient``: the request surely took no effect (429, 5xx, connection refused,
+  connect timeout). Retrying later is safe.
+- ``ambiguous``: the request may have reached the provider (read timeout, the
+  connection dropped after sending). Never retry: the recipient may have it.
+
+Backends are pure I/O adapters: they import no model and no service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Self
+
+
+class ErrorKind(StrEnum):
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendError:
+    """Why a message was not accepted, in terms a caller can act on."""
+
+    kind: ErrorKind
+    code: str | None = None
+    """The provider's error code as text (Twilio's ``21211``), or ours (``connection_refused``)."""
+    http_status: int | None = None
+    message: str = ""
+    retry_after: float | None = None
+    """Seconds the provider asked us to wait (``Retry-After``), when it said so."""
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is ErrorKind.TRANSIENT
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    """The recipient in E.164 (``+358401234567``)."""
+    body: str
+    sender: str | None = None
+    """An alphanumeric sender name; ``None`` sends from the backend's default number or
+    messaging service."""
+    status_callback: str | None = None
+    """The URL the provider calls with delivery statuses, or ``None``."""
+    reference: str | int | None = None
+    """Our id for the message, echoed in its :class:`SendResult`."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    reference: str | int | None
+    ok: bool
+    provider_id: str | None = None
+    provider_status: str | None = None
+    error: SendError | None = None
+
+    @classmethod
+    def accepted(
+        cls, message: SmsMessage, provider_id: str | None, provider_status: str | None = None
+    ) -> SendResult:
+        return cls(message.reference, True, provider_id, provider_status, None)
+
+    @classmethod
+    def failed(cls, message: SmsMessage, error: SendError) -> SendResult:
+        return cls(message.reference, False, None, None, error)
+
+
+class BaseSmsBackend:
+    """Base class for SMS backends.
+
+    Subclasses implement :meth:`send_messages`; those that hold a connection (a
+    pooled HTTP client, a thread pool) also implement :meth:`open` and
+    :meth:`close`. Use a backend as a context manager to reuse its connection
+    across several calls::
+
+        with get_backend() as backend:
+            results = backend.send_messages(messages)
+
+    ``fail_silently`` is accepted for the same signature as Django's mail
+    backends; it changes nothing, because no backend raises for a failed send.
+    """
+
+    def __init__(self, fail_silently: bool = False, **kwargs: object) -> None:
+        self.fail_silently = fail_silently
+
+    def open(self) -> bool | None:
+        """Open a reusable connection. Return True when a new one was opened."""
+        return None
+
+    def close(self) -> None:
+        """Close the connection opened by :meth:`open`."""
+
+    def __enter__(self) -> Self:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send_messages(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
+        """Send the messages; answer one result per message, in the same order."""
+        raise NotImplementedError(
+            "subclasses of BaseSmsBackend must override send_messages() method"
+        )

@@ -1,0 +1,342 @@
+"""SMS backend that sends through Twilio's Programmable Messaging API.
+
+It uses the real ``twilio`` SDK (``Client.messages.create``) over one pooled HTTP
+client per process, and sends a batch concurrently on a thread pool bounded by
+``SMS_SEND_CONCURRENCY``, so that throughput is bounded by the provider and not
+by the latency of one request.
+
+``TWILIO_API_BASE_URL`` points the SDK at a stand-in server (tests, benches):
+the SDK always builds ``https://api.twilio.com/2010-04-01/...``, and the HTTP
+client here swaps that scheme and host for the configured base, as Twilio's
+"custom HTTP clients" documentation suggests. Nothing else changes.
+
+Every failure becomes a classified :class:`~sms.backends.base.SendError`
+(see :func:`classify_exception`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPException
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import urllib3.exceptions
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from requests.adapters import HTTPAdapter
+from twilio.base import values
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from .base import BaseSmsBackend, ErrorKind, SendError, SendResult, SmsMessage
+
+logger = logging.getLogger(__name__)
+
+Timeout = tuple[float, float]
+
+
+class PooledHttpClient(HttpClient):
+    """A Twilio ``HttpClient`` over one ``requests.Session``, shared by many threads.
+
+    - The connection pool holds ``pool_size`` connections per host (``http`` and
+      ``https``), so that as many threads can send at once without reconnecting.
+    - urllib3 never retries by itself (``max_retries=0``): a POST is sent at most
+      once per call, and the caller's classification stays true.
+    - ``base_url`` (optional) replaces the scheme and host of every URL.
+    - The headers of the last response seen by the current thread are kept, for
+      ``Retry-After`` (the SDK's exceptions do not carry headers).
+    """
+
+    def __init__(self, *, base_url: str | None, pool_size: int, timeout: Timeout) -> None:
+        super().__init__(logger, is_async=False, timeout=None)
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.send_timeout = timeout
+        self.session = requests.Session()
+        # Twilio sets no cookies we need; keeping none avoids sharing a jar across threads.
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._local = threading.local()
+
+    def rebase(self, url: str) -> str:
+        if not self.base_url:
+            return url
+        base = urlsplit(self.base_url)
+        parts = urlsplit(url)
+        return urlunsplit(
+            (base.scheme, base.netloc, base.path + parts.path, parts.query, parts.fragment)
+        )
+
+    @property
+    def last_response_headers(self) -> Mapping[str, str] | None:
+        return getattr(self._local, "headers", None)
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        self._local.headers = None
+        body: dict[str, Any] = {"data": data}
+        if headers and headers.get("Content-Type") in {"application/json", "application/scim+json"}:
+            body = {"json": data}
+        response = self.session.request(
+            method.upper(),
+            self.rebase(uri),
+            params=params,
+            headers=headers,
+            auth=auth,
+            timeout=timeout or self.send_timeout,
+            allow_redirects=allow_redirects,
+            **body,
+        )
+        self._local.headers = response.headers
+        return Response(int(response.status_code), response.text, response.headers)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+_http_clients: dict[tuple[object, ...], PooledHttpClient] = {}
+_http_clients_lock = threading.Lock()
+
+
+def shared_http_client(
+    *, base_url: str | None, pool_size: int, timeout: Timeout
+) -> PooledHttpClient:
+    """Answer this process's pooled HTTP client for the given configuration.
+
+    Created lazily, once per process (the pid is part of the key, so a forked
+    worker never reuses its parent's sockets), and safe to share between threads.
+    """
+    key = (os.getpid(), base_url, pool_size, timeout)
+    with _http_clients_lock:
+        client = _http_clients.get(key)
+        if client is None:
+            client = _http_clients[key] = PooledHttpClient(
+                base_url=base_url, pool_size=pool_size, timeout=timeout
+            )
+        return client
+
+
+# --- classification -------------------------------------------------------------------
+
+# Failures that happen before a single byte of the request leaves: surely no effect.
+_BEFORE_SEND = (
+    urllib3.exceptions.NewConnectionError,  # refused, unreachable, DNS (NameResolutionError)
+    urllib3.exceptions.ConnectTimeoutError,
+    ConnectionRefusedError,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """Every exception that ``exc`` wraps: causes, contexts, exception args, ``reason``."""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None)))
+        stack.extend(item.args)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def classify_exception(
+    exc: BaseException, *, response_headers: Mapping[str, str] | None = None
+) -> SendError:
+    """Classify what ``messages.create`` raised.
+
+    - An answer from Twilio with an error: 429 and 5xx are ``transient``; any
+      other (4xx: 21211 invalid 'To', 21610 unsubscribed, 21614 not a mobile,
+      20003 authentication, ...) is ``permanent``, with Twilio's code.
+    - No answer: ``transient`` only when the connection was never made (refused,
+      DNS, connect timeout). A read timeout or a connection dropped after the
+      request was written may have reached Twilio: ``ambiguous``. So is anything
+      unexpected.
+    """
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        status = int(exc.status)
+        code = None if exc.code is None else str(exc.code)
+        text = (
+            getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+        )
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after((response_headers or {}).get("Retry-After"))
+            return SendError(
+                kind=ErrorKind.TRANSIENT,
+                code=code,
+                http_status=status,
+                message=str(text),
+                retry_after=retry_after,
+            )
+        return SendError(kind=ErrorKind.PERMANENT, code=code, http_status=status, message=str(text))
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return SendError(kind=ErrorKind.TRANSIENT, code="connect_timeout", message=str(exc))
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout", message=str(exc))
+    if isinstance(exc, requests.exceptions.RequestException | HTTPException | OSError):
+        if any(isinstance(cause, _BEFORE_SEND) for cause in _chain(exc)):
+            return SendError(kind=ErrorKind.TRANSIENT, code="connection_failed", message=str(exc))
+        return SendError(kind=ErrorKind.AMBIGUOUS, code="connection_lost", message=str(exc))
+
+    return SendError(
+        kind=ErrorKind.AMBIGUOUS, code="unexpected_error", message=f"{type(exc).__name__}: {exc}"
+    )
+
+
+# --- the backend ------------------------------------------------------------------------
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+class SmsBackend(BaseSmsBackend):
+    """Send through Twilio. Arguments default to the ``TWILIO_*`` and ``SMS_SEND_*`` settings.
+
+    A message with a ``sender`` goes out from that alphanumeric name; one without
+    from the messaging service when ``TWILIO_MESSAGING_SERVICE_SID`` is set, else
+    from ``TWILIO_FROM_NUMBER``.
+    """
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        *,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        base_url: str | None = None,
+        concurrency: int | None = None,
+        timeout: Timeout | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        self.account_sid = account_sid or _setting("TWILIO_ACCOUNT_SID", "")
+        self.auth_token = auth_token or _setting("TWILIO_AUTH_TOKEN", "")
+        self.from_number = from_number or _setting("TWILIO_FROM_NUMBER", "") or None
+        self.messaging_service_sid = (
+            messaging_service_sid or _setting("TWILIO_MESSAGING_SERVICE_SID", "") or None
+        )
+        self.base_url = base_url or _setting("TWILIO_API_BASE_URL", "") or None
+        self.concurrency = max(1, int(concurrency or _setting("SMS_SEND_CONCURRENCY", 32)))
+        connect, read = timeout or _setting("SMS_SEND_TIMEOUT", (5.0, 30.0))
+        self.timeout: Timeout = (float(connect), float(read))
+        if not self.account_sid or not self.auth_token:
+            raise ImproperlyConfigured(
+                "The twilio SMS backend needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
+            )
+        if self.base_url and urlsplit(self.base_url).scheme not in {"http", "https"}:
+            raise ImproperlyConfigured(
+                f"TWILIO_API_BASE_URL must be an http(s) URL, not {self.base_url!r}."
+            )
+        self.http_client: PooledHttpClient | None = None
+        self.client: Client | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    def open(self) -> bool:
+        if self._executor is not None:
+            return False
+        self.http_client = shared_http_client(
+            base_url=self.base_url, pool_size=self.concurrency, timeout=self.timeout
+        )
+        self.client = Client(self.account_sid, self.auth_token, http_client=self.http_client)
+        # Build the SDK's lazily created resource objects here, not racing in threads.
+        _ = self.client.messages
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="sms-send"
+        )
+        return True
+
+    def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        # The pooled HTTP client is the process's, kept for the next backend.
+        self.client = None
+
+    def send_messages(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
+        if not messages:
+            return []
+        new_connection = self.open()
+        try:
+            assert self._executor is not None
+            if len(messages) == 1:
+                return [self._send(messages[0])]
+            return list(self._executor.map(self._send, messages))
+        finally:
+            if new_connection:
+                self.close()
+
+    def _create_kwargs(self, message: SmsMessage) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
+        if message.sender:
+            kwargs["from_"] = message.sender
+        elif self.messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.messaging_service_sid
+        elif self.from_number:
+            kwargs["from_"] = self.from_number
+        else:
+            return None
+        kwargs["status_callback"] = message.status_callback or values.unset
+        return kwargs
+
+    def _send(self, message: SmsMessage) -> SendResult:
+        """Send one message; never raises for a failed send."""
+        kwargs = self._create_kwargs(message)
+        if kwargs is None:
+            return SendResult.failed(
+                message,
+                SendError(
+                    kind=ErrorKind.PERMANENT,
+                    code="no_sender",
+                    message="No sender: set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID.",
+                ),
+            )
+        assert self.client is not None and self.http_client is not None
+        try:
+            created = self.client.messages.create(**kwargs)
+        except Exception as exc:
+            error = classify_exception(exc, response_headers=self.http_client.last_response_headers)
+            if error.kind is ErrorKind.AMBIGUOUS and error.code == "unexpected_error":
+                logger.exception("Unexpected error sending SMS %s", message.reference)
+            return SendResult.failed(message, error)
+        return SendResult.accepted(message, created.sid, created.status)
