@@ -171,6 +171,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Target groups ----------------------------------------------------------------------
+# The Conditions tab's Actions section and the SMS tab are contributed by another app
+# (targetgroups does not import sms): these name the templates they are rendered from,
+# with `target_group` and `organisation` in their context.
+TARGET_GROUP_ACTIONS_TEMPLATE = "targetgroups/_actions_empty.html"
+TARGET_GROUP_SMS_TAB_TEMPLATE = "targetgroups/_sms_tab_empty.html"
+
 # --- Celery ---------------------------------------------------------------------------
 # With CELERY_BROKER_URL (redis://...) the worker uses Redis. Without it, kombu's
 # filesystem transport under var/ lets `make run` start a real worker process with

@@ -1,0 +1,245 @@
+"""Reads of target groups: who is a member, resolved by one SQL query.
+
+Semantics (the same on PostgreSQL and SQLite, and in the plain-Python oracle of
+``tests/targetgroups/test_members_property.py``):
+
+- A missing value (NULL, e.g. any account field of a contact without an account)
+  is treated as the empty string. So ``is_empty`` matches NULL and '', and the
+  negative operators (``not_equals``, ``not_contains``) match contacts that have no
+  value: "city is not Helsinki" includes contacts without a city.
+- Text comparisons ignore case (SQL ``UPPER`` on both sides; on SQLite the project
+  installs a Unicode-aware ``UPPER``, see ``targetgroups.apps``).
+- Choice fields compare the stored code exactly.
+- Dates are calendar days in ``TIME_ZONE``: ``before D`` and ``lt D`` = earlier than
+  the start of D; ``after D`` and ``gt D`` = from the start of the day after D;
+  ``gte D`` from the start of D; ``lte D`` up to the end of D; ``equals D`` = on D;
+  ``within_last_days N`` = from the start of the day N days before today (0 = today).
+- ``match`` "all" with no conditions matches no one (as does "any"): only included
+  contacts are members of a group without conditions.
+"""
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Upper
+from django.db.models.lookups import (
+    Contains,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
+from django.utils import timezone
+
+from crm.models import Contact, Organisation
+from targetgroups.fields import CATALOGUE, Field, FieldType, Match, Operator, parse_date
+from targetgroups.models import TargetGroup
+
+NOTHING = Q(pk__in=[])
+
+
+def day_start(day: datetime.date) -> datetime.datetime:
+    """The first instant of a calendar day in the current time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _null(f: Field) -> Q:
+    return Q(IsNull(F(f.path), True))
+
+
+def _negate(f: Field, q: Q) -> Q:
+    # NOT over a NULL column is NULL (false) in SQL; a missing value counts as '',
+    # which never equals or contains a non-empty text, so it does match.
+    return ~q | _null(f) if f.nullable else ~q
+
+
+def _text(f: Field, op: Operator, value: Any) -> Q:
+    col = Upper(F(f.path))
+    if op == Operator.IS_EMPTY:
+        return _null(f) | Q(Exact(F(f.path), ""))
+    if op == Operator.IS_NOT_EMPTY:
+        return ~Q(Exact(F(f.path), "")) & ~_null(f)
+    if op == Operator.IN:
+        q = NOTHING
+        for item in value:
+            q |= _text(f, Operator.EQUALS, item)
+        return q
+    if f.type == FieldType.CHOICE:
+        equals = (
+            Q(Exact(F(f.path), value)) if op in (Operator.EQUALS, Operator.NOT_EQUALS) else None
+        )
+    else:
+        equals = Q(Exact(col, Upper(Value(value))))
+    if op == Operator.EQUALS:
+        return equals
+    if op == Operator.NOT_EQUALS:
+        return _negate(f, equals)
+    contains = Q(Contains(col, Upper(Value(value))))
+    if op == Operator.CONTAINS:
+        return contains
+    if op == Operator.NOT_CONTAINS:
+        return _negate(f, contains)
+    if op == Operator.STARTS_WITH:
+        return Q(StartsWith(col, Upper(Value(value))))
+    raise ValueError(op)  # pragma: no cover - the catalogue allows no other
+
+
+def _number(f: Field, op: Operator, value: Any) -> Q:
+    col = F(f.path)
+    if op == Operator.IS_EMPTY:
+        return _null(f)
+    if op == Operator.IS_NOT_EMPTY:
+        return ~_null(f)
+    if op == Operator.IN:
+        q = NOTHING
+        for item in value:
+            q |= Q(Exact(col, item))
+        return q
+    lookups = {
+        Operator.EQUALS: lambda: Q(Exact(col, value)),
+        Operator.NOT_EQUALS: lambda: _negate(f, Q(Exact(col, value))),
+        Operator.GT: lambda: Q(GreaterThan(col, value)),
+        Operator.GTE: lambda: Q(GreaterThanOrEqual(col, value)),
+        Operator.LT: lambda: Q(LessThan(col, value)),
+        Operator.LTE: lambda: Q(LessThanOrEqual(col, value)),
+    }
+    return lookups[op]()
+
+
+def date_bounds(op: Operator, value: Any, today: datetime.date) -> tuple[Any, Any]:
+    """``(from, until)``: the half-open range of instants ``[from, until)`` an operator
+    selects; ``None`` for an open end. Shared with the tests' oracle."""
+    if op == Operator.WITHIN_LAST_DAYS:
+        return day_start(today - datetime.timedelta(days=value)), None
+    day = parse_date(value)
+    assert day is not None
+    start, next_start = day_start(day), day_start(day + datetime.timedelta(days=1))
+    return {
+        Operator.EQUALS: (start, next_start),
+        Operator.NOT_EQUALS: (start, next_start),  # negated by the caller
+        Operator.BEFORE: (None, start),
+        Operator.LT: (None, start),
+        Operator.AFTER: (next_start, None),
+        Operator.GT: (next_start, None),
+        Operator.GTE: (start, None),
+        Operator.LTE: (None, next_start),
+    }[op]
+
+
+def _date(f: Field, op: Operator, value: Any) -> Q:
+    col = F(f.path)
+    if op == Operator.IS_EMPTY:
+        return _null(f)
+    if op == Operator.IS_NOT_EMPTY:
+        return ~_null(f)
+    low, high = date_bounds(op, value, timezone.localdate())
+    q = Q()
+    if low is not None:
+        q &= Q(GreaterThanOrEqual(col, Value(low)))
+    if high is not None:
+        q &= Q(LessThan(col, Value(high)))
+    return _negate(f, q) if op == Operator.NOT_EQUALS else q
+
+
+def _boolean(f: Field, op: Operator) -> Q:
+    is_true = Q(Exact(F(f.path), True))
+    return is_true if op == Operator.IS_TRUE else _negate(f, is_true)
+
+
+def condition_q(condition: dict[str, Any]) -> Q:
+    """The ``Q`` of one validated condition."""
+    f = CATALOGUE[condition["field"]]
+    op = Operator(condition["operator"])
+    value = condition.get("value")
+    if f.type in (FieldType.TEXT, FieldType.CHOICE):
+        return _text(f, op, value)
+    if f.type == FieldType.NUMBER:
+        return _number(f, op, value)
+    if f.type == FieldType.DATE:
+        return _date(f, op, value)
+    return _boolean(f, op)
+
+
+def conditions_q(*, match: str, conditions: list[dict[str, Any]]) -> Q:
+    """The ``Q`` (over ``Contact``) of validated conditions joined by ``match``.
+
+    No conditions match no one. Callers validate with
+    ``targetgroups.fields.validate_conditions`` first.
+    """
+    if not conditions:
+        return NOTHING
+    q = Q()
+    for condition in conditions:
+        part = condition_q(condition)
+        q = (q | part) if match == Match.ANY and q else (q & part)
+    return q
+
+
+def contacts_matching(
+    *,
+    organisation: Organisation,
+    match: str,
+    conditions: list[dict[str, Any]],
+    included: Iterable[int] | QuerySet = (),
+    excluded: Iterable[int] | QuerySet = (),
+) -> QuerySet[Contact]:
+    """(Contacts matching the conditions, plus included) minus excluded, of one organisation.
+
+    ``included`` and ``excluded`` are ids or a queryset of ids (a subquery); ids of
+    another organisation's contacts never make them members.
+    """
+    q = conditions_q(match=match, conditions=conditions)
+    if not isinstance(included, QuerySet):
+        included = list(included)
+    if isinstance(included, QuerySet) or included:
+        q |= Q(pk__in=included)
+    qs = Contact.objects.filter(organisation=organisation).filter(q)
+    if isinstance(excluded, QuerySet) or (excluded := list(excluded)):
+        qs = qs.exclude(pk__in=excluded)
+    return qs.select_related("account")
+
+
+def target_group_members(*, target_group: TargetGroup) -> QuerySet[Contact]:
+    """The group's members, in the contact list's order, as one SQL query."""
+    through_in = TargetGroup.included_contacts.through.objects
+    through_ex = TargetGroup.excluded_contacts.through.objects
+    return contacts_matching(
+        organisation=target_group.organisation,
+        match=target_group.match,
+        conditions=target_group.conditions,
+        included=through_in.filter(targetgroup_id=target_group.pk).values("contact_id"),
+        excluded=through_ex.filter(targetgroup_id=target_group.pk).values("contact_id"),
+    )
+
+
+def target_group_member_count(*, target_group: TargetGroup) -> int:
+    return target_group_members(target_group=target_group).order_by().count()
+
+
+def target_group_list(*, organisation: Organisation) -> QuerySet[TargetGroup]:
+    return TargetGroup.objects.filter(organisation=organisation).select_related("organisation")
+
+
+def target_group_contact_ids(*, target_group: TargetGroup) -> tuple[list[int], list[int]]:
+    """The ids included and excluded by hand."""
+    included = list(target_group.included_contacts.order_by("pk").values_list("pk", flat=True))
+    excluded = list(target_group.excluded_contacts.order_by("pk").values_list("pk", flat=True))
+    return included, excluded
+
+
+def contacts_not_in_organisation(*, organisation: Organisation, ids: Iterable[int]) -> list[int]:
+    """The ids among ``ids`` that are not contacts of the organisation."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    found = set(
+        Contact.objects.filter(organisation=organisation, pk__in=wanted).values_list(
+            "pk", flat=True
+        )
+    )
+    return sorted(wanted - found)

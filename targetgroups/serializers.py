@@ -1,0 +1,167 @@
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from targetgroups import selectors
+from targetgroups.fields import ConditionsInvalid, Match, validate_conditions
+from targetgroups.models import TargetGroup
+
+MAX_HAND_PICKED = 10_000
+
+
+class ConditionSerializer(serializers.Serializer):
+    """For the schema only: conditions are checked by ``fields.validate_conditions``."""
+
+    field = serializers.CharField()
+    operator = serializers.CharField()
+    value = serializers.JSONField(required=False, allow_null=True)
+
+
+@extend_schema_field(ConditionSerializer(many=True))
+class ConditionsField(serializers.Field):
+    """A list of conditions; a bad one is reported as ``{"index": i, "errors": {...}}``."""
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        try:
+            return validate_conditions(data)
+        except ConditionsInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from exc
+
+    def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return value
+
+
+def _ids_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=MAX_HAND_PICKED,
+    )
+
+
+class _ContactIdsMixin:
+    def _check_ids(self, value: list[int]) -> list[int]:
+        foreign = selectors.contacts_not_in_organisation(
+            organisation=self.context["organisation"], ids=value
+        )
+        if foreign:
+            raise serializers.ValidationError(
+                _("No contacts with these ids in your organisation: %(ids)s.")
+                % {"ids": ", ".join(map(str, foreign))}
+            )
+        return sorted(set(value))
+
+    def validate_included_contacts(self, value: list[int]) -> list[int]:
+        return self._check_ids(value)
+
+    def validate_excluded_contacts(self, value: list[int]) -> list[int]:
+        return self._check_ids(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        inc = attrs.get("included_contacts")
+        exc = attrs.get("excluded_contacts")
+        instance = getattr(self, "instance", None)
+        if instance is not None and (inc is None) != (exc is None):
+            current_inc, current_exc = selectors.target_group_contact_ids(target_group=instance)
+            inc = current_inc if inc is None else inc
+            exc = current_exc if exc is None else exc
+        both = set(inc or []) & set(exc or [])
+        if both:
+            raise serializers.ValidationError(
+                {
+                    "excluded_contacts": [
+                        _("A contact cannot be both included and excluded: %(ids)s.")
+                        % {"ids": ", ".join(map(str, sorted(both)))}
+                    ]
+                }
+            )
+        return attrs
+
+
+class TargetGroupSerializer(_ContactIdsMixin, serializers.ModelSerializer):
+    conditions = ConditionsField(required=False)
+    match = serializers.ChoiceField(choices=[m.value for m in Match], required=False)
+    included_contacts = _ids_field()
+    excluded_contacts = _ids_field()
+    member_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TargetGroup
+        fields = [
+            "id",
+            "name",
+            "description",
+            "match",
+            "conditions",
+            "included_contacts",
+            "excluded_contacts",
+            "member_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError(_("Enter a name."))
+        return value.strip()
+
+    def get_member_count(self, obj: TargetGroup) -> int:
+        return selectors.target_group_member_count(target_group=obj)
+
+    def to_representation(self, instance: TargetGroup) -> dict[str, Any]:
+        included, excluded = selectors.target_group_contact_ids(target_group=instance)
+        data = {
+            "id": instance.pk,
+            "name": instance.name,
+            "description": instance.description,
+            "match": instance.match,
+            "conditions": instance.conditions,
+            "included_contacts": included,
+            "excluded_contacts": excluded,
+            "member_count": self.get_member_count(instance),
+            "created_at": serializers.DateTimeField().to_representation(instance.created_at),
+            "updated_at": serializers.DateTimeField().to_representation(instance.updated_at),
+        }
+        return data
+
+
+class CountInputSerializer(_ContactIdsMixin, serializers.Serializer):
+    """Unsaved conditions (and hand-picked contacts) whose members to count."""
+
+    match = serializers.ChoiceField(choices=[m.value for m in Match], default=Match.ALL)
+    conditions = ConditionsField()
+    included_contacts = _ids_field()
+    excluded_contacts = _ids_field()
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class ContactIdsSerializer(serializers.Serializer):
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_HAND_PICKED
+    )
+
+    def validate_contacts(self, value: list[int]) -> list[int]:
+        foreign = selectors.contacts_not_in_organisation(
+            organisation=self.context["organisation"], ids=value
+        )
+        if foreign:
+            raise serializers.ValidationError(
+                _("No contacts with these ids in your organisation: %(ids)s.")
+                % {"ids": ", ".join(map(str, foreign))}
+            )
+        return value
+
+
+class FieldSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    group = serializers.CharField()
+    type = serializers.CharField()
+    operators = serializers.ListField(child=serializers.CharField())
+    choices = serializers.ListField(child=serializers.DictField(), required=False)

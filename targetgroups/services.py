@@ -1,0 +1,152 @@
+"""Writes of target groups: one transaction each, keyword-only arguments."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from crm.errors import DomainError
+from crm.models import Organisation
+from targetgroups import selectors
+from targetgroups.fields import ConditionsInvalid, Match, validate_conditions
+from targetgroups.models import TargetGroup
+
+
+def _clean_conditions(conditions: Any) -> list[dict[str, Any]]:
+    try:
+        return validate_conditions(conditions)
+    except ConditionsInvalid as exc:
+        raise DomainError(
+            "invalid_conditions", _("Some conditions are not valid."), conditions=exc.errors
+        ) from exc
+
+
+def _check_contacts(
+    organisation: Organisation, included: Iterable[int] | None, excluded: Iterable[int] | None
+) -> tuple[list[int] | None, list[int] | None]:
+    inc = None if included is None else sorted(set(included))
+    exc = None if excluded is None else sorted(set(excluded))
+    foreign = selectors.contacts_not_in_organisation(
+        organisation=organisation, ids=[*(inc or []), *(exc or [])]
+    )
+    if foreign:
+        raise DomainError(
+            "unknown_contacts",
+            _("No contacts with these ids in your organisation: %(ids)s.")
+            % {"ids": ", ".join(map(str, foreign))},
+        )
+    if inc is not None and exc is not None and set(inc) & set(exc):
+        both = ", ".join(map(str, sorted(set(inc) & set(exc))))
+        raise DomainError(
+            "included_and_excluded",
+            _("A contact cannot be both included and excluded: %(ids)s.") % {"ids": both},
+        )
+    return inc, exc
+
+
+@transaction.atomic
+def target_group_create(
+    *,
+    organisation: Organisation,
+    name: str,
+    created_by: Any = None,
+    description: str = "",
+    match: str = Match.ALL,
+    conditions: list[dict[str, Any]] | None = None,
+    included_contacts: Iterable[int] = (),
+    excluded_contacts: Iterable[int] = (),
+) -> TargetGroup:
+    """Create a group. Its conditions are valid against the catalogue and its hand-picked
+    contacts belong to its organisation, or nothing is saved (DomainError)."""
+    if not name.strip():
+        raise DomainError("name_required", _("Enter a name."))
+    if match not in (Match.ALL, Match.ANY):
+        raise DomainError("invalid_match", _("Match is “all” or “any”."))
+    cleaned = _clean_conditions(conditions or [])
+    inc, exc = _check_contacts(organisation, included_contacts, excluded_contacts)
+    group = TargetGroup.objects.create(
+        organisation=organisation,
+        name=name.strip(),
+        description=description,
+        match=match,
+        conditions=cleaned,
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    group.included_contacts.set(inc or [])
+    group.excluded_contacts.set(exc or [])
+    return group
+
+
+@transaction.atomic
+def target_group_update(*, target_group: TargetGroup, data: Mapping[str, Any]) -> TargetGroup:
+    """Change some of name, description, match, conditions, included_contacts,
+    excluded_contacts (lists of contact ids replace the current ones). All or nothing."""
+    data = dict(data)
+    if "name" in data:
+        if not str(data["name"]).strip():
+            raise DomainError("name_required", _("Enter a name."))
+        data["name"] = str(data["name"]).strip()
+    if "match" in data and data["match"] not in (Match.ALL, Match.ANY):
+        raise DomainError("invalid_match", _("Match is “all” or “any”."))
+    if "conditions" in data:
+        data["conditions"] = _clean_conditions(data["conditions"])
+    included = data.pop("included_contacts", None)
+    excluded = data.pop("excluded_contacts", None)
+    # An id moved from one list to the other in one request is checked against the
+    # list it leaves as it will be after the request.
+    current_inc, current_exc = selectors.target_group_contact_ids(target_group=target_group)
+    inc, exc = _check_contacts(
+        target_group.organisation,
+        included if included is not None else current_inc,
+        excluded if excluded is not None else current_exc,
+    )
+    for field in ("name", "description", "match", "conditions"):
+        if field in data:
+            setattr(target_group, field, data[field])
+    target_group.save()
+    if included is not None:
+        target_group.included_contacts.set(inc or [])
+    if excluded is not None:
+        target_group.excluded_contacts.set(exc or [])
+    return target_group
+
+
+@transaction.atomic
+def target_group_delete(*, target_group: TargetGroup) -> None:
+    target_group.delete()
+
+
+def _hand_pick(target_group: TargetGroup, contact_ids: Iterable[int], *, to: str | None) -> None:
+    ids, _unused = _check_contacts(target_group.organisation, contact_ids, None)
+    if not ids:
+        raise DomainError("no_contacts", _("Choose at least one contact."))
+    if to != "included":
+        target_group.included_contacts.remove(*ids)
+    if to != "excluded":
+        target_group.excluded_contacts.remove(*ids)
+    if to == "included":
+        target_group.included_contacts.add(*ids)
+    elif to == "excluded":
+        target_group.excluded_contacts.add(*ids)
+    target_group.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def target_group_include_contacts(*, target_group: TargetGroup, contact_ids: Iterable[int]) -> None:
+    """Make contacts members whatever the conditions say (and no longer excluded).
+    Every id is a contact of the group's organisation, or nothing changes."""
+    _hand_pick(target_group, contact_ids, to="included")
+
+
+@transaction.atomic
+def target_group_exclude_contacts(*, target_group: TargetGroup, contact_ids: Iterable[int]) -> None:
+    """Keep contacts out whatever the conditions say (and no longer included).
+    Every id is a contact of the group's organisation, or nothing changes."""
+    _hand_pick(target_group, contact_ids, to="excluded")
+
+
+@transaction.atomic
+def target_group_reset_contacts(*, target_group: TargetGroup, contact_ids: Iterable[int]) -> None:
+    """Drop contacts from both hand-picked lists: the conditions decide again."""
+    _hand_pick(target_group, contact_ids, to=None)
