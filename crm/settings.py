@@ -175,8 +175,8 @@ SPECTACULAR_SETTINGS = {
 # The Conditions tab's Actions section and the SMS tab are contributed by another app
 # (targetgroups does not import sms): these name the templates they are rendered from,
 # with `target_group` and `organisation` in their context.
-TARGET_GROUP_ACTIONS_TEMPLATE = "targetgroups/_actions_empty.html"
-TARGET_GROUP_SMS_TAB_TEMPLATE = "targetgroups/_sms_tab_empty.html"
+TARGET_GROUP_ACTIONS_TEMPLATE = "sms/_targetgroup_actions.html"
+TARGET_GROUP_SMS_TAB_TEMPLATE = "sms/_targetgroup_sms_tab.html"
 
 # --- Celery ---------------------------------------------------------------------------
 # With CELERY_BROKER_URL (redis://...) the worker uses Redis. Without it, kombu's
@@ -238,4 +238,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+# Sending: chunks of messages per task; transient errors retry with exponential
+# backoff and jitter up to SMS_MAX_ATTEMPTS; a message left in `sending` longer
+# than SMS_SENDING_TIMEOUT seconds (a crashed worker) becomes `unknown`.
+SMS_CHUNK_SIZE = int(os.environ.get("SMS_CHUNK_SIZE", "200"))
+SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "5"))
+SMS_RETRY_BACKOFF_BASE = float(os.environ.get("SMS_RETRY_BACKOFF_BASE", "1"))
+SMS_RETRY_BACKOFF_MAX = float(os.environ.get("SMS_RETRY_BACKOFF_MAX", "60"))
+SMS_SENDING_TIMEOUT = int(os.environ.get("SMS_SENDING_TIMEOUT", "300"))
+SMS_SWEEP_INTERVAL = float(os.environ.get("SMS_SWEEP_INTERVAL", "60"))
+CELERY_BEAT_SCHEDULE = {
+    "sms-sweep": {"task": "sms.tasks.sweep", "schedule": SMS_SWEEP_INTERVAL},
 }

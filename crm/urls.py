@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -19,6 +20,8 @@ urlpatterns = [
     path("contacts/", views.ContactListView.as_view(), name="contact-list"),
     path("contacts/<int:pk>/", views.ContactDetailView.as_view(), name="contact-detail"),
     path("target-groups/", include("targetgroups.urls")),
+    path("sms/", include("sms.urls")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(router.urls)),

@@ -1,14 +1,32 @@
-"""The SMS part of the HTTP API: thin views over selectors and services."""
+"""The SMS part of the HTTP API: options, preview, sendouts and the quota. Thin
+views: an input serializer validates, a service acts, an output serializer answers."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from crm.api import OrganisationScopedMixin
-from sms import selectors
-from sms.models import QuotaTransaction
-from sms.serializers import QuotaSerializer, QuotaTransactionSerializer
+from sms import rules, selectors, services
+from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
+from sms.quota import sms_settings_for
+from sms.recipients import recipients_summarise
+from sms.serializers import (
+    OptionsSerializer,
+    PreviewInSerializer,
+    PreviewOutSerializer,
+    QuotaSerializer,
+    QuotaTransactionSerializer,
+    RecipientSerializer,
+    SendoutInSerializer,
+    SendoutSerializer,
+)
+from targetgroups.models import TargetGroup
 
 
 class QuotaView(OrganisationScopedMixin, generics.GenericAPIView):
@@ -38,3 +56,110 @@ class QuotaView(OrganisationScopedMixin, generics.GenericAPIView):
                 "transactions": self.get_serializer(page, many=True).data,
             }
         )
+
+
+def _rule_error_as_400(error: rules.RuleError) -> ValidationError:
+    return ValidationError({error.field or "non_field_errors": [error.message]})
+
+
+class TargetGroupSmsView(OrganisationScopedMixin, APIView):
+    def target_group(self, pk: int) -> TargetGroup:
+        return get_object_or_404(TargetGroup, pk=pk, organisation=self.organisation)
+
+
+class OptionsView(TargetGroupSmsView):
+    @extend_schema(responses=OptionsSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        self.target_group(pk)
+        sms_settings = sms_settings_for(organisation=self.organisation)
+        return Response(OptionsSerializer(selectors.sms_options(sms_settings=sms_settings)).data)
+
+
+class PreviewView(TargetGroupSmsView):
+    @extend_schema(request=PreviewInSerializer, responses=PreviewOutSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        target_group = self.target_group(pk)
+        sms_settings = sms_settings_for(organisation=self.organisation)
+        services.sms_enabled_or_refuse(sms_settings=sms_settings)
+        data = PreviewInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            asked = services.sendout_validate(sms_settings=sms_settings, **data.validated_data)
+        except rules.RuleError as error:
+            raise _rule_error_as_400(error) from error
+        summary = recipients_summarise(
+            target_group=target_group, phone_field=asked.phone_field, template=asked.template
+        )
+        preview = selectors.preview_answer(
+            sms_settings=sms_settings, body=asked.body, summary=summary
+        )
+        return Response(PreviewOutSerializer(preview).data)
+
+
+class SendoutCreateView(TargetGroupSmsView):
+    @extend_schema(
+        request=SendoutInSerializer,
+        responses={202: SendoutSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        target_group = self.target_group(pk)
+        data = SendoutInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 100:
+            raise ValidationError({"Idempotency-Key": ["Use at most 100 characters."]})
+        try:
+            sendout, _created = services.sendout_create(
+                target_group=target_group,
+                created_by=request.user,
+                idempotency_key=key,
+                **data.validated_data,
+            )
+        except rules.RuleError as error:
+            raise _rule_error_as_400(error) from error
+        sendout = selectors.sendout_list(organisation=self.organisation).get(pk=sendout.pk)
+        return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SendoutViewSet(
+    OrganisationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = SendoutSerializer
+
+    def get_queryset(self) -> QuerySet[Sendout]:
+        if getattr(self, "swagger_fake_view", False):
+            return Sendout.objects.none()
+        target_group = self.request.query_params.get("target_group")
+        qs = selectors.sendout_list(organisation=self.organisation)
+        if target_group:
+            if not target_group.isdigit():
+                raise ValidationError({"target_group": ["A valid integer is required."]})
+            qs = qs.filter(target_group_id=int(target_group))
+        return qs
+
+    @extend_schema(
+        responses=RecipientSerializer(many=True),
+        parameters=[OpenApiParameter("status", str, enum=[s.value for s in MessageStatus])],
+    )
+    @action(detail=True, methods=["get"])
+    def recipients(self, request: Request, pk: int) -> Response:
+        sendout = self.get_object()
+        wanted = request.query_params.get("status", "")
+        if wanted and wanted not in MessageStatus.values:
+            raise ValidationError(
+                {"status": [f"Choose one of: {', '.join(MessageStatus.values)}."]}
+            )
+        qs: QuerySet[OutboundMessage] = selectors.sendout_recipients(sendout=sendout, status=wanted)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(RecipientSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses=SendoutSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: int) -> Response:
+        sendout = self.get_object()
+        services.sendout_cancel(sendout=sendout, cancelled_by=request.user)
+        return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)

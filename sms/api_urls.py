@@ -1,9 +1,21 @@
 """The SMS API's paths, included under ``api/v1/`` by the project's urls."""
 
 from django.urls import path
+from rest_framework.routers import DefaultRouter
 
 from sms import api
 
+router = DefaultRouter()
+router.register("sms/sendouts", api.SendoutViewSet, basename="api-sendout")
+
 urlpatterns = [
     path("sms/quota/", api.QuotaView.as_view(), name="api-sms-quota"),
+    path("target-groups/<int:pk>/sms/options/", api.OptionsView.as_view(), name="api-sms-options"),
+    path("target-groups/<int:pk>/sms/preview/", api.PreviewView.as_view(), name="api-sms-preview"),
+    path(
+        "target-groups/<int:pk>/sms/sendouts/",
+        api.SendoutCreateView.as_view(),
+        name="api-sms-sendout-create",
+    ),
+    *router.urls,
 ]

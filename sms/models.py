@@ -83,6 +83,18 @@ def allowed_previous(new: str) -> list[str]:
     return sorted(old for old, moves in MESSAGE_TRANSITIONS.items() if new in moves)
 
 
+class MessageReason(models.TextChoices):
+    """Why a message did not (or may not have) reached its recipient, beyond the
+    skip reasons of ``sms.rules.SkipReason``."""
+
+    CANCELLED = "cancelled", _("Sendout cancelled")
+    RETRYING = "retrying", _("Provider busy; retrying")
+    PROVIDER_REJECTED = "provider_rejected", _("Rejected by the provider")
+    OUT_OF_RETRIES = "out_of_retries", _("Provider unreachable; gave up")
+    AMBIGUOUS_ERROR = "ambiguous_error", _("Connection lost while sending; not resent")
+    LOST_IN_SENDING = "lost_in_sending", _("Interrupted while sending; not resent")
+
+
 class QuotaKind(models.TextChoices):
     TOP_UP = "top_up", _("Top-up")
     RESERVATION = "reservation", _("Reservation")
@@ -151,6 +163,18 @@ class SmsSettings(models.Model):
     def __str__(self) -> str:
         return str(_("SMS settings of %(organisation)s") % {"organisation": self.organisation})
 
+    def approved_sender_names(self) -> list[str]:
+        return list(
+            SenderName.objects.filter(organisation_id=self.organisation_id, approved=True)
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+
+    def operator_label(self) -> str:
+        if self.operator_number:
+            return str(_("Operator number (%(number)s)") % {"number": self.operator_number})
+        return str(_("Operator number"))
+
 
 class SenderName(models.Model):
     """An alphanumeric sender name approved for one organisation."""
@@ -193,9 +217,14 @@ class Sendout(models.Model):
         related_name="sms_sendouts",
         verbose_name=_("organisation"),
     )
-    # TODO(lead): a ForeignKey to "targetgroups.TargetGroup" once that model exists
-    # (written in parallel); an id until then so that this app migrates on its own.
-    target_group_id = models.BigIntegerField(_("target group"), db_index=True)
+    # SET_NULL: deleting a target group keeps the history of what was sent.
+    target_group = models.ForeignKey(
+        "targetgroups.TargetGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="sms_sendouts",
+        verbose_name=_("target group"),
+    )
     sender = models.CharField(_("sender"), max_length=34)
     phone_field = models.CharField(_("phone field"), max_length=32)
     body = models.TextField(_("message template"))
@@ -245,6 +274,21 @@ class Sendout(models.Model):
     @property
     def messages_charged(self) -> int:
         return self.messages_reserved - self.messages_refunded
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Recipients per message status: from ``count_*`` annotations when the
+        selector added them (one query for a list), else counted now."""
+        if hasattr(self, "count_recipients"):
+            counts = {
+                status.value: getattr(self, f"count_{status.value}") for status in MessageStatus
+            }
+            counts["recipients"] = self.count_recipients
+            return counts
+        found = dict(self.messages.order_by().values_list("status").annotate(n=models.Count("id")))
+        counts = {status.value: found.get(status.value, 0) for status in MessageStatus}
+        counts["recipients"] = sum(found.values())
+        return counts
 
 
 class OutboundMessage(models.Model):

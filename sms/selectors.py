@@ -1,9 +1,13 @@
-"""Reads of the SMS app. Every function is scoped to one organisation."""
+"""Reads of the SMS app: quota, options, preview answers, sendouts. Every
+function is scoped to one organisation."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from crm.models import Organisation
-from sms.models import QuotaTransaction, SmsSettings
+from sms import rules, tags
+from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout, SmsSettings
+from sms.recipients import RecipientSummary
 
 
 def quota_balance(*, organisation: Organisation) -> int:
@@ -23,3 +27,112 @@ def quota_transaction_list(*, organisation: Organisation) -> QuerySet[QuotaTrans
         .select_related("created_by")
         .order_by("-created_at", "-id")
     )
+
+
+def sms_settings_get(*, organisation: Organisation) -> SmsSettings | None:
+    return SmsSettings.objects.filter(organisation=organisation).first()
+
+
+def sms_options(*, sms_settings: SmsSettings) -> dict:
+    senders = [
+        {"value": rules.OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}
+    ]
+    if sms_settings.named_senders_enabled:
+        senders += [
+            {"value": name, "label": name, "default": False}
+            for name in sms_settings.approved_sender_names()
+        ]
+    return {
+        "enabled": sms_settings.sms_enabled,
+        "named_senders_enabled": sms_settings.named_senders_enabled,
+        "quota_remaining": sms_settings.quota_balance,
+        "max_chars": rules.MAX_CHARS,
+        "chars_per_message": rules.CHARS_PER_MESSAGE,
+        "senders": senders,
+        "phone_fields": [
+            {"value": value, "label": str(label), "default": value == rules.DEFAULT_PHONE_FIELD}
+            for value, label in rules.PHONE_FIELDS.items()
+        ],
+        "skip_reasons": [
+            {"value": reason.value, "label": str(reason.label)} for reason in rules.SkipReason
+        ],
+        "tags": [
+            {"value": tag.token, "label": str(tag.label), "group": str(tag.group)}
+            for tag in tags.TAGS
+        ],
+    }
+
+
+def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
+    longest = summary.longest.body if summary.longest else body
+    info = rules.encoding_info(longest)
+    warnings = []
+    if info.unicode_chars:
+        warnings.append(
+            _(
+                "These characters make the message use Unicode (UCS-2), so a carrier "
+                "segment holds 70 characters: %(chars)s. Billing stays per 160 characters."
+            )
+            % {"chars": " ".join(info.unicode_chars)}
+        )
+    if summary.skipped.get(rules.SkipReason.TOO_LONG):
+        warnings.append(
+            _("%(n)s recipients are skipped: with their details the message exceeds %(max)s.")
+            % {"n": summary.skipped[rules.SkipReason.TOO_LONG], "max": rules.MAX_CHARS}
+        )
+    if summary.messages > sms_settings.quota_balance:
+        warnings.append(
+            _("The quota is not enough: %(needs)s messages needed, %(has)s left.")
+            % {"needs": summary.messages, "has": sms_settings.quota_balance}
+        )
+    return {
+        "recipients": {
+            "total": summary.total,
+            "sendable": summary.sendable,
+            "skipped": {reason.value: n for reason, n in summary.skipped.items()},
+        },
+        "messages": summary.messages,
+        "quota_remaining": sms_settings.quota_balance,
+        "quota_after": sms_settings.quota_balance - summary.messages,
+        "chars": rules.char_count(body),
+        "encoding": info.encoding,
+        "carrier_segments": info.carrier_segments,
+        "warnings": warnings,
+        "samples": [
+            {
+                "contact": r.contact_id,
+                "name": r.name,
+                "to": r.to,
+                "body": r.body,
+                "chars": r.chars,
+                "messages": r.messages,
+            }
+            for r in summary.samples
+        ],
+    }
+
+
+def _counts() -> dict:
+    counts = {
+        status.value: Count("messages", filter=Q(messages__status=status.value))
+        for status in MessageStatus
+    }
+    counts["recipients"] = Count("messages")
+    return {f"count_{k}": v for k, v in counts.items()}
+
+
+def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
+    """Sendouts, newest first, each with its per-status counts in one query."""
+    return (
+        Sendout.objects.filter(organisation=organisation)
+        .select_related("created_by")
+        .annotate(**_counts())
+        .order_by("-created_at", "-id")
+    )
+
+
+def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[OutboundMessage]:
+    qs = sendout.messages.select_related("contact").order_by("id")
+    if status:
+        qs = qs.filter(status=status)
+    return qs

@@ -313,7 +313,7 @@ def test_sendouts_and_messages_are_read_only_with_filters_and_search(
 ):
     sendout = Sendout.objects.create(
         organisation=org,
-        target_group_id=1,
+        target_group=None,
         sender="operator",
         phone_field="mobile_phone",
         body="Hei",

@@ -22,7 +22,7 @@ from sms.validators import validate_e164, validate_messaging_service_sid, valida
 def new_sendout(organisation, **extra) -> Sendout:
     fields = {
         "organisation": organisation,
-        "target_group_id": 1,
+        "target_group": None,
         "sender": "operator",
         "phone_field": "mobile_phone",
         "body": "Hello",

@@ -21,7 +21,7 @@ from sms.quota import (
 def new_sendout(organisation, **extra) -> Sendout:
     fields = {
         "organisation": organisation,
-        "target_group_id": 1,
+        "target_group": None,
         "sender": "operator",
         "phone_field": "mobile_phone",
         "body": "Hello",

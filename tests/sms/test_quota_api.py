@@ -34,7 +34,7 @@ def test_empty_quota(api):
 def test_shape_latest_first_and_scoped(api, org, other_org, user):
     quota_top_up(organisation=org, amount=100, reason="Invoice 1", created_by=user)
     sendout = Sendout.objects.create(
-        organisation=org, target_group_id=1, sender="operator", phone_field="mobile_phone", body="x"
+        organisation=org, target_group=None, sender="operator", phone_field="mobile_phone", body="x"
     )
     quota_reserve(organisation=org, amount=30, sendout=sendout, created_by=user)
     quota_adjust(organisation=org, amount=-5, reason="Fix")

@@ -42,7 +42,7 @@ def run_in_threads(work: list[Callable[[], None]]) -> list[BaseException]:
 def new_sendout(organisation) -> Sendout:
     return Sendout.objects.create(
         organisation=organisation,
-        target_group_id=1,
+        target_group=None,
         sender="operator",
         phone_field="mobile_phone",
         body="Hello",

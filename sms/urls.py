@@ -1,0 +1,9 @@
+from django.urls import path
+
+from sms import views, webhooks
+
+urlpatterns = [
+    path("sendouts/<int:pk>/", views.SendoutDetailView.as_view(), name="sms-sendout-detail"),
+    path("webhooks/twilio/status/", webhooks.twilio_status, name="sms-webhook-status"),
+    path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="sms-webhook-inbound"),
+]

@@ -1,0 +1,49 @@
+"""Twilio webhooks: status callbacks and inbound replies. No session; the
+Twilio signature is checked against the configured public URL, else 403."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from sms import services
+
+
+def _signature_ok(request: HttpRequest) -> bool:
+    base = settings.SMS_STATUS_CALLBACK_BASE_URL
+    token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not (base and token and signature):
+        return False
+    url = base.rstrip("/") + request.get_full_path()
+    params = {key: request.POST.getlist(key)[-1] for key in request.POST}
+    return RequestValidator(token).validate(url, params, signature)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    if not _signature_ok(request):
+        return HttpResponseForbidden()
+    services.message_status_from_provider(
+        provider_id=request.POST.get("MessageSid", ""),
+        provider_status=request.POST.get("MessageStatus", ""),
+        error_code=request.POST.get("ErrorCode", ""),
+    )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    if not _signature_ok(request):
+        return HttpResponseForbidden()
+    services.inbound_reply(
+        from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
+    )
+    # An empty TwiML answer: Twilio's own STOP handling answers the sender.
+    return HttpResponse(
+        '<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
+        content_type="text/xml",
+    )

@@ -1,0 +1,359 @@
+/* The "Send SMS messages" modal: compose, live preview, confirmation, send.
+   Plain JS, no dependencies. Strings come from Django's JavaScript catalog. */
+(function () {
+  "use strict";
+
+  const MAX_CHARS_FALLBACK = 480;
+  const PREVIEW_DELAY_MS = 300;
+  const TAG_RE = /\{\{[^{}]*\}\}/g;
+
+  const opener = document.getElementById("sms-open");
+  const dialog = document.getElementById("sms-modal");
+  if (!opener || !dialog) return;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    form: $("sms-form"), quota: $("sms-quota"), sender: $("sms-sender"),
+    phoneField: $("sms-phone-field"), tag: $("sms-tag"), addTag: $("sms-add-tag"),
+    body: $("sms-body"), counter: $("sms-counter"), encoding: $("sms-encoding"),
+    preview: $("sms-preview"), submit: $("sms-submit"), compose: $("sms-compose"),
+    confirm: $("sms-confirm"), formError: $("sms-form-error"),
+    confirmError: $("sms-confirm-error"), yes: $("sms-confirm-yes"), no: $("sms-confirm-no"),
+  };
+  const fieldErrors = {
+    sender: $("sms-sender-error"), phone_field: $("sms-phone-field-error"), body: $("sms-body-error"),
+  };
+  const numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
+  const fmt = (n) => numberFormat.format(n);
+  const t = (s) => (window.gettext ? window.gettext(s) : s);
+  const tn = (s, p, n) => (window.ngettext ? window.ngettext(s, p, n) : n === 1 ? s : p);
+  const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+
+  let options = null;
+  let lastPreview = null;
+  let previewTimer = null;
+  let previewSeq = 0;
+  let idempotencyKey = null;
+  let sending = false;
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(url, method, body, extraHeaders) {
+    const headers = { Accept: "application/json", "X-CSRFToken": csrfToken(), ...(extraHeaders || {}) };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(url, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { status: response.status, ok: response.ok, data };
+  }
+
+  // Characters are counted in Unicode code points, as the server counts them.
+  const length = (text) => Array.from(text.replace(/\r\n?/g, "\n")).length;
+  const maxChars = () => (options ? options.max_chars : MAX_CHARS_FALLBACK);
+  const perMessage = () => (options ? options.chars_per_message : 160);
+
+  function cutToFit(text, room) {
+    // Cut inserted text to `room` code points, never inside a tag.
+    const points = Array.from(text);
+    if (points.length <= room) return text;
+    let cut = points.slice(0, room).join("");
+    const open = cut.lastIndexOf("{{");
+    if (open !== -1 && cut.indexOf("}}", open) === -1) cut = cut.slice(0, open);
+    return cut;
+  }
+
+  function insertAtCursor(text) {
+    const el = els.body;
+    const start = el.selectionStart, end = el.selectionEnd;
+    el.setRangeText(text, start, end, "end");
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function setFieldError(name, message) {
+    const el = fieldErrors[name];
+    if (!el) return false;
+    el.textContent = message || "";
+    const input = name === "body" ? els.body : name === "sender" ? els.sender : els.phoneField;
+    if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+    return true;
+  }
+
+  function clearErrors() {
+    Object.keys(fieldErrors).forEach((name) => setFieldError(name, ""));
+    els.formError.textContent = "";
+    els.confirmError.textContent = "";
+  }
+
+  function showErrors(data) {
+    if (!data) { els.formError.textContent = t("Something went wrong. Please try again."); return; }
+    if (data.detail) { els.formError.textContent = data.detail; return; }
+    Object.entries(data).forEach(([field, messages]) => {
+      const text = Array.isArray(messages) ? messages.join(" ") : String(messages);
+      if (!setFieldError(field, text)) els.formError.textContent = text;
+    });
+  }
+
+  function fillSelect(select, items) {
+    select.replaceChildren(...items.map((item) => {
+      const option = document.createElement("option");
+      option.value = item.value;
+      option.textContent = item.label;
+      if (item.default) option.selected = true;
+      return option;
+    }));
+  }
+
+  function fillTags(tags) {
+    const groups = new Map();
+    tags.forEach((tag) => {
+      if (!groups.has(tag.group)) groups.set(tag.group, []);
+      groups.get(tag.group).push(tag);
+    });
+    els.tag.replaceChildren(...Array.from(groups, ([group, items]) => {
+      const optgroup = document.createElement("optgroup");
+      optgroup.label = group;
+      items.forEach((tag) => {
+        const option = document.createElement("option");
+        option.value = tag.value;
+        option.textContent = `${tag.label} — ${tag.value}`;
+        optgroup.append(option);
+      });
+      return optgroup;
+    }));
+  }
+
+  function updateCounter() {
+    const chars = length(els.body.value);
+    const messages = Math.ceil(chars / perMessage());
+    els.counter.textContent = interp(
+      tn("%(chars)s / %(max)s characters · %(messages)s message",
+         "%(chars)s / %(max)s characters · %(messages)s messages", messages),
+      { chars: fmt(chars), max: fmt(maxChars()), messages: fmt(messages) });
+    els.counter.classList.toggle("at-limit", chars >= maxChars());
+  }
+
+  function reasonLabel(reason) {
+    const found = options && options.skip_reasons.find((r) => r.value === reason);
+    return found ? found.label : reason;
+  }
+
+  function renderPreview(data) {
+    lastPreview = data;
+    const r = data.recipients;
+    const parts = [];
+    const summary = document.createElement("p");
+    summary.className = "preview-summary";
+    summary.textContent = interp(
+      tn("%(sendable)s of %(total)s contact receives the message · %(messages)s messages to bill",
+         "%(sendable)s of %(total)s contacts receive the message · %(messages)s messages to bill",
+         r.total),
+      { sendable: fmt(r.sendable), total: fmt(r.total), messages: fmt(data.messages) });
+    parts.push(summary);
+    const skipped = Object.entries(r.skipped);
+    if (skipped.length) {
+      const list = document.createElement("ul");
+      list.className = "skipped";
+      list.setAttribute("aria-label", t("Skipped"));
+      skipped.forEach(([reason, n]) => {
+        const li = document.createElement("li");
+        li.textContent = interp(t("%(n)s skipped: %(reason)s"), { n: fmt(n), reason: reasonLabel(reason) });
+        li.dataset.reason = reason;
+        list.append(li);
+      });
+      parts.push(list);
+    }
+    const quota = document.createElement("p");
+    quota.className = data.quota_after < 0 ? "quota-after error" : "quota-after";
+    quota.textContent = interp(t("Quota after sending: %(after)s"), { after: fmt(data.quota_after) });
+    parts.push(quota);
+    if (data.samples.length) {
+      const sample = data.samples[0];
+      const figure = document.createElement("figure");
+      figure.className = "sample";
+      const caption = document.createElement("figcaption");
+      caption.textContent = interp(t("Example: %(name)s, %(to)s · %(chars)s characters"),
+        { name: sample.name, to: sample.to, chars: fmt(sample.chars) });
+      const bubble = document.createElement("p");
+      bubble.className = "bubble";
+      bubble.textContent = sample.body;  // plain text: contact data is never HTML
+      figure.append(caption, bubble);
+      parts.push(figure);
+    }
+    data.warnings.forEach((warning) => {
+      const p = document.createElement("p");
+      p.className = "warning";
+      p.textContent = warning;
+      parts.push(p);
+    });
+    els.preview.replaceChildren(...parts);
+    els.encoding.textContent = data.encoding === "GSM-7"
+      ? interp(t("GSM-7 · %(n)s carrier segments"), { n: data.carrier_segments })
+      : interp(t("Unicode (UCS-2) · %(n)s carrier segments"), { n: data.carrier_segments });
+    els.submit.disabled = !(r.sendable > 0 && data.quota_after >= 0);
+  }
+
+  async function refreshPreview() {
+    const seq = ++previewSeq;
+    clearErrors();
+    if (!els.body.value.trim()) {
+      lastPreview = null;
+      els.submit.disabled = true;
+      els.encoding.textContent = "";
+      els.preview.replaceChildren(Object.assign(document.createElement("p"), {
+        className: "muted", textContent: t("Write a message to see who receives it."),
+      }));
+      return;
+    }
+    els.preview.setAttribute("aria-busy", "true");
+    const response = await api(opener.dataset.previewUrl, "POST", payload());
+    if (seq !== previewSeq) return;  // a newer keystroke has asked again
+    els.preview.setAttribute("aria-busy", "false");
+    if (response.ok) { renderPreview(response.data); return; }
+    lastPreview = null;
+    els.submit.disabled = true;
+    showErrors(response.data);
+  }
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(refreshPreview, PREVIEW_DELAY_MS);
+  }
+
+  function payload() {
+    return { sender: els.sender.value, phone_field: els.phoneField.value, body: els.body.value };
+  }
+
+  function showCompose() {
+    els.compose.hidden = false;
+    els.confirm.hidden = true;
+    dialog.querySelector(".compose-buttons").hidden = false;
+    dialog.querySelector(".confirm-buttons").hidden = true;
+  }
+
+  function showConfirm() {
+    const data = lastPreview;
+    $("sms-confirm-messages").textContent = fmt(data.messages);
+    $("sms-confirm-recipients").textContent = fmt(data.recipients.sendable);
+    $("sms-confirm-quota").textContent = fmt(data.quota_remaining);
+    $("sms-confirm-after").textContent = fmt(data.quota_after);
+    els.confirmError.textContent = "";
+    els.compose.hidden = true;
+    els.confirm.hidden = false;
+    dialog.querySelector(".compose-buttons").hidden = true;
+    dialog.querySelector(".confirm-buttons").hidden = false;
+    idempotencyKey = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    els.yes.disabled = false;
+    els.yes.focus();
+  }
+
+  async function send() {
+    if (sending) return;  // a double click is one request, and the key makes it one sendout
+    sending = true;
+    els.yes.disabled = true;
+    const body = { ...payload(), expected_messages: lastPreview.messages };
+    const response = await api(opener.dataset.createUrl, "POST", body, { "Idempotency-Key": idempotencyKey });
+    sending = false;
+    if (response.status === 202) {
+      window.location.assign(opener.dataset.sendoutUrl.replace("/0/", `/${response.data.id}/`));
+      return;
+    }
+    const data = response.data || {};
+    if (data.code === "insufficient_quota") {
+      els.confirmError.textContent = interp(
+        t("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent."),
+        { needs: fmt(data.needs), has: fmt(data.has) });
+    } else if (data.code === "count_changed") {
+      els.confirmError.textContent = t("The recipients changed since the preview. Nothing was sent: check the new numbers and confirm again.");
+      refreshPreview();
+    } else if (data.detail) {
+      els.confirmError.textContent = data.detail;
+    } else {
+      showCompose();
+      showErrors(data);
+      return;
+    }
+    els.no.focus();
+  }
+
+  async function open() {
+    clearErrors();
+    showCompose();
+    dialog.showModal();
+    const response = await api(opener.dataset.optionsUrl, "GET");
+    if (!response.ok) { showErrors(response.data); return; }
+    options = response.data;
+    els.quota.textContent = interp(t("Message quota: %(n)s messages left"), { n: fmt(options.quota_remaining) });
+    fillSelect(els.sender, options.senders);
+    fillSelect(els.phoneField, options.phone_fields);
+    fillTags(options.tags);
+    updateCounter();
+    els.body.focus();
+    if (els.body.value) schedulePreview();
+  }
+
+  function close() {
+    clearTimeout(previewTimer);
+    dialog.close();
+    opener.focus();
+  }
+
+  // Typing and pasting stop at the limit; a paste is cut to fit (never inside a tag).
+  els.body.addEventListener("beforeinput", (event) => {
+    if (!event.inputType.startsWith("insert")) return;
+    const el = els.body;
+    const data = event.data ?? (event.dataTransfer ? event.dataTransfer.getData("text/plain") : null)
+      ?? (event.inputType === "insertLineBreak" || event.inputType === "insertParagraph" ? "\n" : "");
+    const selected = el.value.slice(el.selectionStart, el.selectionEnd);
+    const room = maxChars() - (length(el.value) - length(selected));
+    if (length(data) <= room) return;
+    event.preventDefault();
+    const fitted = cutToFit(data, Math.max(room, 0));
+    if (fitted) insertAtCursor(fitted);
+    setFieldError("body", interp(t("The message holds at most %(max)s characters."), { max: fmt(maxChars()) }));
+  });
+  els.body.addEventListener("input", () => {
+    // A last guard for input that bypasses beforeinput (e.g. some IMEs).
+    if (length(els.body.value) > maxChars()) {
+      els.body.value = cutToFit(els.body.value, maxChars());
+    }
+    updateCounter();
+    schedulePreview();
+  });
+
+  els.addTag.addEventListener("click", () => {
+    const tag = els.tag.value;
+    if (!tag) return;
+    const el = els.body;
+    const selected = el.value.slice(el.selectionStart, el.selectionEnd);
+    const room = maxChars() - (length(el.value) - length(selected));
+    if (length(tag) > room) {
+      setFieldError("body", interp(
+        t("The tag %(tag)s does not fit: the message holds at most %(max)s characters. Shorten the text first."),
+        { tag, max: fmt(maxChars()) }));
+      el.focus();
+      return;
+    }
+    el.focus();
+    insertAtCursor(tag);
+  });
+
+  [els.sender, els.phoneField].forEach((el) => el.addEventListener("change", schedulePreview));
+  els.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (lastPreview && !els.submit.disabled) showConfirm();
+  });
+  els.yes.addEventListener("click", send);
+  els.no.addEventListener("click", () => { showCompose(); els.submit.focus(); });
+  dialog.querySelectorAll("[data-close]").forEach((el) => el.addEventListener("click", close));
+  dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(); });  // Esc
+  opener.addEventListener("click", open);
+
+  // Exposed for tests of the counting rule only.
+  window.smsModal = { length, cutToFit, TAG_RE };
+})();

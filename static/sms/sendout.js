@@ -1,0 +1,117 @@
+/* The sendout page: progress bar, counts, outcome chart, recipients table. */
+(function () {
+  "use strict";
+  const root = document.getElementById("sendout");
+  if (!root) return;
+  const labels = JSON.parse(document.getElementById("sendout-labels").textContent);
+  const t = (s) => (window.gettext ? window.gettext(s) : s);
+  const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+  const fmt = (n) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
+  const ORDER = ["delivered", "sent", "unknown", "undelivered", "failed", "cancelled", "skipped", "sending", "pending"];
+  const FINAL = ["completed", "cancelled", "failed"];
+  let page = 1;
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function getJson(url, options) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json", "X-CSRFToken": csrfToken() }, ...(options || {}) });
+    return response.ok ? response.json() : null;
+  }
+
+  function draw(sendout) {
+    const counts = sendout.counts;
+    const bar = document.getElementById("sendout-progress");
+    bar.setAttribute("aria-valuenow", String(sendout.progress));
+    bar.querySelector(".progress-bar").style.width = `${sendout.progress}%`;
+    document.getElementById("sendout-progress-text").textContent =
+      interp(t("%(progress)s%% done · %(done)s of %(total)s recipients handled"), {
+        progress: sendout.progress,
+        done: fmt(counts.recipients - counts.pending - counts.sending),
+        total: fmt(counts.recipients),
+      });
+    const status = document.getElementById("sendout-status");
+    status.textContent = labels.sendout_statuses[sendout.status] || sendout.status;
+    status.dataset.status = sendout.status;
+    document.getElementById("sendout-charged").textContent =
+      interp(t("Messages charged: %(n)s"), { n: fmt(sendout.messages_charged) });
+    const dl = document.getElementById("sendout-counts");
+    dl.replaceChildren(...ORDER.filter((s) => counts[s] > 0).flatMap((s) => {
+      const dt = document.createElement("dt");
+      dt.innerHTML = `<span class="swatch s-${s}"></span>`;
+      dt.append(labels.message_statuses[s] || s);
+      const dd = document.createElement("dd");
+      dd.textContent = fmt(counts[s]);
+      dd.dataset.status = s;
+      return [dt, dd];
+    }));
+    const svg = document.getElementById("sendout-chart");
+    const title = svg.querySelector("title");
+    let x = 0;
+    const rects = ORDER.filter((s) => counts[s] > 0).map((s) => {
+      const w = counts.recipients ? (100 * counts[s]) / counts.recipients : 0;
+      const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      rect.setAttribute("x", String(x)); rect.setAttribute("y", "0");
+      rect.setAttribute("width", String(w)); rect.setAttribute("height", "10");
+      rect.setAttribute("class", `s-${s}`);
+      x += w;
+      return rect;
+    });
+    svg.replaceChildren(title, ...rects);
+    document.getElementById("sendout-cancel").hidden = FINAL.includes(sendout.status);
+    return FINAL.includes(sendout.status);
+  }
+
+  async function loadRecipients() {
+    const status = document.getElementById("recipient-status").value;
+    const url = new URL(root.dataset.recipientsUrl, window.location.href);
+    url.searchParams.set("page", String(page));
+    if (status) url.searchParams.set("status", status);
+    const data = await getJson(url);
+    if (!data) return;
+    const tbody = document.querySelector("#recipients tbody");
+    tbody.replaceChildren(...data.results.map((r) => {
+      const tr = document.createElement("tr");
+      const cells = [r.contact_name, r.to, labels.message_statuses[r.status] || r.status,
+        labels.reasons[r.reason] || r.reason || (r.error_code ? interp(t("Provider error %(code)s"), { code: r.error_code }) : ""),
+        fmt(r.messages)];
+      cells.forEach((value, i) => {
+        const td = document.createElement("td");
+        td.textContent = value;
+        if (i === 4) td.className = "num";
+        tr.append(td);
+      });
+      return tr;
+    }));
+    if (!data.results.length) {
+      const tr = document.createElement("tr");
+      tr.innerHTML = '<td colspan="5" class="empty"></td>';
+      tr.firstChild.textContent = t("No recipients with this status.");
+      tbody.append(tr);
+    }
+    const nav = document.getElementById("recipients-pages");
+    const parts = [];
+    if (data.previous) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: t("Previous"), onclick: () => { page -= 1; loadRecipients(); } }));
+    parts.push(Object.assign(document.createElement("span"), { textContent: interp(t("%(count)s recipients"), { count: fmt(data.count) }) }));
+    if (data.next) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: t("Next"), onclick: () => { page += 1; loadRecipients(); } }));
+    nav.replaceChildren(...parts);
+  }
+
+  async function poll() {
+    const sendout = await getJson(root.dataset.url);
+    if (!sendout) { setTimeout(poll, 3000); return; }
+    const done = draw(sendout);
+    if (!done) setTimeout(poll, 1000);
+    loadRecipients();
+  }
+
+  document.getElementById("recipient-status").addEventListener("change", () => { page = 1; loadRecipients(); });
+  document.getElementById("sendout-cancel").addEventListener("click", async () => {
+    if (!window.confirm(t("Cancel the messages that have not been sent yet? They are refunded to the quota."))) return;
+    await getJson(root.dataset.cancelUrl, { method: "POST" });
+    poll();
+  });
+  poll();
+})();
