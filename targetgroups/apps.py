@@ -20,3 +20,8 @@ class TargetGroupsConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(sqlite_unicode_upper, dispatch_uid="targetgroups-sqlite-upper")
+
+        from crm.signals import demo_seeded
+        from targetgroups.demo import seed_demo_target_groups
+
+        demo_seeded.connect(seed_demo_target_groups, dispatch_uid="targetgroups-demo")

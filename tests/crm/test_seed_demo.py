@@ -24,6 +24,16 @@ def test_seed_demo_makes_realistic_messy_data_and_is_safe_to_rerun(db):
     assert all(c.sms_opt_out_at for c in contacts if c.sms_opt_out)
     assert any("ä" in c.last_name or "ö" in c.last_name for c in contacts)
 
+    from sms.models import QuotaTransaction
+    from targetgroups.models import TargetGroup
+
+    settings = organisation.sms_settings
+    assert settings.sms_enabled and settings.quota_balance == 5000
+    groups = TargetGroup.objects.filter(organisation=organisation).count()
+    assert groups >= 3
+
     call_command("seed_demo")
     assert Contact.objects.filter(organisation=organisation).count() == 1000
+    assert TargetGroup.objects.filter(organisation=organisation).count() == groups
+    assert QuotaTransaction.objects.filter(organisation=organisation).count() == 1
     assert Organisation.objects.filter(slug="demo").count() == 1

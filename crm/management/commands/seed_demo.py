@@ -5,6 +5,7 @@ from django.db import transaction
 from crm import services
 from crm.demo import make_demo
 from crm.models import Account, Membership, Organisation, Role
+from crm.signals import demo_seeded
 
 DEMO_SLUG = "demo"
 
@@ -31,8 +32,16 @@ class Command(BaseCommand):
             user=user, defaults={"organisation": organisation, "role": Role.ADMIN}
         )
         if organisation.contacts.exists():
-            self.stdout.write("Demo data is already there; nothing added.")
-            return
+            self.stdout.write("Demo contacts are already there; none added.")
+        else:
+            self._add_contacts(organisation, contacts)
+        for _receiver, answer in demo_seeded.send(
+            sender=self.__class__, organisation=organisation, user=user
+        ):
+            if answer:
+                self.stdout.write(str(answer))
+
+    def _add_contacts(self, organisation: Organisation, contacts: int) -> None:
         demo = make_demo(contacts=contacts)
         accounts = [
             services.account_create(organisation=organisation, data=row) for row in demo.accounts
@@ -47,6 +56,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo Oy: {Account.objects.filter(organisation=organisation).count()} accounts, "
-                f"{organisation.contacts.count()} contacts. Log in as demo / demo."
+                f"{organisation.contacts.count()} contacts."
             )
         )
