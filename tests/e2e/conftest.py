@@ -83,3 +83,70 @@ def login(page):
         page.wait_for_url("**/contacts/")
 
     return log_in
+
+
+@pytest.fixture
+def celery_worker_process(live_server, settings):
+    """A real `celery -A crm worker` process on Redis, sharing the test database.
+
+    The test process enqueues to the same Redis database. Messages go to the
+    locmem backend inside the worker: the browser tests watch the pages, the
+    Twilio path is covered by tests/sms integration tests.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    from crm.celery import app
+    from tests.conftest import port_answers
+
+    require(port_answers("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    broker = os.environ.get("E2E_BROKER_URL", "redis://127.0.0.1:6379/13")
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    db = settings.DATABASES["default"]
+    require(db["ENGINE"].endswith("postgresql"), "PostgreSQL for a worker process")
+    user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    database_url = f"postgres://{user}@{host}:{port}/{db['NAME']}"
+    old_broker = app.conf.broker_url
+    app.conf.broker_url = broker
+    app.pool.force_close_all()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker,
+        "SMS_BACKEND": "locmem",
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SCREENSHOTS.parent / "e2e-worker.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crm",
+            "worker",
+            "--pool=threads",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+    app.conf.broker_url = old_broker
+    app.pool.force_close_all()
