@@ -119,8 +119,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Internationalisation --------------------------------------------------------
-LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
-LANGUAGES = [("en", _("English")), ("fi", _("Finnish"))]
+# British English by default: day-first dates and 24-hour times, as Finns expect.
+LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en-gb")
+LANGUAGES = [("en-gb", _("English")), ("fi", _("Finnish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Helsinki")
 USE_I18N = True

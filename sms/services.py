@@ -194,7 +194,13 @@ def _sendout_create(
 
 
 def sendout_enqueue(*, sendout_id: int) -> None:
-    current_app.send_task("sms.tasks.sendout_dispatch", args=[sendout_id])
+    """Hand the sendout to the workers. If the broker cannot be reached, the
+    sendout stays queued with its quota reserved, and the sweeper enqueues it
+    again; the user's request still succeeds."""
+    try:
+        current_app.send_task("sms.tasks.sendout_dispatch", args=[sendout_id])
+    except Exception:
+        logger.exception("sms sendout %s: could not enqueue; the sweeper will retry", sendout_id)
 
 
 def _backoff(attempt: int) -> float:

@@ -5,6 +5,8 @@ from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
+from sms.models import MessageReason, MessageStatus, SendoutStatus
+from sms.rules import SkipReason
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):
@@ -13,3 +15,16 @@ class SendoutDetailView(OrganisationMixin, DetailView):
 
     def get_queryset(self):
         return selectors.sendout_list(organisation=self.organisation).select_related("target_group")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["statuses"] = MessageStatus.choices
+        context["labels"] = {
+            "sendout_statuses": {value: str(label) for value, label in SendoutStatus.choices},
+            "message_statuses": {value: str(label) for value, label in MessageStatus.choices},
+            "reasons": {
+                **{reason.value: str(reason.label) for reason in SkipReason},
+                **{value: str(label) for value, label in MessageReason.choices},
+            },
+        }
+        return context

@@ -192,9 +192,11 @@
       parts.push(p);
     });
     els.preview.replaceChildren(...parts);
+    const segments = interp(tn("%(n)s carrier segment", "%(n)s carrier segments", data.carrier_segments),
+      { n: data.carrier_segments });
     els.encoding.textContent = data.encoding === "GSM-7"
-      ? interp(t("GSM-7 · %(n)s carrier segments"), { n: data.carrier_segments })
-      : interp(t("Unicode (UCS-2) · %(n)s carrier segments"), { n: data.carrier_segments });
+      ? interp(t("GSM-7 · %(segments)s"), { segments })
+      : interp(t("Unicode (UCS-2) · %(segments)s"), { segments });
     els.submit.disabled = !(r.sendable > 0 && data.quota_after >= 0);
   }
 

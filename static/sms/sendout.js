@@ -27,8 +27,8 @@
     bar.setAttribute("aria-valuenow", String(sendout.progress));
     bar.querySelector(".progress-bar").style.width = `${sendout.progress}%`;
     document.getElementById("sendout-progress-text").textContent =
-      interp(t("%(progress)s%% done · %(done)s of %(total)s recipients handled"), {
-        progress: sendout.progress,
+      interp(t("%(progress)s done · %(done)s of %(total)s recipients handled"), {
+        progress: `${sendout.progress}%`,
         done: fmt(counts.recipients - counts.pending - counts.sending),
         total: fmt(counts.recipients),
       });

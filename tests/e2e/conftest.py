@@ -97,8 +97,7 @@ def celery_worker_process(live_server, settings):
     import subprocess
     import sys
 
-    from crm.celery import app
-    from tests.conftest import port_answers
+    from tests.conftest import point_celery_at, port_answers
 
     require(port_answers("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
     broker = os.environ.get("E2E_BROKER_URL", "redis://127.0.0.1:6379/13")
@@ -109,9 +108,7 @@ def celery_worker_process(live_server, settings):
     require(db["ENGINE"].endswith("postgresql"), "PostgreSQL for a worker process")
     user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     database_url = f"postgres://{user}@{host}:{port}/{db['NAME']}"
-    old_broker = app.conf.broker_url
-    app.conf.broker_url = broker
-    app.pool.force_close_all()
+    old_broker = point_celery_at(broker)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -148,5 +145,4 @@ def celery_worker_process(live_server, settings):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
     log.close()
-    app.conf.broker_url = old_broker
-    app.pool.force_close_all()
+    point_celery_at(old_broker)

@@ -75,9 +75,9 @@ def test_send_sms_messages_end_to_end(
     quota.filter(has_text="1,000").wait_for()
     assert quota.inner_text() == "Message quota: 1,000 messages left"
 
-    dialog.get_by_label("Sender").select_option("AcmeOy")
+    dialog.get_by_label("Sender", exact=True).select_option("AcmeOy")
     dialog.get_by_label("Phone number field").select_option("mobile_phone")
-    body = dialog.get_by_label("Message")
+    body = dialog.get_by_label("Message", exact=True)
 
     # Typing and pasting stop at 480 characters.
     body.click()
@@ -94,7 +94,7 @@ def test_send_sms_messages_end_to_end(
     assert len(body.input_value()) == 480
     assert "at most 480" in dialog.locator("#sms-body-error").inner_text()
     # A tag does not fit into a full message: refused with a reason, not cut.
-    dialog.get_by_label("Tag").select_option("{{contact.first_name}}")
+    dialog.get_by_label("Tag", exact=True).select_option("{{contact.first_name}}")
     dialog.get_by_role("button", name="Add tag").click()
     assert "does not fit" in dialog.locator("#sms-body-error").inner_text()
     assert "{{" not in body.input_value()
@@ -102,10 +102,10 @@ def test_send_sms_messages_end_to_end(
     # Compose the real message with two tags.
     body.fill("Hei ")
     body.press("End")
-    dialog.get_by_label("Tag").select_option("{{contact.first_name}}")
+    dialog.get_by_label("Tag", exact=True).select_option("{{contact.first_name}}")
     dialog.get_by_role("button", name="Add tag").click()
     page.keyboard.type(", tervetuloa asiakkaaksi: ")
-    dialog.get_by_label("Tag").select_option("{{account.name}}")
+    dialog.get_by_label("Tag", exact=True).select_option("{{account.name}}")
     dialog.get_by_role("button", name="Add tag").click()
     expected = "Hei {{contact.first_name}}, tervetuloa asiakkaaksi: {{account.name}}"
     assert body.input_value() == expected
@@ -147,6 +147,7 @@ def test_send_sms_messages_end_to_end(
     assert counts.locator("dd[data-status=sent]").inner_text() == "4"
     assert counts.locator("dd[data-status=skipped]").inner_text() == "4"
     page.locator("#recipients tbody tr").nth(7).wait_for()
+    page.wait_for_timeout(600)  # let the bar's transition finish for the picture
     screenshot("sms-sendout")
 
     assert Sendout.objects.count() == 1
@@ -175,7 +176,7 @@ def test_named_senders_off_offers_only_the_operator(page, login, user, sms_org, 
     settings.save()
     login(user.username)
     dialog = open_modal(page, group)
-    sender = dialog.get_by_label("Sender")
+    sender = dialog.get_by_label("Sender", exact=True)
     dialog.locator("#sms-sender option").first.wait_for(state="attached")
     options = sender.locator("option").all_inner_texts()
     assert options == ["Operator number (+358401110000)"]
@@ -186,7 +187,7 @@ def test_insufficient_quota_is_refused_clearly_and_sends_nothing(
 ):
     login(user.username)
     dialog = open_modal(page, group)
-    dialog.get_by_label("Message").fill("Hei {{contact.first_name}}")
+    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
     dialog.locator("#sms-preview").filter(has_text="4 of 8").wait_for()
     dialog.get_by_role("button", name="Submit").click()
     dialog.locator("#sms-confirm").wait_for()
@@ -200,7 +201,7 @@ def test_insufficient_quota_is_refused_clearly_and_sends_nothing(
     assert Sendout.objects.count() == 0
     # Back in the form the preview says it too, and Submit stays off.
     dialog.get_by_role("button", name="Cancel").click()
-    dialog.get_by_label("Message").press("End")
+    dialog.get_by_label("Message", exact=True).press("End")
     page.keyboard.type("!")
     dialog.locator("#sms-preview").filter(has_text="quota is not enough").wait_for()
     assert dialog.get_by_role("button", name="Submit").is_disabled()

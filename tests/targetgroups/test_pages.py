@@ -73,6 +73,7 @@ def test_actions_section_comes_from_the_setting(browser, group):
     assert "No SMS sendouts to this target group yet." in html
 
 
+@override_settings(TARGET_GROUP_SMS_TAB_TEMPLATE="targetgroups/_sms_tab_empty.html")
 def test_sms_tab_renders_the_configured_template(browser, group):
     html = browser.get(f"/target-groups/{group.pk}/sms/").content.decode()
     assert "No SMS sendouts to this target group yet." in html
