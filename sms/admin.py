@@ -312,10 +312,39 @@ class SendoutAdmin(
     list_select_related = ["organisation", "created_by"]
     date_hierarchy = "created_at"
     readonly_fields = ["status_counts", "messages_charged"]
+    actions = ["cancel_sendouts"]
 
     @admin.display(description=gettext_lazy("messages charged"))
     def messages_charged(self, obj: Sendout) -> int:
         return obj.messages_charged
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sms.change_sendout")
+
+    @admin.action(
+        description=gettext_lazy("Cancel the selected sendouts (refunds what has not left)"),
+        permissions=["cancel"],
+    )
+    def cancel_sendouts(self, request: HttpRequest, queryset: QuerySet[Sendout]) -> None:
+        from sms.services import sendout_cancel
+
+        cancelled = 0
+        for sendout in queryset:
+            try:
+                sendout_cancel(sendout=sendout, cancelled_by=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{sendout}: {error.message}", messages.WARNING)
+            else:
+                cancelled += 1
+        if cancelled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)s sendout cancelled.", "%(n)s sendouts cancelled.", cancelled
+                )
+                % {"n": cancelled},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(OutboundMessage)

@@ -2,6 +2,7 @@
 
 import pytest
 from django import forms
+from django.contrib.admin import helpers
 from django.contrib.auth.models import Permission
 from django.test import Client
 
@@ -340,3 +341,51 @@ def test_sendouts_and_messages_are_read_only_with_filters_and_search(
     assert "missing_number" in skipped.content.decode()
     assert superuser_client.get("/admin/sms/sendout/add/").status_code == 403
     assert superuser_client.get("/admin/sms/outboundmessage/add/").status_code == 403
+
+
+def _reserved_sendout(org, contact, pending: int = 2):
+    sendout = Sendout.objects.create(
+        organisation=org,
+        target_group=None,
+        sender="operator",
+        phone_field="mobile_phone",
+        body="Hei",
+    )
+    quota_top_up(organisation=org, amount=10)
+    from sms.quota import quota_reserve
+
+    quota_reserve(organisation=org, amount=pending, sendout=sendout)
+    for n in range(pending):
+        OutboundMessage.objects.create(
+            sendout=sendout, contact=contact, to=f"+35840123456{n}", body="Hei", messages=1
+        )
+    return sendout
+
+
+def test_cancel_from_the_admin_refunds_what_has_not_left(superuser_client, org, contact):
+    sendout = _reserved_sendout(org, contact)
+    response = superuser_client.post(
+        "/admin/sms/sendout/",
+        {"action": "cancel_sendouts", helpers.ACTION_CHECKBOX_NAME: [sendout.pk]},
+        follow=True,
+    )
+    assert "1 sendout cancelled." in response.content.decode()
+    sendout.refresh_from_db()
+    assert sendout.status == "cancelled"
+    assert sendout.messages_refunded == 2
+    assert set(sendout.messages.values_list("status", flat=True)) == {"cancelled"}
+    org.sms_settings.refresh_from_db()
+    assert org.sms_settings.quota_balance == 10
+    assert QuotaTransaction.objects.filter(organisation=org, kind="refund").count() == 1
+
+
+def test_cancel_needs_the_change_sendout_permission(make_user, org, contact):
+    sendout = _reserved_sendout(org, contact)
+    client = staff_client(make_user, org, "sms.view_sendout")
+    client.post(
+        "/admin/sms/sendout/",
+        {"action": "cancel_sendouts", helpers.ACTION_CHECKBOX_NAME: [sendout.pk]},
+    )
+    sendout.refresh_from_db()
+    assert sendout.status == "queued"
+    assert sendout.messages_refunded == 0
