@@ -1,8 +1,4 @@
-"""Validators for SMS settings fields. Pure functions: no database access.
-
-``validate_sender_name`` has the same semantics as ``sms.rules.validate_sender_name``
-(written in parallel); the two are to be merged into one.
-"""
+"""Validators for SMS settings fields. Pure functions: no database access."""
 
 import re
 
@@ -10,37 +6,19 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-SENDER_NAME_MAX_LENGTH = 11
-_SENDER_NAME_ALLOWED = re.compile(r"^[A-Za-z0-9 +\-_&]+$")
-_HAS_LETTER = re.compile(r"[A-Za-z]")
+from sms import rules
+
 _MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def validate_sender_name(value: str) -> None:
-    """Twilio's alphanumeric sender ID rules: at most 11 characters of A-Z, a-z,
-    0-9, space, ``-``, ``+``, ``_`` and ``&``, with at least one letter."""
-    if not value:
-        raise ValidationError(_("Enter a sender name."), code="sender_name_empty")
-    if len(value) > SENDER_NAME_MAX_LENGTH:
-        raise ValidationError(
-            _("A sender name has at most %(max)d characters (this one has %(length)d).")
-            % {"max": SENDER_NAME_MAX_LENGTH, "length": len(value)},
-            code="sender_name_too_long",
-        )
-    if not _SENDER_NAME_ALLOWED.match(value):
-        raise ValidationError(
-            _(
-                "A sender name may hold only the letters A-Z and a-z, digits, spaces "
-                "and the characters - + _ &."
-            ),
-            code="sender_name_invalid_characters",
-        )
-    if not _HAS_LETTER.search(value):
-        raise ValidationError(
-            _("A sender name needs at least one letter A-Z or a-z."),
-            code="sender_name_no_letter",
-        )
+    """Twilio's alphanumeric sender ID rules, as ``sms.rules.validate_sender_name``
+    states them, for model and form fields."""
+    try:
+        rules.validate_sender_name(value)
+    except rules.RuleError as error:
+        raise ValidationError(error.message, code=error.code) from error
 
 
 def validate_e164(value: str) -> None:
