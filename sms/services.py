@@ -45,6 +45,13 @@ logger = logging.getLogger(__name__)
 
 
 OPEN_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
+# Messages that reached (or may have reached) the provider: the numbers we texted.
+LEFT_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.UNKNOWN,
+)
 
 
 def sms_enabled_or_refuse(*, sms_settings: SmsSettings) -> None:
@@ -258,13 +265,12 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         return {}
     sms_settings = sendout.organisation.sms_settings
     named = sendout.sender if sendout.sender != rules.OPERATOR_SENDER else None
-    callback = _status_callback_url()
     outbox = [
         SmsMessage(
             to=m.to,
             body=m.body,
             sender=named or sms_settings.operator_number or None,
-            status_callback=callback,
+            status_callback=_status_callback_url(message_id=m.pk),
             reference=m.pk,
         )
         for m in claimed
@@ -276,11 +282,17 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     return retries
 
 
-def _status_callback_url() -> str | None:
+STATUS_CALLBACK_PATH = "/sms/webhooks/twilio/status/"
+
+
+def _status_callback_url(*, message_id: int) -> str | None:
+    """The URL Twilio calls with the message's statuses. It names our message, so
+    that a report for a message whose answer we never got (``unknown``: read
+    timeout, crash) still finds it; Twilio signs the whole URL."""
     base = settings.SMS_STATUS_CALLBACK_BASE_URL
     if not base:
         return None
-    return base.rstrip("/") + "/sms/webhooks/twilio/status/"
+    return f"{base.rstrip('/')}{STATUS_CALLBACK_PATH}?message={message_id}"
 
 
 def _record_results(
@@ -421,18 +433,30 @@ PROVIDER_STATUSES = {
 
 
 def message_status_from_provider(
-    *, provider_id: str, provider_status: str, error_code: str = ""
+    *, provider_id: str, provider_status: str, error_code: str = "", message_id: int | None = None
 ) -> bool:
-    """Apply a delivery report. Idempotent: a replay or an older report changes
-    nothing, because the update is conditional on a status that may move forward."""
+    """Apply a delivery report; answers whether a message changed.
+
+    Idempotent: a replay or an older report changes nothing, because the update
+    is conditional on a status that may move forward (``can_move``). The message
+    is found by its provider id; failing that, an ``unknown`` message without a
+    provider id is found by ``message_id`` (from the callback URL) and learns its
+    provider id: the report is then the only truth about whether it left.
+    """
     new = PROVIDER_STATUSES.get(provider_status.strip().lower())
     if not provider_id or new is None:
         return False
     movable = [old for old in MessageStatus if can_move(old, new)]
-    updated = OutboundMessage.objects.filter(provider_id=provider_id, status__in=movable).update(
-        status=new, error_code=(error_code or "")[:32], updated_at=timezone.now()
-    )
-    return bool(updated)
+    changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": timezone.now()}
+    with transaction.atomic():
+        known = OutboundMessage.objects.filter(provider_id=provider_id)
+        if known.exists() or message_id is None:
+            return bool(known.filter(status__in=movable).update(**changes))
+        return bool(
+            OutboundMessage.objects.filter(
+                pk=message_id, provider_id="", status=MessageStatus.UNKNOWN, status__in=movable
+            ).update(provider_id=provider_id[:64], **changes)
+        )
 
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA"}
@@ -454,7 +478,9 @@ def inbound_reply(*, from_number: str, body: str) -> int:
     if number.e164 is None:
         return 0
     contact_ids = (
-        OutboundMessage.objects.filter(to=number.e164, contact__isnull=False)
+        OutboundMessage.objects.filter(
+            to=number.e164, contact__isnull=False, status__in=LEFT_STATUSES
+        )
         .values_list("contact_id", flat=True)
         .distinct()
     )
