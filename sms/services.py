@@ -232,8 +232,54 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
     return chunks
 
 
+@transaction.atomic
+def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
+    """Before a claim: a cancelled sendout's pending messages become ``cancelled``
+    (a retry may come back after the cancel), and messages to contacts who opted
+    out since the sendout was created become ``skipped`` (``opted_out``); both are
+    refunded. Answers whether the sendout may still send.
+
+    Locks the sendout first, then the messages, then (refund) the SMS settings:
+    the order ``sendout_cancel`` and ``sms/quota.py`` use."""
+    sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
+    cancelled = sendout.status == SendoutStatus.CANCELLED
+    candidates = OutboundMessage.objects.filter(
+        sendout_id=sendout_id, id__in=message_ids, status=MessageStatus.PENDING
+    )
+    if not cancelled:
+        candidates = candidates.filter(contact__sms_opt_out=True)
+    dropped = list(
+        candidates.select_for_update(skip_locked=True, of=("self",)).values_list("id", "messages")
+    )
+    if dropped:
+        now = timezone.now()
+        ids = [message_id for message_id, _billed in dropped]
+        if cancelled:
+            changes = {"status": MessageStatus.CANCELLED, "reason": MessageReason.CANCELLED}
+            why = _("Sendout cancelled")
+        else:
+            changes = {
+                "status": MessageStatus.SKIPPED,
+                "reason": rules.SkipReason.OPTED_OUT.value,
+                "messages": 0,
+            }
+            why = _("Recipients who opted out before sending")
+        OutboundMessage.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
+            updated_at=now, **changes
+        )
+        quota_refund(
+            organisation=sendout.organisation,
+            amount=sum(billed for _id, billed in dropped),
+            sendout=sendout,
+            reason=why,
+        )
+    return sendout.status in (SendoutStatus.QUEUED, SendoutStatus.SENDING)
+
+
 def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessage]:
     """pending → sending by one conditional update; only what this call moved is ours."""
+    if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
+        return []
     now = timezone.now()
     with transaction.atomic():
         claimable = list(
@@ -398,7 +444,8 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
     queued work: the caller enqueues it again (claims make a double harmless).
     Sendouts with no open message left are completed.
     """
-    older_than = older_than or timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
+    if older_than is None:  # not `or`: timedelta(0) is falsy and means "now"
+        older_than = timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
     cutoff = timezone.now() - older_than
     marked = OutboundMessage.objects.filter(
         status=MessageStatus.SENDING, updated_at__lt=cutoff
