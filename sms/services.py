@@ -19,7 +19,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,6 +45,13 @@ logger = logging.getLogger(__name__)
 
 
 OPEN_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
+# Messages that reached (or may have reached) the provider: the numbers we texted.
+LEFT_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.UNKNOWN,
+)
 
 
 def sms_enabled_or_refuse(*, sms_settings: SmsSettings) -> None:
@@ -231,8 +238,54 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
     return chunks
 
 
+@transaction.atomic
+def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
+    """Before a claim: a cancelled sendout's pending messages become ``cancelled``
+    (a retry may come back after the cancel), and messages to contacts who opted
+    out since the sendout was created become ``skipped`` (``opted_out``); both are
+    refunded. Answers whether the sendout may still send.
+
+    Locks the sendout first, then the messages, then (refund) the SMS settings:
+    the order ``sendout_cancel`` and ``sms/quota.py`` use."""
+    sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
+    cancelled = sendout.status == SendoutStatus.CANCELLED
+    candidates = OutboundMessage.objects.filter(
+        sendout_id=sendout_id, id__in=message_ids, status=MessageStatus.PENDING
+    )
+    if not cancelled:
+        candidates = candidates.filter(contact__sms_opt_out=True)
+    dropped = list(
+        candidates.select_for_update(skip_locked=True, of=("self",)).values_list("id", "messages")
+    )
+    if dropped:
+        now = timezone.now()
+        ids = [message_id for message_id, _billed in dropped]
+        if cancelled:
+            changes = {"status": MessageStatus.CANCELLED, "reason": MessageReason.CANCELLED}
+            why = _("Sendout cancelled")
+        else:
+            changes = {
+                "status": MessageStatus.SKIPPED,
+                "reason": rules.SkipReason.OPTED_OUT.value,
+                "messages": 0,
+            }
+            why = _("Recipients who opted out before sending")
+        OutboundMessage.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
+            updated_at=now, **changes
+        )
+        quota_refund(
+            organisation=sendout.organisation,
+            amount=sum(billed for _id, billed in dropped),
+            sendout=sendout,
+            reason=why,
+        )
+    return sendout.status in (SendoutStatus.QUEUED, SendoutStatus.SENDING)
+
+
 def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessage]:
     """pending → sending by one conditional update; only what this call moved is ours."""
+    if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
+        return []
     now = timezone.now()
     with transaction.atomic():
         claimable = list(
@@ -264,13 +317,12 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         return {}
     sms_settings = sendout.organisation.sms_settings
     named = sendout.sender if sendout.sender != rules.OPERATOR_SENDER else None
-    callback = _status_callback_url()
     outbox = [
         SmsMessage(
             to=m.to,
             body=m.body,
             sender=named or sms_settings.operator_number or None,
-            status_callback=callback,
+            status_callback=_status_callback_url(message_id=m.pk),
             reference=m.pk,
         )
         for m in claimed
@@ -282,55 +334,55 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     return retries
 
 
-def _status_callback_url() -> str | None:
+STATUS_CALLBACK_PATH = "/sms/webhooks/twilio/status/"
+
+
+def _status_callback_url(*, message_id: int) -> str | None:
+    """The URL Twilio calls with the message's statuses. It names our message, so
+    that a report for a message whose answer we never got (``unknown``: read
+    timeout, crash) still finds it; Twilio signs the whole URL."""
     base = settings.SMS_STATUS_CALLBACK_BASE_URL
     if not base:
         return None
-    return base.rstrip("/") + "/sms/webhooks/twilio/status/"
+    return f"{base.rstrip('/')}{STATUS_CALLBACK_PATH}?message={message_id}"
 
 
 def _record_results(
     *, sendout: Sendout, claimed: list[OutboundMessage], results: list[SendResult]
 ) -> dict[int, float]:
+    """Write every outcome of a chunk (one statement per 1,000 messages) and refund
+    what failed. Answers {message id: delay} for the messages to retry."""
     by_id = {m.pk: m for m in claimed}
-    now = timezone.now()
-    sent: list[OutboundMessage] = []
-    retries: dict[int, float] = {}
-    refund = 0
+    rows: list[tuple[int, str, str, str, str]] = []  # id, status, provider id, reason, code
+    retry_delays: dict[int, float] = {}
+    refundable: dict[int, int] = {}
+    for result in results:
+        message = by_id[int(result.reference)]
+        attempts = message.attempts + 1
+        if result.ok:
+            rows.append((message.pk, MessageStatus.SENT, result.provider_id or "", "", ""))
+            continue
+        error = result.error
+        code = (error.code or str(error.http_status or ""))[:32]
+        if error.kind == ErrorKind.AMBIGUOUS:
+            status, reason = MessageStatus.UNKNOWN, MessageReason.AMBIGUOUS_ERROR
+        elif error.kind == ErrorKind.TRANSIENT and attempts < settings.SMS_MAX_ATTEMPTS:
+            status, reason = MessageStatus.PENDING, MessageReason.RETRYING
+            retry_delays[message.pk] = max(error.retry_after or 0, _backoff(attempts))
+        else:
+            status = MessageStatus.FAILED
+            reason = (
+                MessageReason.PROVIDER_REJECTED
+                if error.kind == ErrorKind.PERMANENT
+                else MessageReason.OUT_OF_RETRIES
+            )
+            refundable[message.pk] = message.messages
+        rows.append((message.pk, status, "", reason, code))
     with transaction.atomic():
-        for result in results:
-            message = by_id[int(result.reference)]
-            message.attempts += 1
-            message.updated_at = now
-            if result.ok:
-                message.status = MessageStatus.SENT
-                message.provider_id = result.provider_id or ""
-                message.sent_at = now
-                sent.append(message)
-                continue
-            error = result.error
-            message.error_code = (error.code or str(error.http_status or ""))[:32]
-            if error.kind == ErrorKind.AMBIGUOUS:
-                message.status = MessageStatus.UNKNOWN
-                message.reason = MessageReason.AMBIGUOUS_ERROR
-            elif error.kind == ErrorKind.TRANSIENT and message.attempts < settings.SMS_MAX_ATTEMPTS:
-                message.status = MessageStatus.PENDING
-                message.reason = MessageReason.RETRYING
-                retries[message.pk] = max(error.retry_after or 0, _backoff(message.attempts))
-            else:
-                message.status = MessageStatus.FAILED
-                message.reason = (
-                    MessageReason.PROVIDER_REJECTED
-                    if error.kind == ErrorKind.PERMANENT
-                    else MessageReason.OUT_OF_RETRIES
-                )
-                refund += message.messages
-            sent.append(message)
-        OutboundMessage.objects.bulk_update(
-            sent,
-            ["status", "provider_id", "sent_at", "attempts", "error_code", "reason", "updated_at"],
-            batch_size=1000,
-        )
+        written: set[int] = set()
+        for start in range(0, len(rows), 1000):
+            written |= _write_outcomes(rows[start : start + 1000])
+        refund = sum(billed for pk, billed in refundable.items() if pk in written)
         if refund:
             quota_refund(
                 organisation=sendout.organisation,
@@ -338,7 +390,43 @@ def _record_results(
                 sendout=sendout,
                 reason=_("Messages the provider did not accept"),
             )
-    return retries
+    return {pk: delay for pk, delay in retry_delays.items() if pk in written}
+
+
+def _write_outcomes(rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
+    """``UPDATE ... FROM (VALUES ...)``: one statement for many messages, each with
+    its own outcome (PostgreSQL, and SQLite 3.33+). ``bulk_update`` builds a CASE
+    per field and row, which costs seconds of CPU for a chunk of a few hundred.
+
+    Only messages still ``sending`` (or made ``unknown`` by the sweeper while this
+    chunk was slow: the answer we got is better than a guess) are written; answers
+    the ids written. Only placeholders and our own table name go into the SQL."""
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    sql = f"""
+        UPDATE {table} SET
+            status = v.column2,
+            provider_id = v.column3,
+            reason = v.column4,
+            error_code = v.column5,
+            attempts = attempts + 1,
+            updated_at = %s,
+            sent_at = CASE WHEN v.column2 = %s THEN %s ELSE sent_at END
+        FROM (VALUES {values}) AS v
+        WHERE {table}.id = CAST(v.column1 AS bigint) AND {table}.status IN (%s, %s)
+        RETURNING {table}.id
+    """
+    now = timezone.now()
+    # Placeholders in the order they appear: SET, then VALUES, then WHERE.
+    params: list[object] = [now, MessageStatus.SENT, now]
+    for row in rows:
+        params.extend(row)
+    params += [MessageStatus.SENDING, MessageStatus.UNKNOWN]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def sendout_finish_if_done(*, sendout_id: int) -> bool:
@@ -392,7 +480,8 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
     queued work: the caller enqueues it again (claims make a double harmless).
     Sendouts with no open message left are completed.
     """
-    older_than = older_than or timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
+    if older_than is None:  # not `or`: timedelta(0) is falsy and means "now"
+        older_than = timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
     cutoff = timezone.now() - older_than
     marked = OutboundMessage.objects.filter(
         status=MessageStatus.SENDING, updated_at__lt=cutoff
@@ -427,18 +516,30 @@ PROVIDER_STATUSES = {
 
 
 def message_status_from_provider(
-    *, provider_id: str, provider_status: str, error_code: str = ""
+    *, provider_id: str, provider_status: str, error_code: str = "", message_id: int | None = None
 ) -> bool:
-    """Apply a delivery report. Idempotent: a replay or an older report changes
-    nothing, because the update is conditional on a status that may move forward."""
+    """Apply a delivery report; answers whether a message changed.
+
+    Idempotent: a replay or an older report changes nothing, because the update
+    is conditional on a status that may move forward (``can_move``). The message
+    is found by its provider id; failing that, an ``unknown`` message without a
+    provider id is found by ``message_id`` (from the callback URL) and learns its
+    provider id: the report is then the only truth about whether it left.
+    """
     new = PROVIDER_STATUSES.get(provider_status.strip().lower())
     if not provider_id or new is None:
         return False
     movable = [old for old in MessageStatus if can_move(old, new)]
-    updated = OutboundMessage.objects.filter(provider_id=provider_id, status__in=movable).update(
-        status=new, error_code=(error_code or "")[:32], updated_at=timezone.now()
-    )
-    return bool(updated)
+    changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": timezone.now()}
+    with transaction.atomic():
+        known = OutboundMessage.objects.filter(provider_id=provider_id)
+        if known.exists() or message_id is None:
+            return bool(known.filter(status__in=movable).update(**changes))
+        return bool(
+            OutboundMessage.objects.filter(
+                pk=message_id, provider_id="", status=MessageStatus.UNKNOWN, status__in=movable
+            ).update(provider_id=provider_id[:64], **changes)
+        )
 
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA"}
@@ -460,7 +561,9 @@ def inbound_reply(*, from_number: str, body: str) -> int:
     if number.e164 is None:
         return 0
     contact_ids = (
-        OutboundMessage.objects.filter(to=number.e164, contact__isnull=False)
+        OutboundMessage.objects.filter(
+            to=number.e164, contact__isnull=False, status__in=LEFT_STATUSES
+        )
         .values_list("contact_id", flat=True)
         .distinct()
     )

@@ -17,8 +17,13 @@ def _signature_ok(request: HttpRequest) -> bool:
     if not (base and token and signature):
         return False
     url = base.rstrip("/") + request.get_full_path()
-    params = {key: request.POST.getlist(key)[-1] for key in request.POST}
-    return RequestValidator(token).validate(url, params, signature)
+    # The QueryDict itself: Twilio signs every value of a repeated parameter.
+    return RequestValidator(token).validate(url, request.POST, signature)
+
+
+def _message_id(request: HttpRequest) -> int | None:
+    value = request.GET.get("message", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 @csrf_exempt
@@ -30,6 +35,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         provider_id=request.POST.get("MessageSid", ""),
         provider_status=request.POST.get("MessageStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),
+        message_id=_message_id(request),
     )
     return HttpResponse(status=204)
 

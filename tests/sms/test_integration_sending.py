@@ -1,0 +1,271 @@
+"""End to end: a real Celery worker process, Redis, PostgreSQL, and the twilio
+backend against the stand-in server (tests/sms/twilio_standin.py).
+
+The test process creates the sendout (its on-commit enqueue goes to the Redis
+test broker, ``CELERY_TEST_BROKER_URL``, default redis://127.0.0.1:6379/14,
+flushed first); the worker subprocess shares the committed test database.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db.models import Count
+
+from sms import services
+from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from tests.conftest import port_answers, require
+from tests.sms.sending_helpers import (
+    BODY,
+    FINAL_STATUSES,
+    OPERATOR_NUMBER,
+    assert_books_balance,
+    enable_sms,
+    make_contacts,
+    make_group,
+    make_unsendable_contacts,
+    number,
+)
+from tests.sms.twilio_standin import TwilioStandin
+from tests.sms.worker import (
+    ROOT,
+    CeleryWorker,
+    app_using_broker,
+    broker_url_for_tests,
+    database_url,
+    flush_broker,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+CALLBACK_BASE = "https://crm.example.com"
+TWILIO_FROM = "+15005550006"
+
+
+@pytest.fixture
+def broker(require_postgres):
+    url = broker_url_for_tests()
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition("@")[2].partition(":")
+    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
+    flush_broker(url)
+    with app_using_broker(url) as app:
+        yield app
+    flush_broker(url)
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandin]:
+    with TwilioStandin(seed=1) as running:
+        yield running
+
+
+@pytest.fixture
+def start_worker(broker, standin, request) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start a worker (``start_worker(**env)``); every one is stopped at the end."""
+    workers: list[CeleryWorker] = []
+    log = ROOT / "var" / f"test-worker-{request.node.name}.log"
+    log.unlink(missing_ok=True)
+
+    def start(concurrency: int = 4, **env: str) -> CeleryWorker:
+        worker = CeleryWorker(
+            env={
+                "DATABASE_URL": database_url(),
+                "CELERY_BROKER_URL": broker_url_for_tests(),
+                **standin.settings(),
+                "TWILIO_FROM_NUMBER": TWILIO_FROM,
+                "TWILIO_MESSAGING_SERVICE_SID": "",
+                "SMS_STATUS_CALLBACK_BASE_URL": CALLBACK_BASE,
+                "SMS_CHUNK_SIZE": "10",
+                "SMS_SEND_CONCURRENCY": "8",
+                "SMS_SEND_TIMEOUT": "2,5",
+                "SMS_MAX_ATTEMPTS": "4",
+                "SMS_RETRY_BACKOFF_BASE": "0.05",
+                "SMS_RETRY_BACKOFF_MAX": "0.3",
+                "LOG_LEVEL": "WARNING",
+                **env,
+            },
+            concurrency=concurrency,
+            log_path=Path(log),
+        )
+        workers.append(worker.start())
+        worker.wait_ready(broker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_until_done(sendout: Sendout, *, timeout: float = 60) -> Sendout:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sendout.refresh_from_db()
+        if sendout.status == SendoutStatus.COMPLETED:
+            return sendout
+        time.sleep(0.1)
+    raise AssertionError(f"sendout not completed in {timeout}s: {sendout.status} {sendout.counts}")
+
+
+def create_sendout(org, user) -> Sendout:
+    sendout, created = services.sendout_create(
+        target_group=make_group(org),
+        created_by=user,
+        sender="operator",
+        phone_field="mobile_phone",
+        body=BODY,
+    )
+    assert created
+    return sendout
+
+
+def statuses(sendout: Sendout) -> dict[str, OutboundMessage]:
+    return {m.to: m for m in OutboundMessage.objects.filter(sendout=sendout).exclude(to="")}
+
+
+def test_every_sendable_recipient_receives_exactly_one_text(org, user, standin, start_worker):
+    enable_sms(org, quota=1000)
+    contacts = make_contacts(org, 40)
+    skipped = make_unsendable_contacts(org)
+    start_worker()
+    sendout = wait_until_done(create_sendout(org, user))
+
+    expected = {c.mobile_phone: f"Hei {c.first_name}, tervetuloa!" for c in contacts}
+    assert standin.count_by_to() == dict.fromkeys(expected, 1)
+    by_id = {m.pk: m for m in OutboundMessage.objects.filter(sendout=sendout)}
+    for received in standin.received:
+        assert received.body == expected[received.to]
+        assert received.from_ == OPERATOR_NUMBER
+        message_id = int(received.status_callback.rsplit("=", 1)[1])
+        assert received.status_callback == (
+            f"{CALLBACK_BASE}/sms/webhooks/twilio/status/?message={message_id}"
+        )
+        message = by_id[message_id]
+        assert (message.to, message.status, message.provider_id, message.attempts) == (
+            received.to,
+            MessageStatus.SENT,
+            received.sid,
+            1,
+        )
+    assert sendout.counts["sent"] == 40
+    assert sendout.counts["skipped"] == len(skipped)
+    assert sendout.finished_at is not None
+    assert_books_balance(org, sendout, topped_up=1000)
+
+
+def test_provider_failures_are_refunded_and_transient_ones_sent_once(
+    org, user, standin, start_worker
+):
+    enable_sms(org, quota=1000)
+    make_contacts(org, 20)
+    permanent = {number(0): 21211, number(1): 21610, number(2): 21614}
+    for to, code in permanent.items():
+        standin.script(to, status=400, code=code)
+    transient = [number(3), number(4), number(5), number(6)]
+    standin.script(number(3), status=429, times=2)
+    standin.script(number(4), status=429, times=3, retry_after="0")
+    standin.script(number(5), status=500, times=2)
+    standin.script(number(6), status=503, times=1)
+    always_busy = number(7)
+    standin.script(always_busy, status=503)
+    dropped = number(8)
+    standin.script(dropped, drop=True, times=1)
+    start_worker()
+    sendout = wait_until_done(create_sendout(org, user))
+
+    counts = standin.count_by_to()
+    got = statuses(sendout)
+    for to, code in permanent.items():
+        assert counts.get(to, 0) == 0
+        assert (got[to].status, got[to].reason, got[to].error_code) == (
+            MessageStatus.FAILED,
+            MessageReason.PROVIDER_REJECTED,
+            str(code),
+        )
+    for to in transient:
+        assert counts[to] == 1
+        assert got[to].status == MessageStatus.SENT
+    assert got[number(3)].attempts == 3
+    assert got[number(4)].attempts == 4
+    assert counts.get(always_busy, 0) == 0
+    assert (got[always_busy].status, got[always_busy].reason, got[always_busy].attempts) == (
+        MessageStatus.FAILED,
+        MessageReason.OUT_OF_RETRIES,
+        4,
+    )
+    # The stand-in took it and hung up: it may have gone out, so it stays charged.
+    assert counts[dropped] == 1
+    assert (got[dropped].status, got[dropped].reason) == (
+        MessageStatus.UNKNOWN,
+        MessageReason.AMBIGUOUS_ERROR,
+    )
+    for i in range(9, 20):
+        assert counts[number(i)] == 1
+        assert got[number(i)].status == MessageStatus.SENT
+    requests_by_to: dict[str, int] = {}
+    for record in standin.requests:
+        requests_by_to[record.form["To"]] = requests_by_to.get(record.form["To"], 0) + 1
+    assert requests_by_to[dropped] == 1  # ambiguous: never retried
+    assert requests_by_to[always_busy] == 4
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == len(permanent) + 1
+    assert_books_balance(org, sendout, topped_up=1000)
+
+
+def test_a_worker_killed_mid_sendout_texts_nobody_twice(org, user, standin, start_worker):
+    total = 3000
+    enable_sms(org, quota=total)
+    make_contacts(org, total)
+    standin.latency = 0.02
+    settings = {"SMS_CHUNK_SIZE": "50", "SMS_SEND_CONCURRENCY": "8"}
+    worker = start_worker(concurrency=2, **settings)
+    sendout = create_sendout(org, user)
+
+    deadline = time.monotonic() + 60
+    while len(standin.received) < total // 5:
+        assert time.monotonic() < deadline, "the worker never got going"
+        time.sleep(0.02)
+    worker.kill()
+    taken_before_crash = len(standin.received)
+    assert taken_before_crash < total, "the crash came too late to test anything"
+    assert OutboundMessage.objects.filter(sendout=sendout, status=MessageStatus.PENDING).exists()
+
+    # The sweeper: what the crash left in `sending` becomes unknown; lost work is requeued.
+    lost = services.sweep_stuck_messages(older_than=timedelta(0))
+    assert lost == [sendout.pk]
+    assert not OutboundMessage.objects.filter(status=MessageStatus.SENDING).exists()
+    start_worker(concurrency=2, **settings)
+    for sendout_id in lost:
+        services.sendout_enqueue(sendout_id=sendout_id)
+    sendout = wait_until_done(sendout, timeout=90)
+
+    counts = standin.count_by_to()
+    by_status = dict(
+        OutboundMessage.objects.filter(sendout=sendout)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    assert set(by_status) <= set(FINAL_STATUSES), by_status
+    assert sum(by_status.values()) == total
+    unknown = set(
+        OutboundMessage.objects.filter(sendout=sendout, status=MessageStatus.UNKNOWN).values_list(
+            "to", flat=True
+        )
+    )
+    for message in OutboundMessage.objects.filter(sendout=sendout).exclude(
+        status=MessageStatus.UNKNOWN
+    ):
+        assert message.status == MessageStatus.SENT
+        assert counts.get(message.to) == 1, message.to
+    for to in unknown:
+        assert counts.get(to, 0) <= 1
+    assert max(counts.values()) == 1
+    assert len(standin.received) == sum(counts.values()) <= total
+    assert_books_balance(org, sendout, topped_up=total)

@@ -1,0 +1,349 @@
+"""Twilio webhooks: signed status callbacks and inbound STOP/START replies."""
+
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from crm.models import Contact, OptOutSource
+from sms.models import MessageStatus, OutboundMessage, Sendout
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://crm.example.com"
+TOKEN = "webhook-test-token"
+STATUS_PATH = "/sms/webhooks/twilio/status/"
+INBOUND_PATH = "/sms/webhooks/twilio/inbound/"
+
+
+@pytest.fixture(autouse=True)
+def twilio_webhook_settings(settings):
+    settings.SMS_STATUS_CALLBACK_BASE_URL = BASE
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+
+
+def signed_post(path: str, params: dict[str, str], *, url: str | None = None, token=TOKEN):
+    """POST like Twilio: form-encoded, signed over ``url`` (default: BASE + path)."""
+    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+    return Client().post(
+        path,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
+
+
+def make_sendout(org) -> Sendout:
+    return Sendout.objects.create(
+        organisation=org, sender="operator", phone_field="mobile_phone", body="Hei"
+    )
+
+
+def make_message(sendout, *, status, provider_id="", to="+358401234567", contact=None):
+    return OutboundMessage.objects.create(
+        sendout=sendout,
+        contact=contact,
+        to=to,
+        body="Hei",
+        messages=0 if status == MessageStatus.SKIPPED else 1,
+        status=status,
+        provider_id=provider_id,
+    )
+
+
+def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:
+    return {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "To": "+358401234567",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def snapshot(message: OutboundMessage) -> tuple:
+    message.refresh_from_db()
+    return (message.status, message.error_code, message.provider_id, message.updated_at)
+
+
+# --- status callbacks --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        ("delivered", MessageStatus.DELIVERED),
+        ("undelivered", MessageStatus.UNDELIVERED),
+        ("failed", MessageStatus.UNDELIVERED),
+    ],
+)
+def test_status_callback_moves_a_sent_message_forward(org, report, expected):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    response = signed_post(STATUS_PATH, status_params("SM1", report))
+    assert response.status_code == 204
+    message.refresh_from_db()
+    assert message.status == expected
+
+
+def test_status_callback_records_the_error_code(org):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    signed_post(STATUS_PATH, status_params("SM1", "undelivered", ErrorCode="30003"))
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (MessageStatus.UNDELIVERED, "30003")
+
+
+def test_replayed_callback_changes_nothing(org):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    signed_post(STATUS_PATH, status_params("SM1", "delivered"))
+    before = snapshot(message)
+    response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
+    assert response.status_code == 204
+    assert snapshot(message) == before
+
+
+@pytest.mark.parametrize("older", ["sent", "queued", "undelivered"])
+def test_older_or_conflicting_status_after_delivered_changes_nothing(org, older):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    signed_post(STATUS_PATH, status_params("SM1", "delivered"))
+    before = snapshot(message)
+    assert before[0] == MessageStatus.DELIVERED
+    signed_post(STATUS_PATH, status_params("SM1", older))
+    assert snapshot(message) == before
+
+
+def test_callback_for_another_message_touches_only_that_one(org):
+    sendout = make_sendout(org)
+    one = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
+    two = make_message(sendout, status=MessageStatus.SENT, provider_id="SM2", to="+358401234568")
+    signed_post(STATUS_PATH, status_params("SM2", "delivered"))
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.status, two.status) == (MessageStatus.SENT, MessageStatus.DELIVERED)
+
+
+def test_unknown_message_learns_its_fate_from_the_callback_url(org):
+    """A message whose answer we never got has no provider id; the callback URL
+    names it, and Twilio's report is the truth about it."""
+    sendout = make_sendout(org)
+    message = make_message(sendout, status=MessageStatus.UNKNOWN)
+    other = make_message(sendout, status=MessageStatus.UNKNOWN, to="+358401234568")
+    path = f"{STATUS_PATH}?message={message.pk}"
+    response = signed_post(path, status_params("SM9", "delivered"))
+    assert response.status_code == 204
+    message.refresh_from_db()
+    other.refresh_from_db()
+    assert (message.status, message.provider_id) == (MessageStatus.DELIVERED, "SM9")
+    assert (other.status, other.provider_id) == (MessageStatus.UNKNOWN, "")
+
+
+def test_unknown_with_provider_id_moves_to_delivered(org):
+    message = make_message(make_sendout(org), status=MessageStatus.UNKNOWN, provider_id="SM1")
+    signed_post(STATUS_PATH, status_params("SM1", "delivered"))
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+
+
+def test_callback_url_cannot_steal_a_message_that_has_a_provider_id(org):
+    sendout = make_sendout(org)
+    message = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
+    before = snapshot(message)
+    signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM2", "undelivered"))
+    assert snapshot(message) == before
+
+
+@pytest.mark.parametrize("pending", [MessageStatus.PENDING, MessageStatus.FAILED])
+def test_callback_by_url_leaves_messages_that_are_not_unknown(org, pending):
+    message = make_message(make_sendout(org), status=pending)
+    before = snapshot(message)
+    signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM3", "delivered"))
+    assert snapshot(message) == before
+
+
+def test_unknown_provider_status_changes_nothing(org):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    before = snapshot(message)
+    assert signed_post(STATUS_PATH, status_params("SM1", "exploded")).status_code == 204
+    assert snapshot(message) == before
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["forged", "missing", "wrong_token", "tampered_body", "wrong_base", "wrong_path"],
+)
+def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    before = snapshot(message)
+    params = status_params("SM1", "delivered")
+    signature = RequestValidator(TOKEN).compute_signature(BASE + STATUS_PATH, params)
+    body = params
+    if tamper == "forged":
+        signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    elif tamper == "missing":
+        signature = ""
+    elif tamper == "wrong_token":
+        signature = RequestValidator("not-the-token").compute_signature(BASE + STATUS_PATH, params)
+    elif tamper == "tampered_body":
+        body = {**params, "MessageStatus": "undelivered"}
+    elif tamper == "wrong_base":
+        signature = RequestValidator(TOKEN).compute_signature(
+            "https://evil.example.com" + STATUS_PATH, params
+        )
+    elif tamper == "wrong_path":
+        signature = RequestValidator(TOKEN).compute_signature(BASE + INBOUND_PATH, params)
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    response = Client().post(
+        STATUS_PATH,
+        urlencode(body),
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+    )
+    assert response.status_code == 403
+    assert snapshot(message) == before
+
+
+def test_callback_is_refused_when_the_base_url_is_not_configured(org, settings):
+    settings.SMS_STATUS_CALLBACK_BASE_URL = ""
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    before = snapshot(message)
+    response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
+    assert response.status_code == 403
+    assert snapshot(message) == before
+
+
+def test_base_url_with_trailing_slash_still_validates(org, settings):
+    settings.SMS_STATUS_CALLBACK_BASE_URL = BASE + "/"
+    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    assert signed_post(STATUS_PATH, status_params("SM1", "delivered")).status_code == 204
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+
+
+def test_status_webhook_refuses_get():
+    assert Client().get(STATUS_PATH).status_code == 405
+
+
+# --- inbound replies ----------------------------------------------------------------------
+
+
+def texted_contact(org, sendout, *, number="+358401234567", status=MessageStatus.SENT, **extra):
+    contact = Contact.objects.create(
+        organisation=org, first_name="Liisa", mobile_phone=number, **extra
+    )
+    make_message(sendout, status=status, to=number, contact=contact)
+    return contact
+
+
+def inbound_params(body: str, from_: str = "+358401234567") -> dict[str, str]:
+    return {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": "SMinbound",
+        "From": from_,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+@pytest.mark.parametrize("word", ["STOP", "LOPETA", "stop.", "  Stop! ", "unsubscribe", "lopeta"])
+def test_stop_reply_opts_the_texted_contacts_out(org, word):
+    sendout = make_sendout(org)
+    first = texted_contact(org, sendout)
+    second = texted_contact(org, sendout, status=MessageStatus.DELIVERED)
+    before = timezone.now()
+    response = signed_post(INBOUND_PATH, inbound_params(word))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/xml")
+    for contact in (first, second):
+        contact.refresh_from_db()
+        assert contact.sms_opt_out is True
+        assert contact.sms_opt_out_source == OptOutSource.SMS_REPLY
+        assert contact.sms_opt_out_at >= before
+
+
+@pytest.mark.parametrize("word", ["START", "unstop"])
+def test_start_reply_opts_them_back_in(org, word):
+    sendout = make_sendout(org)
+    contact = texted_contact(
+        org,
+        sendout,
+        sms_opt_out=True,
+        sms_opt_out_at=timezone.now(),
+        sms_opt_out_source=OptOutSource.SMS_REPLY,
+    )
+    before = timezone.now()
+    assert signed_post(INBOUND_PATH, inbound_params(word)).status_code == 200
+    contact.refresh_from_db()
+    assert contact.sms_opt_out is False
+    assert contact.sms_opt_out_source == OptOutSource.SMS_REPLY
+    assert contact.sms_opt_out_at >= before
+
+
+@pytest.mark.parametrize("text", ["Thanks!", "stop it please", "STOPP", "", "kiitos"])
+def test_unrelated_reply_changes_nothing(org, text):
+    contact = texted_contact(org, make_sendout(org))
+    assert signed_post(INBOUND_PATH, inbound_params(text)).status_code == 200
+    contact.refresh_from_db()
+    assert (contact.sms_opt_out, contact.sms_opt_out_at, contact.sms_opt_out_source) == (
+        False,
+        None,
+        "",
+    )
+
+
+def test_stop_from_another_number_changes_nobody(org):
+    contact = texted_contact(org, make_sendout(org))
+    signed_post(INBOUND_PATH, inbound_params("STOP", from_="+358409999999"))
+    contact.refresh_from_db()
+    assert contact.sms_opt_out is False
+
+
+@pytest.mark.parametrize("status", [MessageStatus.SKIPPED, MessageStatus.PENDING])
+def test_stop_from_a_number_we_never_texted_changes_nobody(org, status):
+    """A contact whose message never left was not texted at that number."""
+    contact = texted_contact(org, make_sendout(org), status=status)
+    signed_post(INBOUND_PATH, inbound_params("STOP"))
+    contact.refresh_from_db()
+    assert contact.sms_opt_out is False
+
+
+def test_stop_changes_only_contacts_texted_at_that_number(org):
+    sendout = make_sendout(org)
+    texted = texted_contact(org, sendout)
+    # Same person's number typed on another contact that we never texted.
+    untouched = Contact.objects.create(
+        organisation=org, first_name="Pekka", mobile_phone="+358 40 123 4567"
+    )
+    signed_post(INBOUND_PATH, inbound_params("STOP"))
+    texted.refresh_from_db()
+    untouched.refresh_from_db()
+    assert texted.sms_opt_out is True
+    assert untouched.sms_opt_out is False
+
+
+@pytest.mark.parametrize("tamper", ["forged", "missing", "wrong_base"])
+def test_forged_inbound_is_refused_and_changes_nothing(org, tamper):
+    contact = texted_contact(org, make_sendout(org))
+    params = inbound_params("STOP")
+    if tamper == "forged":
+        headers = {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+    elif tamper == "missing":
+        headers = {}
+    else:
+        signature = RequestValidator(TOKEN).compute_signature(
+            "http://testserver" + INBOUND_PATH, params
+        )
+        headers = {"X-Twilio-Signature": signature}
+    response = Client().post(
+        INBOUND_PATH,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+    )
+    assert response.status_code == 403
+    contact.refresh_from_db()
+    assert contact.sms_opt_out is False

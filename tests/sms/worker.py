@@ -1,0 +1,138 @@
+"""A real ``celery -A crm worker`` in a subprocess, and the test process's Celery
+app pointed at the same broker. Used by the integration tests and the bench."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import kombu.pools
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
+
+
+def broker_url_for_tests() -> str:
+    """The Redis database the tests and the bench may flush (``CELERY_TEST_BROKER_URL``)."""
+    return os.environ.get("CELERY_TEST_BROKER_URL") or DEFAULT_BROKER_URL
+
+
+def database_url() -> str:
+    """A URL for the database this process uses now (the test database under pytest)."""
+    db = settings.DATABASES["default"]
+    assert connection.vendor == "postgresql", "the worker shares PostgreSQL with the test"
+    user = quote(db.get("USER") or "postgres")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def flush_broker(url: str) -> None:
+    """Empty the broker's Redis database (only that one)."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+@contextlib.contextmanager
+def app_using_broker(url: str) -> Iterator[object]:
+    """Point ``crm.celery.app`` (which ``sendout_enqueue`` uses) at ``url`` for a while."""
+    from crm.celery import app
+
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+
+    def reset_pools() -> None:
+        # kombu keeps pools per connection URL, process-wide: close and forget them all.
+        kombu.pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset_pools()
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = {"visibility_timeout": 3600}
+    try:
+        yield app
+    finally:
+        reset_pools()
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+class CeleryWorker:
+    """``celery -A crm worker`` as its own process group (so SIGKILL takes all of it)."""
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str],
+        concurrency: int = 4,
+        pool: str = "threads",
+        log_path: Path | None = None,
+    ) -> None:
+        self.env = {**os.environ, **env}
+        self.concurrency = concurrency
+        self.pool = pool
+        self.log_path = log_path or ROOT / "var" / "test-worker.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CeleryWorker:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        celery = Path(sys.executable).with_name("celery")
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(celery),
+                "-A",
+                "crm",
+                "worker",
+                f"--pool={self.pool}",
+                f"--concurrency={self.concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+                "--hostname=sms-test-worker-%h-" + str(time.monotonic_ns()),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def wait_ready(self, app, *, timeout: float = 60) -> None:
+        """Until the worker answers a ping through the broker: proof that the test
+        process and the worker share it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited: see {self.log_path}")
+            if app.control.ping(timeout=0.5):
+                return
+        raise RuntimeError(f"the worker did not answer within {timeout}s: see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, nothing cleaned up."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
