@@ -105,7 +105,7 @@ def main() -> None:
     from sms.quota import quota_top_up, sms_settings_for
     from targetgroups.models import TargetGroup
     from tests.sms.twilio_standin import ACCOUNT_SID, AUTH_TOKEN
-    from tests.sms.worker import (
+    from tests.worker import (
         CeleryWorker,
         app_using_broker,
         broker_url_for_tests,

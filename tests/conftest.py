@@ -31,24 +31,6 @@ def port_answers(host: str, port: int) -> bool:
         return False
 
 
-def point_celery_at(broker_url: str) -> str:
-    """Make this process's Celery app publish to ``broker_url``; answers the old one.
-
-    The app caches its connection and producer pools, so both are dropped (as
-    Celery itself does after a fork) and built again for the new broker.
-    """
-    from crm.celery import app
-
-    old = app.conf.broker_url
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app.conf.broker_url = broker_url
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
-    return old
-
-
 @pytest.fixture
 def require_postgres(db) -> None:
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL=postgres://...)")

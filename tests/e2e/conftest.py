@@ -86,63 +86,31 @@ def login(page):
 
 
 @pytest.fixture
-def celery_worker_process(live_server, settings):
+def celery_worker_process(live_server):
     """A real `celery -A crm worker` process on Redis, sharing the test database.
 
     The test process enqueues to the same Redis database. Messages go to the
-    locmem backend inside the worker: the browser tests watch the pages, the
-    Twilio path is covered by tests/sms integration tests.
+    locmem backend inside the worker: the browser tests watch the pages; the
+    Twilio path is covered by the integration tests in tests/sms.
     """
-    import signal
-    import subprocess
-    import sys
+    from django.db import connection
 
-    from tests.conftest import point_celery_at, port_answers
+    from tests.conftest import port_answers
+    from tests.worker import CeleryWorker, app_using_broker, database_url, flush_broker
 
     require(port_answers("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    require(connection.vendor == "postgresql", "PostgreSQL shared with a worker process")
     broker = os.environ.get("E2E_BROKER_URL", "redis://127.0.0.1:6379/13")
-    import redis
-
-    redis.Redis.from_url(broker).flushdb()
-    db = settings.DATABASES["default"]
-    require(db["ENGINE"].endswith("postgresql"), "PostgreSQL for a worker process")
-    user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    database_url = f"postgres://{user}@{host}:{port}/{db['NAME']}"
-    old_broker = point_celery_at(broker)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": broker,
-        "SMS_BACKEND": "locmem",
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-    }
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SCREENSHOTS.parent / "e2e-worker.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crm",
-            "worker",
-            "--pool=threads",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=Path(__file__).resolve().parents[2],
+    flush_broker(broker)
+    worker = CeleryWorker(
+        env={"DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker, "SMS_BACKEND": "locmem"},
+        concurrency=2,
+        log_path=SCREENSHOTS.parent / "e2e-worker.log",
     )
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    point_celery_at(old_broker)
+    with app_using_broker(broker) as app:
+        worker.start()
+        try:
+            worker.wait_ready(app)
+            yield worker
+        finally:
+            worker.stop()

@@ -29,7 +29,7 @@ from tests.sms.sending_helpers import (
     number,
 )
 from tests.sms.twilio_standin import TwilioStandin
-from tests.sms.worker import (
+from tests.worker import (
     ROOT,
     CeleryWorker,
     app_using_broker,

@@ -12,7 +12,7 @@ from sms import services
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from tests.sms.sending_helpers import BODY, enable_sms, make_contacts, make_group
-from tests.sms.worker import app_using_broker
+from tests.worker import app_using_broker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
