@@ -163,6 +163,18 @@ class SmsSettings(models.Model):
     def __str__(self) -> str:
         return str(_("SMS settings of %(organisation)s") % {"organisation": self.organisation})
 
+    def save(self, *args, **kwargs) -> None:
+        # The balance belongs to sms/quota.py, which changes it with an UPDATE under
+        # a row lock. A plain save() of a loaded copy (admin, scripts) must never
+        # write its possibly stale balance back over a concurrent reservation.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "quota_balance"
+            ]
+        super().save(*args, **kwargs)
+
     def approved_sender_names(self) -> list[str]:
         return list(
             SenderName.objects.filter(organisation_id=self.organisation_id, approved=True)

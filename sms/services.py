@@ -38,6 +38,7 @@ from sms.models import (
     can_move,
 )
 from sms.quota import quota_refund, quota_reserve, sms_settings_for
+from sms.ratelimit import SenderRateLimit
 from sms.recipients import recipients_resolve
 from targetgroups.models import TargetGroup
 
@@ -308,16 +309,38 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessa
 def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
     """Send the chunk's pending messages and record each outcome.
 
+    With a messages-per-second cap, the chunk is claimed and sent in slices that
+    fit the cap, so that no message waits long in ``sending``.
     Answers {message id: delay} for messages to retry later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
-    claimed = _claim(sendout_id=sendout_id, message_ids=message_ids)
-    if not claimed:
-        sendout_finish_if_done(sendout_id=sendout_id)
-        return {}
     sms_settings = sendout.organisation.sms_settings
+    cap = sms_settings.messages_per_second
+    limit = (
+        SenderRateLimit(key=f"{sendout.organisation_id}:{sendout.sender}", per_second=cap)
+        if cap
+        else None
+    )
+    size = cap or len(message_ids) or 1
+    retries: dict[int, float] = {}
+    with get_backend() as backend:
+        for start in range(0, len(message_ids), size):
+            claimed = _claim(sendout_id=sendout_id, message_ids=message_ids[start : start + size])
+            if not claimed:
+                continue
+            if limit is not None:
+                limit.take(len(claimed))
+            results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
+            retries.update(_record_results(sendout=sendout, claimed=claimed, results=results))
+    sendout_finish_if_done(sendout_id=sendout_id)
+    return retries
+
+
+def _outbox(
+    sendout: Sendout, sms_settings: SmsSettings, claimed: list[OutboundMessage]
+) -> list[SmsMessage]:
     named = sendout.sender if sendout.sender != rules.OPERATOR_SENDER else None
-    outbox = [
+    return [
         SmsMessage(
             to=m.to,
             body=m.body,
@@ -327,11 +350,6 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         )
         for m in claimed
     ]
-    with get_backend() as backend:
-        results = backend.send_messages(outbox)
-    retries = _record_results(sendout=sendout, claimed=claimed, results=results)
-    sendout_finish_if_done(sendout_id=sendout_id)
-    return retries
 
 
 STATUS_CALLBACK_PATH = "/sms/webhooks/twilio/status/"

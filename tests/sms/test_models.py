@@ -292,3 +292,15 @@ def test_a_sendout_with_ledger_rows_cannot_be_deleted(org):
     )
     with pytest.raises(ProtectedError):
         sendout.delete()
+
+
+def test_saving_settings_never_writes_a_stale_balance(org):
+    from sms.quota import quota_top_up, sms_settings_for
+
+    stale = sms_settings_for(organisation=org)  # loaded with balance 0
+    quota_top_up(organisation=org, amount=40, reason="meanwhile")
+    stale.sms_enabled = True
+    stale.save()
+    fresh = SmsSettings.objects.get(pk=stale.pk)
+    assert fresh.sms_enabled is True
+    assert fresh.quota_balance == 40
