@@ -347,6 +347,7 @@ def _outbox(
             sender=named or sms_settings.operator_number or None,
             status_callback=_status_callback_url(message_id=m.pk),
             reference=m.pk,
+            messaging_service_sid=sms_settings.messaging_service_sid or None,
         )
         for m in claimed
     ]

@@ -58,6 +58,9 @@ class SmsMessage:
     """The URL the provider calls with delivery statuses, or ``None``."""
     reference: str | int | None = None
     """Our id for the message, echoed in its :class:`SendResult`."""
+    messaging_service_sid: str | None = None
+    """The organisation's own messaging service (``MG...``), used when there is no
+    ``sender``; ``None`` falls back to the backend's default."""
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,8 @@ class SmsBackend(BaseSmsBackend):
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
         if message.sender:
             kwargs["from_"] = message.sender
+        elif message.messaging_service_sid:
+            kwargs["messaging_service_sid"] = message.messaging_service_sid
         elif self.messaging_service_sid:
             kwargs["messaging_service_sid"] = self.messaging_service_sid
         elif self.from_number:

@@ -85,6 +85,15 @@ def test_messaging_service_is_used_when_configured(twilio_standin):
     assert result.ok and result.provider_status == "accepted"
 
 
+def test_the_organisations_messaging_service_wins_over_the_default(twilio_standin):
+    backend = backend_for(twilio_standin, messaging_service_sid="MG" + "a" * 32)
+    send_one(backend, messaging_service_sid="MG" + "b" * 32)
+
+    (received,) = twilio_standin.received
+    assert received.messaging_service_sid == "MG" + "b" * 32
+    assert received.from_ is None
+
+
 def test_named_sender_goes_out_as_from(twilio_standin):
     backend = backend_for(twilio_standin, messaging_service_sid="MG" + "a" * 32)
     send_one(backend, sender="Acme Oy")
