@@ -3,6 +3,7 @@ views: an input serializer validates, a service acts, an output serializer answe
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -108,7 +109,7 @@ class SendoutCreateView(TargetGroupSmsView):
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
-            raise ValidationError({"Idempotency-Key": ["Use at most 100 characters."]})
+            raise ValidationError({"Idempotency-Key": [_("Use at most 100 characters.")]})
         try:
             sendout, _created = services.sendout_create(
                 target_group=target_group,
@@ -137,7 +138,7 @@ class SendoutViewSet(
         qs = selectors.sendout_list(organisation=self.organisation)
         if target_group:
             if not target_group.isdigit():
-                raise ValidationError({"target_group": ["A valid integer is required."]})
+                raise ValidationError({"target_group": [_("A valid integer is required.")]})
             qs = qs.filter(target_group_id=int(target_group))
         return qs
 
@@ -151,7 +152,12 @@ class SendoutViewSet(
         wanted = request.query_params.get("status", "")
         if wanted and wanted not in MessageStatus.values:
             raise ValidationError(
-                {"status": [f"Choose one of: {', '.join(MessageStatus.values)}."]}
+                {
+                    "status": [
+                        _("Choose one of: %(statuses)s.")
+                        % {"statuses": ", ".join(MessageStatus.values)}
+                    ]
+                }
             )
         qs: QuerySet[OutboundMessage] = selectors.sendout_recipients(sendout=sendout, status=wanted)
         page = self.paginate_queryset(qs)
