@@ -20,7 +20,7 @@ Values are looked up by ORM column (a path from ``Contact``, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.functional import Promise
@@ -137,6 +137,40 @@ class MessageTemplate:
         normalised; they are never parsed for tags.
         """
         return "".join([p if p.__class__ is str else p.render(values) for p in self.parts])
+
+    def row_renderer(self, positions: Mapping[str, int]) -> Callable[[Sequence[object]], str]:
+        """A function rendering one database row given as a tuple: the same text as
+        ``render`` of the mapping ``{column: row[positions[column]]}``.
+
+        For streaming many rows (``values_list``) without building a dict per row.
+        ``positions`` must hold every column of ``columns``.
+        """
+        if not self.slots:
+            text = "".join(p for p in self.parts if isinstance(p, str))
+            return lambda row: text
+        # (literal, None, None) or (None, column indexes, fallback)
+        plan = tuple(
+            (p, None, None)
+            if isinstance(p, str)
+            else (None, tuple(positions[c] for c in p.tag.columns), p.fallback)
+            for p in self.parts
+        )
+        text_of = _text
+
+        def render_row(row: Sequence[object]) -> str:
+            out = []
+            for literal, indexes, fallback in plan:
+                if literal is not None:
+                    out.append(literal)
+                    continue
+                if len(indexes) == 1:
+                    text = text_of(row[indexes[0]])
+                else:
+                    text = " ".join(t for t in (text_of(row[i]) for i in indexes) if t)
+                out.append(fallback if fallback is not None and not text else text)
+            return "".join(out)
+
+        return render_row
 
 
 def parse_template(body: str) -> MessageTemplate:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from crm.models import Contact
 from sms.recipients import recipients_resolve, recipients_summarise
 from sms.rules import SkipReason
 from sms.tags import parse_template
@@ -148,3 +149,46 @@ def test_summary_counts_and_samples(org):
     assert dict(summary.skipped) == {SkipReason.OPTED_OUT: 1, SkipReason.MISSING_NUMBER: 1}
     assert [s.contact_id for s in summary.samples] == [c.pk for c in contacts[:5]]
     assert summary.samples[0].body == "Hei P0"
+
+
+def test_summary_adds_up_to_the_resolution(org):
+    contacts = [
+        person(org, "A" * (i * 7 % 100), mobile_phone=f"+358 40 300 00{i % 30:02d}")
+        for i in range(60)
+    ]
+    contacts += [person(org, "Out", sms_opt_out=True), person(org, "Bad", mobile_phone="+358 1")]
+    group = group_of(org, contacts)
+    template = parse_template("x" * 380 + "{{contact.first_name}} {{contact.city|Suomi}}")
+    resolved = resolve(group, body=template.source)
+    summary = recipients_summarise(
+        target_group=group, phone_field="mobile_phone", template=template
+    )
+    sendable = [r for r in resolved if r.sendable]
+    assert summary.total == len(resolved)
+    assert summary.sendable == len(sendable)
+    assert summary.messages == sum(r.messages for r in resolved)
+    skipped = {}
+    for r in resolved:
+        if r.reason is not None:
+            skipped[r.reason] = skipped.get(r.reason, 0) + 1
+    assert dict(summary.skipped) == skipped
+    assert set(skipped) == {
+        SkipReason.OPTED_OUT,
+        SkipReason.INVALID_NUMBER,
+        SkipReason.TOO_LONG,
+        SkipReason.DUPLICATE_NUMBER,
+    }
+    assert summary.samples == sendable[:5]
+    assert summary.longest == max(sendable, key=lambda r: r.chars)
+
+
+def test_a_row_written_past_the_model_is_still_checked(org):
+    """A phone field changed by ``QuerySet.update`` leaves both stored columns blank
+    (never a valid state): the number is parsed then."""
+    good = person(org, "A")
+    bad = person(org, "B")
+    Contact.objects.filter(pk=good.pk).update(mobile_phone=FI, mobile_phone_problem="")
+    Contact.objects.filter(pk=bad.pk).update(mobile_phone="040 1", mobile_phone_problem="")
+    got = by_contact(resolve(group_of(org, [good, bad])))
+    assert (got[good.pk].to, got[good.pk].reason) == (FI_E164, None)
+    assert got[bad.pk].reason == SkipReason.MISSING_COUNTRY_CODE
