@@ -64,14 +64,25 @@ def _columns(phone_field: str, template: MessageTemplate) -> list[str]:
 _Decision = tuple[tuple, str, str, int, SkipReason | None]
 
 
+def _positions(phone_field: str, template: MessageTemplate) -> dict[str, int]:
+    return {name: i for i, name in enumerate(_columns(phone_field, template))}
+
+
 def _decide(
-    *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    bodies: bool = True,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
-    keep it free of per-row function calls beyond rendering."""
+    keep it free of per-row function calls beyond rendering. Without ``bodies``
+    only the length of each text is computed (its body is "")."""
     phone_field = rules.validate_phone_field(phone_field)
     names = _columns(phone_field, template)
-    render = template.row_renderer({name: i for i, name in enumerate(names)})
+    positions = _positions(phone_field, template)
+    render = template.row_renderer(positions)
+    length = template.row_length(positions)
     rows = (
         target_group_members(target_group=target_group)
         .order_by("id")
@@ -102,8 +113,11 @@ def _decide(
                 yield row, "", "", 0, number.reason
                 continue
             to = number.e164
-        body = render(row)
-        chars = len(body)
+        if bodies:
+            body = render(row)
+            chars = len(body)
+        else:
+            body, chars = "", length(row)
         if chars > max_chars:
             yield row, to, body, chars, too_long
         elif to in seen:
@@ -163,7 +177,9 @@ def recipients_summarise(
     longest: _Decision | None = None
     per_message = rules.CHARS_PER_MESSAGE
     samples: list[_Decision] = []
-    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
+    for decision in _decide(
+        target_group=target_group, phone_field=phone_field, template=template, bodies=False
+    ):
         total += 1
         reason = decision[4]
         if reason is not None:
@@ -178,6 +194,13 @@ def recipients_summarise(
             samples.append(decision)
     summary.total, summary.sendable, summary.messages = total, sendable, messages
     summary.skipped = skipped
-    summary.samples = [_recipient(d) for d in samples]
-    summary.longest = _recipient(longest) if longest is not None else None
+    # Only these few are rendered.
+    render = template.row_renderer(_positions(rules.validate_phone_field(phone_field), template))
+
+    def rendered(decision: _Decision) -> Recipient:
+        row, to, _body, chars, reason = decision
+        return _recipient((row, to, render(row), chars, reason))
+
+    summary.samples = [rendered(d) for d in samples]
+    summary.longest = rendered(longest) if longest is not None else None
     return summary

@@ -30,3 +30,16 @@ def test_row_renderer_equals_render(pieces, values):
 def test_row_renderer_without_tags_is_the_text():
     template = parse_template("Hei\r\nkaikki")
     assert template.row_renderer({})(()) == "Hei\nkaikki"
+
+
+@given(
+    pieces=st.lists(PIECES, max_size=6),
+    values=st.lists(VALUES, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+)
+def test_row_length_is_the_rendered_length(pieces, values):
+    template = parse_template("".join(pieces) + "100 % sure")
+    row = (42, *values)
+    positions = {column: i + 1 for i, column in enumerate(COLUMNS)}
+    rendered = template.render(dict(zip(COLUMNS, values, strict=True)))
+    assert template.row_renderer(positions)(row) == rendered
+    assert template.row_length(positions)(row) == len(rendered)
