@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
+from crm.phones import PhoneProblem, normalise_phone
 from crm.validators import validate_business_id, validate_country_code, validate_phone_characters
 
 
@@ -118,8 +119,26 @@ class OptOutSource(models.TextChoices):
     SMS_REPLY = "sms_reply", _("Reply to an SMS message")
 
 
+PHONE_PROBLEM_CHOICES = [
+    (PhoneProblem.MISSING_NUMBER.value, _("No phone number")),
+    (PhoneProblem.MISSING_COUNTRY_CODE.value, _("Number without country code")),
+    (PhoneProblem.INVALID_NUMBER.value, _("Invalid number")),
+]
+
+CONTACT_PHONE_FIELDS = ("mobile_phone", "work_phone")
+"""Phone fields of a contact stored normalised beside themselves, as
+``<field>_e164`` and ``<field>_problem``."""
+
+
 class Contact(models.Model):
-    """A person, optionally at an account."""
+    """A person, optionally at an account.
+
+    Invariant: ``<phone field>_e164`` and ``<phone field>_problem`` hold
+    ``crm.phones.normalise_phone(<phone field>)`` for every phone field. The
+    services set them, ``save()`` sets them again as a safety net, and a write
+    that bypasses both (``QuerySet.update``, ``bulk_create``) must call
+    ``normalise_phones()`` itself.
+    """
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="contacts"
@@ -141,6 +160,28 @@ class Contact(models.Model):
     )
     work_phone = models.CharField(
         _("work phone"), max_length=32, blank=True, validators=[validate_phone_characters]
+    )
+    # The phone fields normalised for texting (crm.phones), stored whenever a phone
+    # field is written so that an SMS preview of many contacts parses no number.
+    mobile_phone_e164 = models.CharField(
+        _("mobile phone (E.164)"), max_length=16, blank=True, editable=False
+    )
+    mobile_phone_problem = models.CharField(
+        _("mobile phone problem"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        choices=PHONE_PROBLEM_CHOICES,
+    )
+    work_phone_e164 = models.CharField(
+        _("work phone (E.164)"), max_length=16, blank=True, editable=False
+    )
+    work_phone_problem = models.CharField(
+        _("work phone problem"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        choices=PHONE_PROBLEM_CHOICES,
     )
     city = models.CharField(_("city"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=5, blank=True, choices=Language.choices)
@@ -167,6 +208,24 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.full_name or self.email or str(self.pk)
 
+    def save(self, *args, **kwargs) -> None:
+        self.normalise_phones()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            fields = set(update_fields)
+            for name in CONTACT_PHONE_FIELDS:
+                if name in fields:
+                    fields |= {f"{name}_e164", f"{name}_problem"}
+            kwargs["update_fields"] = fields
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def normalise_phones(self) -> None:
+        """Set the stored normalised form of every phone field from its text."""
+        for name in CONTACT_PHONE_FIELDS:
+            phone = normalise_phone(getattr(self, name))
+            setattr(self, f"{name}_e164", phone.e164)
+            setattr(self, f"{name}_problem", str(phone.problem))

@@ -50,6 +50,7 @@ def contact_create(
     contact = Contact(organisation=organisation, **data)
     if opted_out:
         _apply_opt_out(contact, True, source, None)
+    contact.normalise_phones()
     contact.save()
     return contact
 
@@ -63,6 +64,7 @@ def contact_update(
         _apply_opt_out(contact, data.pop("sms_opt_out"), source, contact.sms_opt_out)
     for field, value in data.items():
         setattr(contact, field, value)
+    contact.normalise_phones()
     contact.save()
     return contact
 
@@ -76,7 +78,10 @@ def contact_delete(*, contact: Contact) -> None:
 def contacts_bulk_create(
     *, organisation: Organisation, rows: Iterable[Mapping[str, Any]], source: str = OptOutSource.API
 ) -> list[Contact]:
-    """Create validated contacts in bulk: all of them or, on any error, none."""
+    """Create validated contacts in bulk: all of them or, on any error, none.
+
+    ``bulk_create`` skips ``Contact.save()``, so the normalised phone fields are
+    set here."""
     now = timezone.now()
     contacts = []
     for row in rows:
@@ -87,5 +92,6 @@ def contacts_bulk_create(
             contact.sms_opt_out = True
             contact.sms_opt_out_at = now
             contact.sms_opt_out_source = source
+        contact.normalise_phones()
         contacts.append(contact)
     return Contact.objects.bulk_create(contacts, batch_size=1000)

@@ -20,10 +20,11 @@ from enum import StrEnum
 from typing import Literal
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-import phonenumbers
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from crm import phones
 
 MAX_CHARS = 480
 """A template, and a rendered message, hold at most this many code points."""
@@ -227,62 +228,41 @@ class NumberResult:
 
 
 _MISSING = NumberResult(None, SkipReason.MISSING_NUMBER)
-_NO_COUNTRY_CODE = NumberResult(None, SkipReason.MISSING_COUNTRY_CODE)
-_INVALID = NumberResult(None, SkipReason.INVALID_NUMBER)
-_E164 = phonenumbers.PhoneNumberFormat.E164
-_INVALID_COUNTRY_CODE = phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
 
-NUMBER_CACHE_SIZE = 1 << 17
+NUMBER_CACHE_SIZE = phones.NUMBER_CACHE_SIZE
 """Numbers remembered per process (about 131,000: a large target group, so that
 a preview run again while the user edits the text parses nothing twice)."""
 
 
 def normalise_number(raw: str | None) -> NumberResult:
-    """Check a phone field and normalise it to E.164.
+    """Check a phone field and normalise it to E.164: ``crm.phones.normalise_phone``
+    (which states the rules) with the problem as a ``SkipReason``.
 
-    - empty or blank (or ``None``): ``missing_number``;
-    - no leading ``+`` and no leading ``00``: ``missing_country_code`` (we parse
-      without a default region, so "040 123 4567" is not guessed to be Finnish).
-      ``00`` is taken as the international prefix (Finland's and most of
-      Europe's): "00358 40 123 4567" is "+358 40 123 4567";
-    - letters (vanity numbers, "ext. 12", "(home)"), an extension, a string
-      ``phonenumbers`` cannot parse, or a number that is not
-      ``phonenumbers.is_valid_number``: ``invalid_number``;
-    - otherwise the E.164 form, e.g. "+358401234567".
-
-    Results are cached per process (``NUMBER_CACHE_SIZE`` entries).
+    Contacts store this result when a phone field is written
+    (``Contact.mobile_phone_e164``/``_problem``); this is for numbers from
+    elsewhere (an inbound reply). Results are cached per process
+    (``NUMBER_CACHE_SIZE`` entries).
     """
     if raw is None:
         return _MISSING
     return _normalise_number(raw)
 
 
+def number_result(phone: phones.NormalisedPhone) -> NumberResult:
+    """The ``NumberResult`` of a ``crm.phones`` answer (or of stored columns)."""
+    if phone.problem:
+        return NumberResult(None, SkipReason(phone.problem))
+    return NumberResult(phone.e164, None)
+
+
 @functools.lru_cache(maxsize=NUMBER_CACHE_SIZE)
 def _normalise_number(raw: str) -> NumberResult:
-    text = raw.strip()
-    if not text:
-        return _MISSING
-    if any(c.isalpha() for c in text):
-        return _INVALID
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if text.startswith("+"):
-        # phonenumbers ignores these separators after a "+" anyway, and parses a
-        # compact string faster (a test pins that the answers are the same).
-        text = text.replace(" ", "").replace("-", "")
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as error:
-        if error.error_type == _INVALID_COUNTRY_CODE and not text.startswith("+"):
-            return _NO_COUNTRY_CODE
-        return _INVALID
-    if number.extension or not phonenumbers.is_valid_number(number):
-        return _INVALID
-    return NumberResult(phonenumbers.format_number(number, _E164), None)
+    return number_result(phones.normalise_phone_uncached(raw))
 
 
-normalise_number_uncached = _normalise_number.__wrapped__
-"""``normalise_number`` without the cache (for measuring it)."""
+def normalise_number_uncached(raw: str) -> NumberResult:
+    """``normalise_number`` without the cache (for measuring it)."""
+    return number_result(phones.normalise_phone_uncached(raw))
 
 
 def skip_reason(*, opted_out: bool, number: NumberResult, chars: int) -> SkipReason | None:

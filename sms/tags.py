@@ -20,7 +20,7 @@ Values are looked up by ORM column (a path from ``Contact``, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.functional import Promise
@@ -137,6 +137,68 @@ class MessageTemplate:
         normalised; they are never parsed for tags.
         """
         return "".join([p if p.__class__ is str else p.render(values) for p in self.parts])
+
+    def row_values(
+        self, positions: Mapping[str, int]
+    ) -> Callable[[Sequence[object]], tuple[str, ...]]:
+        """A function answering the text of each slot, in order, for one database
+        row given as a tuple (``positions``: column → index in the row). The
+        message is the literal text with these inserted (``row_renderer``); its
+        length is ``static_chars`` plus theirs (``row_length``).
+
+        For streaming many rows (``values_list``) without a dict per row.
+        """
+        plan = tuple(
+            (tuple(positions[c] for c in slot.tag.columns), slot.fallback) for slot in self.slots
+        )
+        text_of = _text
+        if all(len(indexes) == 1 for indexes, _fallback in plan):
+            # The common case, inlined: one column per slot, usually a str.
+            single = tuple((indexes[0], fallback) for indexes, fallback in plan)
+
+            def values(row: Sequence[object]) -> tuple[str, ...]:
+                out = []
+                for index, fallback in single:
+                    value = row[index]
+                    if value.__class__ is str:
+                        value = value.strip()
+                        if "\r" in value:
+                            value = normalise_text(value)
+                    else:
+                        value = text_of(value)
+                    out.append(fallback if not value and fallback is not None else value)
+                return tuple(out)
+
+            return values
+
+        def values_general(row: Sequence[object]) -> tuple[str, ...]:
+            out = []
+            for indexes, fallback in plan:
+                texts = (text_of(row[i]) for i in indexes)
+                value = " ".join(t for t in texts if t)
+                out.append(fallback if not value and fallback is not None else value)
+            return tuple(out)
+
+        return values_general
+
+    def row_renderer(self, positions: Mapping[str, int]) -> Callable[[Sequence[object]], str]:
+        """A function rendering one row given as a tuple: the same text as ``render``
+        of the mapping ``{column: row[positions[column]]}``."""
+        if not self.slots:
+            text = "".join(p for p in self.parts if isinstance(p, str))
+            return lambda row: text
+        pattern = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in self.parts)
+        values = self.row_values(positions)
+        return lambda row: pattern % values(row)
+
+    def row_length(self, positions: Mapping[str, int]) -> Callable[[Sequence[object]], int]:
+        """A function answering ``len(row_renderer(positions)(row))`` without
+        building the text."""
+        static = self.static_chars
+        if not self.slots:
+            return lambda row: static
+        values = self.row_values(positions)
+        return lambda row: static + sum(map(len, values(row)))
 
 
 def parse_template(body: str) -> MessageTemplate:

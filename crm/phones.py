@@ -1,0 +1,98 @@
+"""Contact phone numbers normalised for texting: E.164, or the problem with them.
+
+Pure functions (``phonenumbers``; no model, no database), so that the CRM can
+store the result whenever a phone field is written (``Contact.save`` and the
+services) and SMS previews read stored columns instead of parsing numbers
+(20 to 30 µs each, seconds for a large target group).
+
+The problems are the phone-number skip reasons of the SMS rules, with the same
+values (``sms.rules.SkipReason``); ``crm`` may not import ``sms``, so the SMS
+rules build on this module, not the other way round.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+
+
+class PhoneProblem(StrEnum):
+    """Why a phone field cannot be texted, in the SMS rules' precedence order."""
+
+    MISSING_NUMBER = "missing_number"
+    MISSING_COUNTRY_CODE = "missing_country_code"
+    INVALID_NUMBER = "invalid_number"
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedPhone:
+    """A phone field checked: ``e164`` ("+358401234567") or a ``problem``; the
+    other one is the empty string (as stored in the contact's columns)."""
+
+    e164: str
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+MISSING = NormalisedPhone("", PhoneProblem.MISSING_NUMBER)
+NO_COUNTRY_CODE = NormalisedPhone("", PhoneProblem.MISSING_COUNTRY_CODE)
+INVALID = NormalisedPhone("", PhoneProblem.INVALID_NUMBER)
+_E164 = phonenumbers.PhoneNumberFormat.E164
+_INVALID_COUNTRY_CODE = phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+
+NUMBER_CACHE_SIZE = 1 << 17
+"""Numbers remembered per process (about 131,000)."""
+
+
+def normalise_phone(raw: str | None) -> NormalisedPhone:
+    """Check a phone field and normalise it to E.164.
+
+    - empty or blank (or ``None``): ``missing_number``;
+    - no leading ``+`` and no leading ``00``: ``missing_country_code`` (parsed
+      without a default region, so "040 123 4567" is not guessed to be Finnish).
+      ``00`` is taken as the international prefix (Finland's and most of
+      Europe's): "00358 40 123 4567" is "+358 40 123 4567";
+    - letters (vanity numbers, "ext. 12", "(home)"), an extension, a string
+      ``phonenumbers`` cannot parse, or a number that is not
+      ``phonenumbers.is_valid_number``: ``invalid_number``;
+    - otherwise the E.164 form, e.g. "+358401234567".
+
+    Results are cached per process (``NUMBER_CACHE_SIZE`` entries).
+    """
+    if raw is None:
+        return MISSING
+    return _normalise_phone(raw)
+
+
+@functools.lru_cache(maxsize=NUMBER_CACHE_SIZE)
+def _normalise_phone(raw: str) -> NormalisedPhone:
+    text = raw.strip()
+    if not text:
+        return MISSING
+    if any(c.isalpha() for c in text):
+        return INVALID
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+"):
+        # phonenumbers ignores these separators after a "+" anyway, and parses a
+        # compact string faster (a test pins that the answers are the same).
+        text = text.replace(" ", "").replace("-", "")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as error:
+        if error.error_type == _INVALID_COUNTRY_CODE and not text.startswith("+"):
+            return NO_COUNTRY_CODE
+        return INVALID
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return INVALID
+    return NormalisedPhone(phonenumbers.format_number(number, _E164), "")
+
+
+normalise_phone_uncached = _normalise_phone.__wrapped__
+"""``normalise_phone`` without the cache (for measuring it)."""

@@ -1,0 +1,486 @@
+"""``POST /target-groups/{id}/sms/sendouts/``, the sendout list, detail, recipients and
+cancel, and the send path (dispatch and chunks) with the locmem backend.
+
+The on-commit hook would enqueue a Celery task; tests run inside a transaction that
+never commits, so it never runs (some tests capture it to count it),
+and the send path is driven by calling the services directly.
+"""
+
+import pytest
+from django.db.models import Sum
+from rest_framework.test import APIClient
+
+from crm.models import Role
+from sms import services
+from sms.backends import ErrorKind, SendError, locmem
+from sms.models import (
+    MessageStatus,
+    OutboundMessage,
+    QuotaKind,
+    QuotaTransaction,
+    Sendout,
+    SendoutStatus,
+)
+from sms.selectors import quota_balance
+from tests.sms.builders import group_of, person, sms_on
+
+pytestmark = pytest.mark.django_db
+
+BODY = "Hei {{contact.first_name}}!"
+
+
+def create_url(group) -> str:
+    return f"/api/v1/target-groups/{group.pk}/sms/sendouts/"
+
+
+def balance(org) -> int:
+    return quota_balance(organisation=org)
+
+
+def ledger_sum(org) -> int:
+    return QuotaTransaction.objects.filter(organisation=org).aggregate(s=Sum("amount"))["s"] or 0
+
+
+@pytest.fixture
+def group(org):
+    """Three sendable members (the third's text is 2 messages), one opted out, one
+    without a number."""
+    return group_of(
+        org,
+        [
+            person(org, "Maija", mobile_phone="+358 40 100 0001"),
+            person(org, "Juha", mobile_phone="+358 40 100 0002"),
+            person(org, "L" * 100, mobile_phone="+358 40 100 0003"),
+            person(org, "Out", mobile_phone="+358 40 100 0004", sms_opt_out=True),
+            person(org, "Nonumber"),
+        ],
+    )
+
+
+def post(client, group, data, key: str | None = None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post(create_url(group), data, format="json", headers=headers)
+
+
+def nothing_written(org, before: int, rows_before: int) -> None:
+    assert not Sendout.objects.exists()
+    assert not OutboundMessage.objects.exists()
+    assert QuotaTransaction.objects.filter(organisation=org).count() == rows_before
+    assert balance(org) == before
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def test_create_answers_202_writes_messages_and_reserves_once(
+    api, org, user, group, django_capture_on_commit_callbacks
+):
+    sms_on(org, quota=20)
+    with django_capture_on_commit_callbacks(execute=False) as captured:
+        response = post(api, group, {"body": "x" * 61 + "{{contact.first_name}}"})
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert {
+        "id",
+        "target_group",
+        "sender",
+        "phone_field",
+        "body",
+        "status",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "messages_reserved",
+        "messages_charged",
+        "counts",
+    } <= set(body)
+    # Texts: 61 + 5, 61 + 4, 61 + 100 = 161 characters: 1 + 1 + 2 messages.
+    assert (body["status"], body["sender"], body["phone_field"]) == (
+        "queued",
+        "operator",
+        "mobile_phone",
+    )
+    assert (body["target_group"], body["created_by"]) == (group.pk, user.username)
+    assert (body["messages_reserved"], body["messages_charged"]) == (4, 4)
+    assert body["counts"] == {
+        "recipients": 5,
+        "pending": 3,
+        "sending": 0,
+        "sent": 0,
+        "delivered": 0,
+        "undelivered": 0,
+        "failed": 0,
+        "skipped": 2,
+        "cancelled": 0,
+        "unknown": 0,
+    }
+    messages = list(OutboundMessage.objects.filter(sendout_id=body["id"]).order_by("id"))
+    assert [(m.to, m.status, m.reason, m.messages) for m in messages] == [
+        ("+358401000001", "pending", "", 1),
+        ("+358401000002", "pending", "", 1),
+        ("+358401000003", "pending", "", 2),
+        ("", "skipped", "opted_out", 0),
+        ("", "skipped", "missing_number", 0),
+    ]
+    rows = QuotaTransaction.objects.filter(sendout_id=body["id"])
+    assert [(r.kind, r.amount, r.balance_after) for r in rows] == [(QuotaKind.RESERVATION, -4, 16)]
+    assert balance(org) == 16 == ledger_sum(org)
+    assert len(captured) == 1  # the dispatch is enqueued on commit, once
+
+
+def test_create_renders_the_body_per_recipient(api, org, group):
+    sms_on(org, quota=20)
+    sendout_id = post(api, group, {"body": BODY}).json()["id"]
+    bodies = list(
+        OutboundMessage.objects.filter(sendout_id=sendout_id, status="pending").values_list(
+            "body", flat=True
+        )
+    )
+    assert bodies[:2] == ["Hei Maija!", "Hei Juha!"]
+
+
+def test_insufficient_quota_is_409_with_needs_and_has_and_writes_nothing(
+    api, org, group, django_capture_on_commit_callbacks
+):
+    sms_on(org, quota=2)
+    with django_capture_on_commit_callbacks(execute=False) as captured:
+        response = post(api, group, {"body": BODY})
+    assert response.status_code == 409
+    answer = response.json()
+    assert answer["code"] == "insufficient_quota"
+    assert (answer["needs"], answer["has"]) == (3, 2)
+    assert "3" in answer["detail"] and "2" in answer["detail"]
+    nothing_written(org, 2, 1)
+    assert captured == []
+
+
+def test_count_changed_is_409_and_writes_nothing(api, org, group):
+    sms_on(org, quota=20)
+    response = post(api, group, {"body": BODY, "expected_messages": 4})
+    assert response.status_code == 409
+    assert response.json()["code"] == "count_changed"
+    assert "3" in response.json()["detail"]
+    nothing_written(org, 20, 1)
+    ok = post(api, group, {"body": BODY, "expected_messages": 3})
+    assert ok.status_code == 202
+
+
+def test_sms_off_is_403_and_writes_nothing(api, org, group):
+    response = post(api, group, {"body": BODY})
+    assert response.status_code == 403
+    assert response.json()["code"] == "sms_not_enabled"
+    nothing_written(org, 0, 0)
+
+
+def test_nobody_sendable_is_400(api, org):
+    sms_on(org, quota=5)
+    only_out = group_of(org, [person(org, "Out", mobile_phone="+358401000009", sms_opt_out=True)])
+    response = post(api, only_out, {"body": "Hi"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_recipients"
+    nothing_written(org, 5, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"body": BODY, "expected_messages": -1}, "expected_messages"),
+        ({"body": BODY, "expected_messages": "three"}, "expected_messages"),
+        ({"body": BODY, "expected_messages": 1.5}, "expected_messages"),
+        ({"body": ""}, "body"),
+        ({"body": "x" * 481}, "body"),
+        ({"body": "{{contact.shoe_size}}"}, "body"),
+        ({}, "body"),
+        ({"body": BODY, "sender": "Pending"}, "sender"),
+        ({"body": BODY, "sender": "Nobody"}, "sender"),
+        ({"body": BODY, "phone_field": "phone"}, "phone_field"),
+        ({"body": BODY, "phone_field": "account.phone"}, "phone_field"),
+    ],
+)
+def test_bad_field_is_400_at_that_field_and_writes_nothing(api, org, group, data, field):
+    sms_on(org, quota=20, named_senders=True, not_approved=["Pending"])
+    response = post(api, group, data)
+    assert response.status_code == 400
+    errors = response.json()
+    assert list(errors) == [field]
+    assert errors[field][0]
+    nothing_written(org, 20, 1)
+
+
+def test_named_sender_while_named_senders_are_off_is_400(api, org, group):
+    sms_on(org, quota=20, approved=["Acme"])
+    response = post(api, group, {"body": BODY, "sender": "Acme"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["sender"]
+    nothing_written(org, 20, 1)
+
+
+def test_approved_named_sender_is_kept(api, org, group):
+    sms_on(org, quota=20, named_senders=True, approved=["Acme"])
+    response = post(api, group, {"body": BODY, "sender": "Acme"})
+    assert response.status_code == 202
+    assert response.json()["sender"] == "Acme"
+
+
+def test_another_organisations_group_is_404(api, other_org):
+    sms_on(other_org, quota=20)
+    theirs = group_of(other_org, [person(other_org, "X", mobile_phone="+358401000001")])
+    assert post(api, theirs, {"body": "Hi"}).status_code == 404
+    assert not Sendout.objects.exists()
+
+
+def test_viewer_may_not_create(org, make_user, group):
+    sms_on(org, quota=20)
+    client = APIClient()
+    client.force_authenticate(make_user(org, role=Role.VIEWER))
+    assert post(client, group, {"body": BODY}).status_code == 403
+    assert not Sendout.objects.exists()
+
+
+def test_same_idempotency_key_twice_is_one_sendout(
+    api, org, group, django_capture_on_commit_callbacks
+):
+    sms_on(org, quota=20)
+    with django_capture_on_commit_callbacks(execute=False) as captured:
+        first = post(api, group, {"body": BODY}, key="click-1")
+        second = post(api, group, {"body": BODY}, key="click-1")
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["id"] == second.json()["id"]
+    assert Sendout.objects.count() == 1
+    assert QuotaTransaction.objects.filter(kind=QuotaKind.RESERVATION).count() == 1
+    assert balance(org) == 17
+    assert len(captured) == 1
+
+
+def test_same_key_from_another_user_is_another_sendout(api, org, make_user, group):
+    sms_on(org, quota=20)
+    other = APIClient()
+    other.force_authenticate(make_user(org))
+    first = post(api, group, {"body": BODY}, key="click-1")
+    second = post(other, group, {"body": BODY}, key="click-1")
+    assert first.json()["id"] != second.json()["id"]
+    assert balance(org) == 14
+
+
+def test_different_keys_are_different_sendouts(api, org, group):
+    sms_on(org, quota=20)
+    assert (
+        post(api, group, {"body": BODY}, key="a").json()["id"]
+        != post(api, group, {"body": BODY}, key="b").json()["id"]
+    )
+
+
+# --- list, detail, recipients, cancel ------------------------------------------------------
+
+
+@pytest.fixture
+def sendout(api, org, group) -> Sendout:
+    sms_on(org, quota=20)
+    response = post(api, group, {"body": BODY})
+    assert response.status_code == 202
+    return Sendout.objects.get(pk=response.json()["id"])
+
+
+def test_list_and_detail(api, sendout, other_org):
+    theirs = Sendout.objects.create(
+        organisation=other_org, sender="operator", phone_field="mobile_phone", body="x"
+    )
+    listed = api.get("/api/v1/sms/sendouts/").json()
+    assert [s["id"] for s in listed["results"]] == [sendout.pk]
+    detail = api.get(f"/api/v1/sms/sendouts/{sendout.pk}/").json()
+    assert detail["counts"]["pending"] == 3 and detail["messages_reserved"] == 3
+    assert api.get(f"/api/v1/sms/sendouts/{theirs.pk}/").status_code == 404
+
+
+def test_recipients_paginated_and_filtered(api, sendout):
+    url = f"/api/v1/sms/sendouts/{sendout.pk}/recipients/"
+    page = api.get(url).json()
+    assert page["count"] == 5
+    assert {
+        "contact",
+        "to",
+        "body",
+        "messages",
+        "status",
+        "reason",
+        "provider_id",
+        "updated_at",
+    } <= set(page["results"][0])
+    skipped = api.get(url, {"status": "skipped"}).json()
+    assert [r["reason"] for r in skipped["results"]] == ["opted_out", "missing_number"]
+    bad = api.get(url, {"status": "lost"})
+    assert bad.status_code == 400
+    assert list(bad.json()) == ["status"]
+
+
+def test_cancel_refunds_pending_messages(api, org, sendout):
+    assert balance(org) == 17
+    response = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "cancelled"
+    assert (body["messages_reserved"], body["messages_charged"]) == (3, 0)
+    assert body["counts"]["cancelled"] == 3 and body["counts"]["pending"] == 0
+    refunds = QuotaTransaction.objects.filter(sendout=sendout, kind=QuotaKind.REFUND)
+    assert [(r.amount, r.balance_after) for r in refunds] == [(3, 20)]
+    assert balance(org) == 20 == ledger_sum(org)
+    again = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/")
+    assert again.status_code == 409
+
+
+def test_cancelling_a_completed_sendout_is_409(api, org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    send_all(sendout)
+    response = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_cancellable"
+    assert balance(org) == 17
+
+
+def test_viewer_may_read_but_not_cancel(org, make_user, sendout):
+    client = APIClient()
+    client.force_authenticate(make_user(org, role=Role.VIEWER))
+    assert client.get(f"/api/v1/sms/sendouts/{sendout.pk}/").status_code == 200
+    assert client.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/").status_code == 403
+    assert Sendout.objects.get(pk=sendout.pk).status == SendoutStatus.QUEUED
+
+
+# --- the send path, with the locmem backend ---------------------------------------------------
+
+
+def send_all(sendout: Sendout) -> dict[int, float]:
+    retries: dict[int, float] = {}
+    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
+        retries |= services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    return retries
+
+
+def check_books(org, sendout: Sendout) -> None:
+    sendout.refresh_from_db()
+    open_ = OutboundMessage.objects.filter(sendout=sendout, status__in=["pending", "sending"])
+    charged = (
+        OutboundMessage.objects.filter(
+            sendout=sendout, status__in=["sent", "unknown", "sending"]
+        ).aggregate(s=Sum("messages"))["s"]
+        or 0
+    )
+    if not open_.exists():
+        assert sendout.messages_charged == charged
+    assert balance(org) == ledger_sum(org)
+
+
+def test_send_texts_every_sendable_recipient_once(org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_CHUNK_SIZE = 2  # two chunks
+    assert send_all(sendout) == {}
+    assert sorted((m.to, m.body) for m in sms_outbox) == [
+        ("+358401000001", "Hei Maija!"),
+        ("+358401000002", "Hei Juha!"),
+        ("+358401000003", "Hei " + "L" * 100 + "!"),
+    ]
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.finished_at is not None
+    assert sendout.messages_charged == 3
+    statuses = dict(
+        OutboundMessage.objects.filter(sendout=sendout).values_list("to", "status").exclude(to="")
+    )
+    assert set(statuses.values()) == {MessageStatus.SENT}
+    assert all(
+        OutboundMessage.objects.filter(sendout=sendout, status="sent").values_list(
+            "provider_id", flat=True
+        )
+    )
+    # Running the chunks again sends nothing more.
+    assert send_all(sendout) == {}
+    assert len(sms_outbox) == 3
+    check_books(org, sendout)
+
+
+def test_permanent_failure_fails_and_refunds(org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
+    send_all(sendout)
+    failed = OutboundMessage.objects.get(sendout=sendout, to="+358401000002")
+    assert (failed.status, failed.error_code, failed.reason) == (
+        "failed",
+        "21211",
+        "provider_rejected",
+    )
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert (sendout.messages_reserved, sendout.messages_refunded, sendout.messages_charged) == (
+        3,
+        1,
+        2,
+    )
+    assert balance(org) == 18
+    assert len(sms_outbox) == 2
+    check_books(org, sendout)
+
+
+def test_transient_failure_goes_back_to_pending_with_a_delay(org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_MAX_ATTEMPTS = 3
+    locmem.failures["+358401000001"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
+    retries = send_all(sendout)
+    retrying = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
+    assert list(retries) == [retrying.pk]
+    assert retries[retrying.pk] > 0
+    assert (retrying.status, retrying.reason, retrying.attempts) == ("pending", "retrying", 1)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.SENDING  # not complete while one is open
+    # The retry succeeds (the scripted failure is used up).
+    assert services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
+    retrying.refresh_from_db()
+    assert (retrying.status, retrying.attempts) == ("sent", 2)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 3
+    assert [m.to for m in sms_outbox].count("+358401000001") == 1
+    check_books(org, sendout)
+
+
+def test_transient_failure_out_of_attempts_fails_and_refunds(org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_MAX_ATTEMPTS = 2
+    locmem.failures["+358401000001"] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
+    retries = send_all(sendout)
+    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
+    assert (message.status, message.reason, message.attempts) == ("failed", "out_of_retries", 2)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 2
+    assert balance(org) == 18
+    check_books(org, sendout)
+
+
+def test_ambiguous_failure_is_unknown_and_charged(org, sendout, sms_outbox, settings):
+    settings.SMS_BACKEND = "locmem"
+    locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    assert send_all(sendout) == {}
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
+    assert (message.status, message.reason) == ("unknown", "ambiguous_error")
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert sendout.messages_charged == 3  # the unknown message (2) stays charged
+    assert balance(org) == 17
+    # Never sent again.
+    send_all(sendout)
+    assert [a.to for a in locmem.attempts].count("+358401000003") == 1
+    check_books(org, sendout)
+
+
+def test_cancel_after_partial_send_refunds_only_what_did_not_leave(
+    api, org, sendout, sms_outbox, settings
+):
+    settings.SMS_BACKEND = "locmem"
+    first = services.sendout_dispatch(sendout_id=sendout.pk)[0][:1]
+    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
+    body = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/").json()
+    assert (body["status"], body["messages_charged"]) == ("cancelled", 1)
+    assert body["counts"]["sent"] == 1 and body["counts"]["cancelled"] == 2
+    assert balance(org) == 19 == ledger_sum(org)
+    # A chunk arriving after the cancel sends nothing.
+    remaining = list(OutboundMessage.objects.filter(sendout=sendout).values_list("id", flat=True))
+    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)
+    assert len(sms_outbox) == 1
