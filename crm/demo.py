@@ -178,7 +178,8 @@ def make_demo(*, accounts: int = 80, contacts: int = 1000, seed: int = 2026) -> 
         if name in names:
             name = f"{rng.choice(COMPANY_WORDS)}-{rng.choice(COMPANY_WORDS)} Oy"
         if name in names:
-            continue
+            # The word pool is finite: number the name rather than loop for ever.
+            name = f"{rng.choice(COMPANY_WORDS)} {len(account_rows) + 1} Oy"
         names.add(name)
         city = rng.choice(CITIES)
         slug = name.split()[0].lower().replace("ä", "a").replace("ö", "o")

@@ -28,3 +28,10 @@ def test_generated_business_ids_are_valid_and_one_wrong_digit_is_caught(rng):
     assert business_id_is_valid(value)
     wrong = (int(value[-1]) + 1 + rng.randrange(9)) % 10
     assert not business_id_is_valid(value[:-1] + str(wrong))
+
+
+def test_demo_data_scales_past_its_name_pool():
+    from crm.demo import make_demo
+
+    demo = make_demo(accounts=600, contacts=10)
+    assert len({a["name"] for a in demo.accounts}) == 600
