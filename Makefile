@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test soak lint format bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,6 +26,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	tools/test
+
+# The slow fault and load runs (see README.md "Reliability"): not part of `make test`.
+soak: $(VENV)/.installed-dev
+	tools/soak
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ import kombu.pools
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
 
 

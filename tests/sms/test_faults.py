@@ -1,0 +1,482 @@
+"""Fault tests: a real Celery worker, PostgreSQL, Redis and the Twilio stand-in,
+with something breaking in the middle of a sendout. After each, once the sweeper
+has run, the same invariants hold (``check_invariants``):
+
+- nobody was texted twice (the stand-in took at most one text per number, and
+  exactly one for every message that ended sent or delivered; none for a message
+  that ended failed, i.e. refunded);
+- no message is left without a final status;
+- the quota equals the ledger and what the messages say: charged = billed
+  messages that left (sent, delivered, undelivered, unknown), refunded = the rest.
+
+Every test prints one line of figures (``FAULTS <name>: runs=... faults_injected=...
+messages=... duplicates=0 lost=0``) for the README's reliability section. The
+fast ones run in ``make test``; the ``soak`` ones in ``make soak``.
+
+The sweeper is driven by the test (``drive_to_completion``) the way beat drives
+it in production: whenever nothing has moved for a while, messages stuck in
+``sending`` become ``unknown`` and sendouts with untouched ``pending`` messages are
+enqueued again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from sms import services
+from sms.models import MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from tests.conftest import port_answers, require
+from tests.sms.sending_helpers import (
+    CHARGED_STATUSES,
+    FINAL_STATUSES,
+    assert_books_balance,
+    enable_sms,
+    make_contacts,
+    make_group,
+)
+from tests.sms.twilio_standin import TwilioStandin
+from tests.worker import (
+    ROOT,
+    CeleryWorker,
+    app_using_broker,
+    broker_url_for_tests,
+    database_url,
+    flush_broker,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+WORKER_APPLICATION_NAME = "sms-worker"
+CALLBACK_BASE = "https://crm.example.com"
+TWILIO_FROM = "+15005550006"
+# Two messages per recipient (over 160 characters), so that billed messages and
+# recipients differ in every sum.
+BODY = (
+    "Hei {{contact.first_name}}! Syysmessut alkavat ensi viikolla, ja olemme "
+    "varanneet sinulle paikan. Tervetuloa osastollemme B12 kuulemaan uutuuksista "
+    "ja nauttimaan kahvista."
+)
+# How long nothing may move before the sweeper steps in (the test's SMS_SENDING_TIMEOUT).
+QUIET = 2.0
+OPEN_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    name: str
+    runs: int = 1
+    faults: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    texts: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    sweeps: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        faults = sum(self.faults.values())
+        detail = ", ".join(f"{kind}={n}" for kind, n in self.faults.items())
+        statuses = " ".join(f"{status}={n}" for status, n in sorted(self.by_status.items()))
+        return (
+            f"FAULTS {self.name}: runs={self.runs} faults_injected={faults} ({detail}) "
+            f"messages={self.messages} texts={self.texts} [{statuses}] "
+            f"duplicates={self.duplicates} lost={self.lost} sweeps={self.sweeps} "
+            f"seconds={self.seconds:.1f}"
+        )
+
+
+# --- harness ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """Our own ``redis-server`` (no persistence) on a fixed port, to kill and restart."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 10
+        while not port_answers("127.0.0.1", self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server did not start: see {self.log_path}")
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandin]:
+    with TwilioStandin(seed=8) as running:
+        yield running
+
+
+@pytest.fixture
+def log_dir(request) -> Path:
+    path = ROOT / "var" / "faults" / request.node.name
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.log"):
+        old.unlink()
+    return path
+
+
+@pytest.fixture
+def broker_url(require_postgres) -> Iterator[str]:
+    """The shared test broker (``CELERY_TEST_BROKER_URL``), flushed around the test."""
+    url = broker_url_for_tests()
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition("@")[2].partition(":")
+    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
+    flush_broker(url)
+    yield url
+    flush_broker(url)
+
+
+@pytest.fixture
+def own_redis(require_postgres, log_dir) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which the test may kill and restart."""
+    import shutil
+
+    require(shutil.which("redis-server") is not None, "redis-server on PATH")
+    server = RedisServer(free_port(), log_dir / "redis.log").start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+Starter = Callable[..., CeleryWorker]
+
+
+@contextlib.contextmanager
+def workers(broker: str, standin: TwilioStandin, log_dir: Path) -> Iterator[Starter]:
+    """``start(**env)`` starts a worker on ``broker``; every one is stopped at the end.
+    The worker's PostgreSQL sessions are named ``sms-worker`` (application_name)."""
+    started: list[CeleryWorker] = []
+    with app_using_broker(broker) as app:
+
+        def start(concurrency: int = 2, **env: str) -> CeleryWorker:
+            worker = CeleryWorker(
+                env={
+                    "DATABASE_URL": f"{database_url()}?application_name={WORKER_APPLICATION_NAME}",
+                    "CELERY_BROKER_URL": broker,
+                    **standin.settings(),
+                    "TWILIO_FROM_NUMBER": TWILIO_FROM,
+                    "TWILIO_MESSAGING_SERVICE_SID": "",
+                    "SMS_STATUS_CALLBACK_BASE_URL": CALLBACK_BASE,
+                    "SMS_CHUNK_SIZE": "25",
+                    "SMS_SEND_CONCURRENCY": "8",
+                    "SMS_SEND_TIMEOUT": "2,5",
+                    "SMS_MAX_ATTEMPTS": "5",
+                    "SMS_RETRY_BACKOFF_BASE": "0.05",
+                    "SMS_RETRY_BACKOFF_MAX": "0.3",
+                    "LOG_LEVEL": "WARNING",
+                    **env,
+                },
+                concurrency=concurrency,
+                log_path=log_dir / f"worker-{len(started) + 1}.log",
+            )
+            started.append(worker.start())
+            worker.wait_ready(app)
+            return worker
+
+        try:
+            yield start
+        finally:
+            for worker in started:
+                worker.stop()
+
+
+def status_counts(sendout: Sendout) -> dict[str, int]:
+    return dict(
+        OutboundMessage.objects.filter(sendout=sendout)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+
+
+def sweep(*, older_than: timedelta) -> int:
+    """One run of the sweeper, as ``sms.tasks.sweep`` does it; answers sendouts requeued."""
+    lost = services.sweep_stuck_messages(older_than=older_than)
+    for sendout_id in lost:
+        services.sendout_enqueue(sendout_id=sendout_id)
+    return len(lost)
+
+
+def drive_to_completion(
+    sendout: Sendout,
+    figures: Figures,
+    *,
+    timeout: float = 90,
+    during: Callable[[], None] | None = None,
+) -> None:
+    """Wait for the sendout to complete; whenever no message has changed status for
+    ``QUIET`` seconds, run the sweeper. ``during`` is called on every look (faults)."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, int] | None = None
+    still_since = time.monotonic()
+    while True:
+        if during is not None:
+            during()
+        sendout.refresh_from_db()
+        if sendout.status == SendoutStatus.COMPLETED:
+            break
+        assert time.monotonic() < deadline, f"not completed in {timeout}s: {status_counts(sendout)}"
+        now = status_counts(sendout)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since > QUIET:
+            sweep(older_than=timedelta(seconds=QUIET))
+            figures.sweeps += 1
+            still_since = time.monotonic()
+        time.sleep(0.2)
+    # The sweeper's run after the end: nothing left for it to find.
+    assert sweep(older_than=timedelta(0)) == 0
+    figures.sweeps += 1
+
+
+def create_sendout(org, user) -> Sendout:
+    sendout, created = services.sendout_create(
+        target_group=make_group(org),
+        created_by=user,
+        sender="operator",
+        phone_field="mobile_phone",
+        body=BODY,
+    )
+    assert created
+    return sendout
+
+
+def script_provider_faults(standin: TwilioStandin) -> None:
+    """About 20 % of requests fail: 429 and 5xx (surely no effect: retried), and a
+    few taken and then hung up on (ambiguous: unknown, charged, never retried)."""
+    standin.script(probability=0.08, status=429, retry_after="0")
+    standin.script(probability=0.07, status=500)
+    standin.script(probability=0.06, status=503)
+    standin.script(probability=0.03, drop=True)
+
+
+def provider_faults(standin: TwilioStandin) -> dict[str, int]:
+    statuses = [record.status for record in standin.requests]
+    return {
+        "http_429": statuses.count(429),
+        "http_5xx": sum(1 for s in statuses if s is not None and s >= 500),
+        "dropped_after_accept": statuses.count(None),
+    }
+
+
+def check_invariants(sendout: Sendout, standin: TwilioStandin, figures: Figures, *, topped_up: int):
+    """The invariants of the module docstring; fills and prints ``figures``."""
+    sendout.refresh_from_db()
+    messages = list(OutboundMessage.objects.filter(sendout=sendout).exclude(to=""))
+    counts = standin.count_by_to()
+    figures.messages = len(messages)
+    figures.texts = sum(counts.values())
+    figures.by_status = status_counts(sendout)
+    figures.duplicates = sum(1 for n in counts.values() if n > 1)
+    figures.lost = sum(1 for m in messages if m.status not in FINAL_STATUSES)
+    print("\n" + figures.line())
+
+    assert figures.duplicates == 0, {to: n for to, n in counts.items() if n > 1}
+    assert figures.lost == 0, figures.by_status
+    assert sendout.status == SendoutStatus.COMPLETED
+    ours = {m.to for m in messages}
+    assert set(counts) <= ours, "the stand-in was sent a number that is not in the sendout"
+    for message in messages:
+        texts = counts.get(message.to, 0)
+        if message.status in (MessageStatus.SENT, MessageStatus.DELIVERED):
+            assert texts == 1, (message.to, message.status, texts)
+        elif message.status in CHARGED_STATUSES:  # unknown: it may or may not have left
+            assert texts <= 1, (message.to, message.status, texts)
+        else:  # failed, cancelled, skipped: refunded, so it must not have left
+            assert texts == 0, (message.to, message.status, message.reason, texts)
+    assert_books_balance(sendout.organisation, sendout, topped_up=topped_up)
+
+
+# --- fast fault tests (make test) ------------------------------------------------------------
+
+
+def test_provider_errors_and_dropped_connections(org, user, standin, broker_url, log_dir):
+    """(a) The provider answers about 20 % 429/5xx and sometimes hangs up after
+    taking the message, during a sendout of 500."""
+    total = 500
+    enable_sms(org, quota=2 * total)
+    make_contacts(org, total)
+    script_provider_faults(standin)
+    figures = Figures("provider_errors")
+    started = time.monotonic()
+    with workers(broker_url, standin, log_dir) as start:
+        start()
+        sendout = create_sendout(org, user)
+        drive_to_completion(sendout, figures)
+    figures.faults = provider_faults(standin)
+    figures.seconds = time.monotonic() - started
+    assert figures.faults["http_429"] + figures.faults["http_5xx"] > total // 10
+    assert figures.faults["dropped_after_accept"] > 0
+    check_invariants(sendout, standin, figures, topped_up=2 * total)
+    assert figures.by_status.get(MessageStatus.UNKNOWN, 0) >= figures.faults["dropped_after_accept"]
+
+
+def terminate_worker_connections() -> int:
+    """``pg_terminate_backend`` every session of the worker (application_name
+    ``sms-worker``) on this database; answers how many were terminated."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = %s",
+            [WORKER_APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_worker_database_connections_dropped_mid_sendout(org, user, standin, broker_url, log_dir):
+    """(b) Every PostgreSQL connection of the worker is terminated, again and again,
+    while it sends 500 messages."""
+    total = 500
+    enable_sms(org, quota=2 * total)
+    make_contacts(org, total)
+    standin.latency = 0.05
+    figures = Figures("postgres_connections_dropped")
+    terminated = {"rounds": 0, "backends": 0}
+    next_at = [0.0]
+
+    def drop_connections() -> None:
+        if terminated["rounds"] >= 8 or time.monotonic() < next_at[0]:
+            return
+        if not standin.received:  # not yet sending: nothing to break
+            return
+        killed = terminate_worker_connections()
+        if killed:
+            terminated["rounds"] += 1
+            terminated["backends"] += killed
+        next_at[0] = time.monotonic() + 0.4
+
+    started = time.monotonic()
+    with workers(broker_url, standin, log_dir) as start:
+        start()
+        sendout = create_sendout(org, user)
+        drive_to_completion(sendout, figures, during=drop_connections)
+    figures.faults = {"backends_terminated": terminated["backends"]}
+    figures.seconds = time.monotonic() - started
+    assert terminated["rounds"] >= 2, "the sendout ended before the faults could matter"
+    check_invariants(sendout, standin, figures, topped_up=2 * total)
+
+
+def test_redis_restarted_mid_sendout(org, user, standin, own_redis, log_dir):
+    """(c) The broker (our own redis-server, no persistence: every queued task is
+    lost) is killed mid-sendout and started again two seconds later."""
+    total = 500
+    enable_sms(org, quota=2 * total)
+    make_contacts(org, total)
+    standin.latency = 0.05
+    figures = Figures("redis_restarted")
+    restarts = {"n": 0}
+
+    def restart_redis() -> None:
+        if restarts["n"] or len(standin.received) < total // 5:
+            return
+        own_redis.kill()
+        time.sleep(2)
+        own_redis.start()
+        restarts["n"] += 1
+
+    started = time.monotonic()
+    with workers(own_redis.url, standin, log_dir) as start:
+        start()
+        sendout = create_sendout(org, user)
+        drive_to_completion(sendout, figures, during=restart_redis)
+    figures.faults = {"redis_restarts": restarts["n"]}
+    figures.seconds = time.monotonic() - started
+    assert restarts["n"] == 1
+    assert len(standin.received) < 2 * total
+    check_invariants(sendout, standin, figures, topped_up=2 * total)
+
+
+# --- soak (make soak) ----------------------------------------------------------------------
+
+
+@pytest.mark.soak
+def test_soak_worker_killed_repeatedly_with_provider_faults(
+    org, user, standin, broker_url, log_dir
+):
+    """The worker is SIGKILLed five times during a sendout of 10,000 while the
+    provider fails about 20 % of requests; after each crash the sweeper runs and a
+    new worker starts."""
+    total = int(os.environ.get("SOAK_RECIPIENTS", "10000"))
+    kills_wanted = int(os.environ.get("SOAK_KILLS", "5"))
+    enable_sms(org, quota=2 * total)
+    make_contacts(org, total)
+    standin.latency = 0.01
+    script_provider_faults(standin)
+    figures = Figures("soak_worker_killed")
+    settings = {"SMS_CHUNK_SIZE": "100", "SMS_SEND_CONCURRENCY": "16"}
+    kills = 0
+    started = time.monotonic()
+    with workers(broker_url, standin, log_dir) as start:
+        worker = start(**settings)
+        sendout = create_sendout(org, user)
+        step = total // (kills_wanted + 2)
+        while kills < kills_wanted:
+            deadline = time.monotonic() + 120
+            while len(standin.received) < step * (kills + 1):
+                assert time.monotonic() < deadline, "the worker never got going"
+                time.sleep(0.02)
+            worker.kill()
+            kills += 1
+            # The worker is dead: whatever it left in `sending` is lost in sending.
+            sweep(older_than=timedelta(0))
+            figures.sweeps += 1
+            worker = start(**settings)
+        drive_to_completion(sendout, figures, timeout=300)
+    figures.faults = {"sigkill": kills, **provider_faults(standin)}
+    figures.seconds = time.monotonic() - started
+    figures.name = f"soak_worker_killed (worker processes: {kills + 1})"
+    assert kills == kills_wanted
+    check_invariants(sendout, standin, figures, topped_up=2 * total)
