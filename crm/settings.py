@@ -252,3 +252,4 @@ SMS_SWEEP_INTERVAL = float(os.environ.get("SMS_SWEEP_INTERVAL", "60"))
 CELERY_BEAT_SCHEDULE = {
     "sms-sweep": {"task": "sms.tasks.sweep", "schedule": SMS_SWEEP_INTERVAL},
 }
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
