@@ -19,7 +19,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -397,19 +397,37 @@ def _record_results(
             )
             refundable[message.pk] = message.messages
         rows.append((message.pk, status, "", reason, code))
-    with transaction.atomic():
-        written: set[int] = set()
-        for start in range(0, len(rows), 1000):
-            written |= _write_outcomes(rows[start : start + 1000])
-        refund = sum(billed for pk, billed in refundable.items() if pk in written)
-        if refund:
-            quota_refund(
-                organisation=sendout.organisation,
-                amount=refund,
-                sendout=sendout,
-                reason=_("Messages the provider did not accept"),
-            )
+    # The provider has answered: losing the database connection now must not turn
+    # accepted messages into `unknown`. The write is conditional on the status, so
+    # a second try on a fresh connection cannot apply anything twice.
+    for attempt in (1, 2):
+        try:
+            written = _write_outcomes_and_refund(sendout, rows, refundable)
+            break
+        except OperationalError:
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            logger.warning("sms sendout %s: database lost while recording; retrying", sendout.pk)
+            connection.close()
     return {pk: delay for pk, delay in retry_delays.items() if pk in written}
+
+
+@transaction.atomic
+def _write_outcomes_and_refund(
+    sendout: Sendout, rows: list[tuple[int, str, str, str, str]], refundable: dict[int, int]
+) -> set[int]:
+    written: set[int] = set()
+    for start in range(0, len(rows), 1000):
+        written |= _write_outcomes(rows[start : start + 1000])
+    refund = sum(billed for pk, billed in refundable.items() if pk in written)
+    if refund:
+        quota_refund(
+            organisation=sendout.organisation,
+            amount=refund,
+            sendout=sendout,
+            reason=_("Messages the provider did not accept"),
+        )
+    return written
 
 
 def _write_outcomes(rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
