@@ -271,8 +271,12 @@
         t("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent."),
         { needs: fmt(data.needs), has: fmt(data.has) });
     } else if (data.code === "count_changed") {
-      els.confirmError.textContent = t("The recipients changed since the preview. Nothing was sent: check the new numbers and confirm again.");
-      refreshPreview();
+      // Back to the form with the new numbers; the user confirms again.
+      showCompose();
+      await refreshPreview();
+      els.formError.textContent = t("The recipients changed since the preview. Nothing was sent: check the new numbers and submit again.");
+      els.submit.focus();
+      return;
     } else if (data.detail) {
       els.confirmError.textContent = data.detail;
     } else {

@@ -213,3 +213,26 @@ def test_escape_closes_and_focus_returns(page, login, user, sms_org, group):
     page.keyboard.press("Escape")
     page.get_by_role("dialog").wait_for(state="hidden")
     assert page.evaluate("document.activeElement.id") == "sms-open"
+
+
+def test_a_changed_count_sends_nothing_and_shows_the_new_numbers(
+    page, login, user, org, sms_org, group
+):
+    login(user.username)
+    dialog = open_modal(page, group)
+    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
+    dialog.locator("#sms-preview").filter(has_text="4 of 8").wait_for()
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.locator("#sms-confirm").wait_for()
+    # Somebody adds a member between the confirmation and Yes.
+    Contact.objects.create(
+        organisation=org,
+        first_name="Uusi",
+        last_name="Oululainen",
+        city="Oulu",
+        mobile_phone="+358 40 100 0099",
+    )
+    dialog.get_by_role("button", name="Yes").click()
+    dialog.locator("#sms-form-error").filter(has_text="recipients changed").wait_for()
+    assert dialog.locator("#sms-preview").inner_text().startswith("5 of 9 contacts")
+    assert Sendout.objects.count() == 0
