@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,12 +19,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+# Translations are compiled here (pure Python, no GNU gettext), never committed.
+messages: $(VENV)/.installed
+	$(BIN)/python tools/compilemessages.py
+
+run: $(VENV)/.installed messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	tools/run
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev messages
 	tools/test
 
 lint: $(VENV)/.installed-dev
