@@ -275,6 +275,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The Twilio SDK logs requests at INFO when its own client is used: keep
+    # anything it might say about recipients out of production logs.
+    "loggers": {"twilio": {"level": "WARNING"}},
 }
 # Sending: chunks of messages per task; transient errors retry with exponential
 # backoff and jitter up to SMS_MAX_ATTEMPTS; a message left in `sending` longer
