@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean messages
+.PHONY: run test lint format bench clean messages makemessages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,6 +22,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 # Translations are compiled here (pure Python, no GNU gettext), never committed.
 messages: $(VENV)/.installed
 	$(BIN)/python tools/compilemessages.py
+
+# After changing user-facing strings: update the catalogues (needs GNU gettext),
+# translate the new entries in locale/fi/LC_MESSAGES/*.po; tests/test_i18n.py checks.
+I18N_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=build \
+	--ignore=test-results --ignore=staticfiles
+makemessages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l fi --no-obsolete $(I18N_IGNORE)
+	$(BIN)/python manage.py makemessages -l fi -d djangojs --no-obsolete $(I18N_IGNORE)
 
 run: $(VENV)/.installed messages
 	$(BIN)/python manage.py migrate --noinput
