@@ -37,11 +37,16 @@ def point_celery_at(broker_url: str) -> str:
     The app caches its connection and producer pools, so both are dropped (as
     Celery itself does after a fork) and built again for the new broker.
     """
+    from kombu import pools
+
     from crm.celery import app
 
     old = app.conf.broker_url
     if app._pool is not None:
         app._pool.force_close_all()
+    # kombu keeps producer pools in a global registry keyed by the broker URL: the
+    # closed one would come back when the same URL is used again in this process.
+    pools.reset()
     app.conf.broker_url = broker_url
     app._pool = None
     if "amqp" in app.__dict__:
