@@ -12,6 +12,7 @@ import polib
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from crm.models import Account, Contact
 from sms import services
@@ -31,6 +32,14 @@ BLOCK_TRANSLATE = re.compile(r"{%\s*blocktrans(?:late)?\b.*?{%\s*endblocktrans(?
 # Blocks that fill in class names, not text ({% block main_class %}login-page{% endblock %}).
 CLASS_BLOCKS = re.compile(r"{%\s*block \w*class\s*%}.*?{%\s*endblock\s*%}", re.S)
 TEMPLATE_SYNTAX = re.compile(r"{%.*?%}|{{.*?}}|{#.*?#}", re.S)
+
+
+@pytest.fixture(autouse=True)
+def _language_restored():
+    """The test client's LocaleMiddleware activates Finnish in this thread: undo it."""
+    previous = translation.get_language()
+    yield
+    translation.activate(previous)
 
 
 class _TextCollector(HTMLParser):
@@ -247,8 +256,6 @@ def test_finnish_dates_and_numbers(client, user, finnish_world):
     client.force_login(user)
     sendout = finnish_world["sendout"]
     html = client.get(reverse("sms-sendout-detail", args=[sendout.pk])).content.decode()
-    from django.utils import timezone
-
     local = timezone.localtime(sendout.created_at)
     # Finnish short date and time: 25.11.2026 10.47 (day.month.year, hours.minutes)
     assert f"{local.day}.{local.month}.{local.year} {local.hour}.{local.minute:02d}" in html
