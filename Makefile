@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test soak lint format bench clean
+.PHONY: run test soak lint format bench clean messages makemessages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,12 +19,24 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+# Translations are compiled here (pure Python, no GNU gettext), never committed.
+messages: $(VENV)/.installed
+	$(BIN)/python tools/compilemessages.py
+
+# After changing user-facing strings: update the catalogues (needs GNU gettext),
+# translate the new entries in locale/fi/LC_MESSAGES/*.po; tests/test_i18n.py checks.
+I18N_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=build \
+	--ignore=test-results --ignore=staticfiles
+makemessages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l fi --no-obsolete $(I18N_IGNORE)
+	$(BIN)/python manage.py makemessages -l fi -d djangojs --no-obsolete $(I18N_IGNORE)
+
+run: $(VENV)/.installed messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	tools/run
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev messages
 	tools/test
 
 # The slow fault and load runs (see README.md "Reliability"): not part of `make test`.

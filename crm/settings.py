@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +100,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails fast (and /healthz says so) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -131,6 +136,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+# Production serves hashed, compressed files collected at build time (the Docker
+# image runs collectstatic); development and tests serve the source files as they
+# are, so neither `make run` nor `make test` needs collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Development: whitenoise serves the source files and picks up edits (these keep
+# their development values under the test runner, which turns DEBUG off).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security ------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
@@ -143,6 +163,8 @@ SECURE_HSTS_PRELOAD = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Load balancers and container health checks probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -206,6 +228,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task events for monitoring (celery events, Flower); crm/celery.py also logs each
+# task's start and finish. The worker keeps Django's LOGGING (JSON in production).
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- SMS ---------------------------------------------------------------------------------
 # SMS_BACKEND: console (prints, the default), locmem (tests), twilio, or a dotted path.
@@ -233,12 +260,24 @@ def env_timeout(name: str, default: str) -> tuple[float, float]:
 SMS_SEND_TIMEOUT = env_timeout("SMS_SEND_TIMEOUT", "5,30")
 
 # --- Logging --------------------------------------------------------------------------
+# LOG_FORMAT=json (the default when DEBUG=0): one JSON object per line with the
+# record's `extra=` fields (sendout_id, organisation_id, task_id, ...), for a log
+# collector. plain (the default in development): one readable line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "crm.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The Twilio SDK logs requests at INFO when its own client is used: keep
+    # anything it might say about recipients out of production logs.
+    "loggers": {"twilio": {"level": "WARNING"}},
 }
 # Sending: chunks of messages per task; transient errors retry with exponential
 # backoff and jitter up to SMS_MAX_ATTEMPTS; a message left in `sending` longer

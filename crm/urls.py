@@ -5,7 +5,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from crm import api, views
+from crm import api, health, views
 
 router = DefaultRouter()
 router.register("accounts", api.AccountViewSet, basename="api-account")
@@ -13,6 +13,7 @@ router.register("contacts", api.ContactViewSet, basename="api-contact")
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", views.AccountListView.as_view(), name="account-list"),

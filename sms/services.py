@@ -197,8 +197,28 @@ def _sendout_create(
     OutboundMessage.objects.bulk_create(messages, batch_size=2000)
     sendout.recipients_total = len(messages)
     sendout.save(update_fields=["recipients_total"])
+    sendable = sum(1 for m in messages if m.status == MessageStatus.PENDING)
+    logger.info(
+        "sms sendout %s created: %s recipients, %s skipped, %s messages reserved",
+        sendout.pk,
+        sendable,
+        len(messages) - sendable,
+        total,
+        extra=_ids(sendout)
+        | {"recipients": sendable, "skipped": len(messages) - sendable}
+        | {"messages_reserved": total, "user_id": created_by.pk},
+    )
     transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
     return sendout
+
+
+def _ids(sendout: Sendout) -> dict[str, int | None]:
+    """The ids every sendout log line carries (never a number or a message body)."""
+    return {
+        "sendout_id": sendout.pk,
+        "organisation_id": sendout.organisation_id,
+        "target_group_id": sendout.target_group_id,
+    }
 
 
 def sendout_enqueue(*, sendout_id: int) -> None:
@@ -208,7 +228,11 @@ def sendout_enqueue(*, sendout_id: int) -> None:
     try:
         current_app.send_task("sms.tasks.sendout_dispatch", args=[sendout_id])
     except Exception:
-        logger.exception("sms sendout %s: could not enqueue; the sweeper will retry", sendout_id)
+        logger.exception(
+            "sms sendout %s: could not enqueue; the sweeper will retry",
+            sendout_id,
+            extra={"sendout_id": sendout_id},
+        )
 
 
 def _backoff(attempt: int) -> float:
@@ -234,6 +258,13 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
     )
     size = settings.SMS_CHUNK_SIZE
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    logger.info(
+        "sms sendout %s dispatched: %s pending messages in %s chunks",
+        sendout_id,
+        len(ids),
+        len(chunks),
+        extra=_ids(sendout) | {"pending": len(ids), "chunks": len(chunks)},
+    )
     if not chunks:
         sendout_finish_if_done(sendout_id=sendout_id)
     return chunks
@@ -331,9 +362,28 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
             if limit is not None:
                 limit.take(len(claimed))
             results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
-            retries.update(_record_results(sendout=sendout, claimed=claimed, results=results))
+            to_retry = _record_results(sendout=sendout, claimed=claimed, results=results)
+            retries.update(to_retry)
+            _log_chunk(sendout, results, to_retry)
     sendout_finish_if_done(sendout_id=sendout_id)
     return retries
+
+
+def _log_chunk(sendout: Sendout, results: list[SendResult], to_retry: dict[int, float]) -> None:
+    ok = sum(1 for r in results if r.ok)
+    unknown = sum(1 for r in results if not r.ok and r.error.kind == ErrorKind.AMBIGUOUS)
+    failed = len(results) - ok - unknown - len(to_retry)
+    logger.info(
+        "sms sendout %s chunk sent: %s ok, %s failed, %s to retry, %s unknown",
+        sendout.pk,
+        ok,
+        failed,
+        len(to_retry),
+        unknown,
+        extra=_ids(sendout)
+        | {"claimed": len(results), "ok": ok, "retry": len(to_retry)}
+        | {"failed": failed, "unknown": unknown},
+    )
 
 
 def _outbox(
@@ -477,6 +527,7 @@ def sendout_finish_if_done(*, sendout_id: int) -> bool:
         sendout.status = SendoutStatus.COMPLETED
         sendout.finished_at = timezone.now()
         sendout.save(update_fields=["status", "finished_at"])
+    logger.info("sms sendout %s completed", sendout_id, extra=_ids(sendout))
     return True
 
 
@@ -505,6 +556,13 @@ def sendout_cancel(*, sendout: Sendout, cancelled_by: AbstractBaseUser | None = 
     sendout.status = SendoutStatus.CANCELLED
     sendout.finished_at = timezone.now()
     sendout.save(update_fields=["status", "finished_at"])
+    logger.info(
+        "sms sendout %s cancelled: %s messages refunded",
+        sendout.pk,
+        refund,
+        extra=_ids(sendout)
+        | {"messages_refunded": refund, "user_id": getattr(cancelled_by, "pk", None)},
+    )
     return sendout
 
 
@@ -528,7 +586,11 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
         updated_at=timezone.now(),
     )
     if marked:
-        logger.warning("sms sweep: %s messages left in sending became unknown", marked)
+        logger.warning(
+            "sms sweep: %s messages left in sending became unknown",
+            marked,
+            extra={"messages_unknown": marked},
+        )
     running = Sendout.objects.filter(status__in=(SendoutStatus.QUEUED, SendoutStatus.SENDING))
     lost = list(
         running.filter(messages__status=MessageStatus.PENDING, messages__updated_at__lt=cutoff)
@@ -537,6 +599,10 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
     )
     for sendout_id in running.filter(created_at__lt=cutoff).values_list("id", flat=True):
         sendout_finish_if_done(sendout_id=sendout_id)
+    if lost:
+        logger.info(
+            "sms sweep: %s sendouts lost their queued work", len(lost), extra={"sendout_ids": lost}
+        )
     return lost
 
 

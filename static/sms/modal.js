@@ -25,8 +25,9 @@
   };
   const numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
   const fmt = (n) => numberFormat.format(n);
-  const t = (s) => (window.gettext ? window.gettext(s) : s);
-  const tn = (s, p, n) => (window.ngettext ? window.ngettext(s, p, n) : n === 1 ? s : p);
+  // Named gettext/ngettext so that `makemessages -d djangojs` finds the strings.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
   const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
 
   let options = null;
@@ -91,7 +92,7 @@
   }
 
   function showErrors(data) {
-    if (!data) { els.formError.textContent = t("Something went wrong. Please try again."); return; }
+    if (!data) { els.formError.textContent = gettext("Something went wrong. Please try again."); return; }
     if (data.detail) { els.formError.textContent = data.detail; return; }
     Object.entries(data).forEach(([field, messages]) => {
       const text = Array.isArray(messages) ? messages.join(" ") : String(messages);
@@ -132,7 +133,7 @@
     const chars = length(els.body.value);
     const messages = Math.ceil(chars / perMessage());
     els.counter.textContent = interp(
-      tn("%(chars)s / %(max)s characters · %(messages)s message",
+      ngettext("%(chars)s / %(max)s characters · %(messages)s message",
          "%(chars)s / %(max)s characters · %(messages)s messages", messages),
       { chars: fmt(chars), max: fmt(maxChars()), messages: fmt(messages) });
     els.counter.classList.toggle("at-limit", chars >= maxChars());
@@ -150,7 +151,7 @@
     const summary = document.createElement("p");
     summary.className = "preview-summary";
     summary.textContent = interp(
-      tn("%(sendable)s of %(total)s contact receives the message · %(messages)s messages to bill",
+      ngettext("%(sendable)s of %(total)s contact receives the message · %(messages)s messages to bill",
          "%(sendable)s of %(total)s contacts receive the message · %(messages)s messages to bill",
          r.total),
       { sendable: fmt(r.sendable), total: fmt(r.total), messages: fmt(data.messages) });
@@ -159,10 +160,10 @@
     if (skipped.length) {
       const list = document.createElement("ul");
       list.className = "skipped";
-      list.setAttribute("aria-label", t("Skipped"));
+      list.setAttribute("aria-label", gettext("Skipped"));
       skipped.forEach(([reason, n]) => {
         const li = document.createElement("li");
-        li.textContent = interp(t("%(n)s skipped: %(reason)s"), { n: fmt(n), reason: reasonLabel(reason) });
+        li.textContent = interp(gettext("%(n)s skipped: %(reason)s"), { n: fmt(n), reason: reasonLabel(reason) });
         li.dataset.reason = reason;
         list.append(li);
       });
@@ -170,14 +171,14 @@
     }
     const quota = document.createElement("p");
     quota.className = data.quota_after < 0 ? "quota-after error" : "quota-after";
-    quota.textContent = interp(t("Quota after sending: %(after)s"), { after: fmt(data.quota_after) });
+    quota.textContent = interp(gettext("Quota after sending: %(after)s"), { after: fmt(data.quota_after) });
     parts.push(quota);
     if (data.samples.length) {
       const sample = data.samples[0];
       const figure = document.createElement("figure");
       figure.className = "sample";
       const caption = document.createElement("figcaption");
-      caption.textContent = interp(t("Example: %(name)s, %(to)s · %(chars)s characters"),
+      caption.textContent = interp(gettext("Example: %(name)s, %(to)s · %(chars)s characters"),
         { name: sample.name, to: sample.to, chars: fmt(sample.chars) });
       const bubble = document.createElement("p");
       bubble.className = "bubble";
@@ -192,11 +193,11 @@
       parts.push(p);
     });
     els.preview.replaceChildren(...parts);
-    const segments = interp(tn("%(n)s carrier segment", "%(n)s carrier segments", data.carrier_segments),
+    const segments = interp(ngettext("%(n)s carrier segment", "%(n)s carrier segments", data.carrier_segments),
       { n: data.carrier_segments });
     els.encoding.textContent = data.encoding === "GSM-7"
-      ? interp(t("GSM-7 · %(segments)s"), { segments })
-      : interp(t("Unicode (UCS-2) · %(segments)s"), { segments });
+      ? interp(gettext("GSM-7 · %(segments)s"), { segments })
+      : interp(gettext("Unicode (UCS-2) · %(segments)s"), { segments });
     els.submit.disabled = !(r.sendable > 0 && data.quota_after >= 0);
   }
 
@@ -208,7 +209,7 @@
       els.submit.disabled = true;
       els.encoding.textContent = "";
       els.preview.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "muted", textContent: t("Write a message to see who receives it."),
+        className: "muted", textContent: gettext("Write a message to see who receives it."),
       }));
       return;
     }
@@ -268,13 +269,13 @@
     const data = response.data || {};
     if (data.code === "insufficient_quota") {
       els.confirmError.textContent = interp(
-        t("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent."),
+        gettext("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent."),
         { needs: fmt(data.needs), has: fmt(data.has) });
     } else if (data.code === "count_changed") {
       // Back to the form with the new numbers; the user confirms again.
       showCompose();
       await refreshPreview();
-      els.formError.textContent = t("The recipients changed since the preview. Nothing was sent: check the new numbers and submit again.");
+      els.formError.textContent = gettext("The recipients changed since the preview. Nothing was sent: check the new numbers and submit again.");
       els.submit.focus();
       return;
     } else if (data.detail) {
@@ -294,7 +295,7 @@
     const response = await api(opener.dataset.optionsUrl, "GET");
     if (!response.ok) { showErrors(response.data); return; }
     options = response.data;
-    els.quota.textContent = interp(t("Message quota: %(n)s messages left"), { n: fmt(options.quota_remaining) });
+    els.quota.textContent = interp(gettext("Message quota: %(n)s messages left"), { n: fmt(options.quota_remaining) });
     fillSelect(els.sender, options.senders);
     fillSelect(els.phoneField, options.phone_fields);
     fillTags(options.tags);
@@ -321,7 +322,7 @@
     event.preventDefault();
     const fitted = cutToFit(data, Math.max(room, 0));
     if (fitted) insertAtCursor(fitted);
-    setFieldError("body", interp(t("The message holds at most %(max)s characters."), { max: fmt(maxChars()) }));
+    setFieldError("body", interp(gettext("The message holds at most %(max)s characters."), { max: fmt(maxChars()) }));
   });
   els.body.addEventListener("input", () => {
     // A last guard for input that bypasses beforeinput (e.g. some IMEs).
@@ -340,7 +341,7 @@
     const room = maxChars() - (length(el.value) - length(selected));
     if (length(tag) > room) {
       setFieldError("body", interp(
-        t("The tag %(tag)s does not fit: the message holds at most %(max)s characters. Shorten the text first."),
+        gettext("The tag %(tag)s does not fit: the message holds at most %(max)s characters. Shorten the text first."),
         { tag, max: fmt(maxChars()) }));
       el.focus();
       return;

@@ -4,7 +4,9 @@
   const root = document.getElementById("sendout");
   if (!root) return;
   const labels = JSON.parse(document.getElementById("sendout-labels").textContent);
-  const t = (s) => (window.gettext ? window.gettext(s) : s);
+  // Named gettext/ngettext so that `makemessages -d djangojs` finds the strings.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
   const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
   const fmt = (n) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
   const ORDER = ["delivered", "sent", "unknown", "undelivered", "failed", "cancelled", "skipped", "sending", "pending"];
@@ -27,7 +29,7 @@
     bar.setAttribute("aria-valuenow", String(sendout.progress));
     bar.querySelector(".progress-bar").style.width = `${sendout.progress}%`;
     document.getElementById("sendout-progress-text").textContent =
-      interp(t("%(progress)s done · %(done)s of %(total)s recipients handled"), {
+      interp(gettext("%(progress)s done · %(done)s of %(total)s recipients handled"), {
         progress: `${sendout.progress}%`,
         done: fmt(counts.recipients - counts.pending - counts.sending),
         total: fmt(counts.recipients),
@@ -36,7 +38,7 @@
     status.textContent = labels.sendout_statuses[sendout.status] || sendout.status;
     status.dataset.status = sendout.status;
     document.getElementById("sendout-charged").textContent =
-      interp(t("Messages charged: %(n)s"), { n: fmt(sendout.messages_charged) });
+      interp(gettext("Messages charged: %(n)s"), { n: fmt(sendout.messages_charged) });
     const dl = document.getElementById("sendout-counts");
     dl.replaceChildren(...ORDER.filter((s) => counts[s] > 0).flatMap((s) => {
       const dt = document.createElement("dt");
@@ -75,7 +77,7 @@
     tbody.replaceChildren(...data.results.map((r) => {
       const tr = document.createElement("tr");
       const cells = [r.contact_name, r.to, labels.message_statuses[r.status] || r.status,
-        labels.reasons[r.reason] || r.reason || (r.error_code ? interp(t("Provider error %(code)s"), { code: r.error_code }) : ""),
+        labels.reasons[r.reason] || r.reason || (r.error_code ? interp(gettext("Provider error %(code)s"), { code: r.error_code }) : ""),
         fmt(r.messages)];
       cells.forEach((value, i) => {
         const td = document.createElement("td");
@@ -88,14 +90,14 @@
     if (!data.results.length) {
       const tr = document.createElement("tr");
       tr.innerHTML = '<td colspan="5" class="empty"></td>';
-      tr.firstChild.textContent = t("No recipients with this status.");
+      tr.firstChild.textContent = gettext("No recipients with this status.");
       tbody.append(tr);
     }
     const nav = document.getElementById("recipients-pages");
     const parts = [];
-    if (data.previous) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: t("Previous"), onclick: () => { page -= 1; loadRecipients(); } }));
-    parts.push(Object.assign(document.createElement("span"), { textContent: interp(t("%(count)s recipients"), { count: fmt(data.count) }) }));
-    if (data.next) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: t("Next"), onclick: () => { page += 1; loadRecipients(); } }));
+    if (data.previous) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: gettext("Previous"), onclick: () => { page -= 1; loadRecipients(); } }));
+    parts.push(Object.assign(document.createElement("span"), { textContent: interp(ngettext("%(count)s recipient", "%(count)s recipients", data.count), { count: fmt(data.count) }) }));
+    if (data.next) parts.push(Object.assign(document.createElement("button"), { type: "button", textContent: gettext("Next"), onclick: () => { page += 1; loadRecipients(); } }));
     nav.replaceChildren(...parts);
   }
 
@@ -109,7 +111,7 @@
 
   document.getElementById("recipient-status").addEventListener("change", () => { page = 1; loadRecipients(); });
   document.getElementById("sendout-cancel").addEventListener("click", async () => {
-    if (!window.confirm(t("Cancel the messages that have not been sent yet? They are refunded to the quota."))) return;
+    if (!window.confirm(gettext("Cancel the messages that have not been sent yet? They are refunded to the quota."))) return;
     await getJson(root.dataset.cancelUrl, { method: "POST" });
     poll();
   });

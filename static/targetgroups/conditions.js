@@ -220,7 +220,7 @@
       });
       if (seq !== countSeq) return;
       if (r.ok) {
-        countEl.textContent = r.json.count.toLocaleString();
+        countEl.textContent = r.json.count.toLocaleString(document.documentElement.lang || undefined);
         countLabel.textContent = countLabelText;
       } else {
         countEl.textContent = "–";
@@ -242,7 +242,7 @@
       if (r.ok) {
         showConditionErrors([]);
         statusEl.textContent = t.saved;
-        countEl.textContent = r.json.member_count.toLocaleString();
+        countEl.textContent = r.json.member_count.toLocaleString(document.documentElement.lang || undefined);
         countLabel.textContent = countLabelText;
         return;
       }

@@ -1,0 +1,201 @@
+"""Sendout steps are logged with their ids; INFO records never carry a phone
+number or a message body (privacy), in plain or JSON format."""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crm.logging import JsonFormatter
+from crm.models import Account, Contact
+from sms import services, tasks
+from sms.backends import ErrorKind, SendError, locmem
+from sms.models import OutboundMessage
+from sms.quota import quota_top_up, sms_settings_for
+from targetgroups.services import target_group_create
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
+PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, ...
+
+
+@pytest.fixture
+def sendout_world(org, user, settings, sms_outbox):
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_CHUNK_SIZE = 2
+    settings.SMS_MAX_ATTEMPTS = 3
+    sms = sms_settings_for(organisation=org)
+    sms.sms_enabled = True
+    sms.operator_number = "+358401110000"
+    sms.save()
+    quota_top_up(organisation=org, amount=100, reason="test")
+    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
+    names = ["Matti", "Maija", "Juha", "Anna", "Sanna"]
+    for n, first in enumerate(names, start=1):
+        Contact.objects.create(
+            organisation=org,
+            account=account,
+            first_name=first,
+            last_name="Oululainen",
+            city="Oulu",
+            mobile_phone=f"+358 40 100 000{n}",
+        )
+    Contact.objects.create(organisation=org, first_name="Timo", city="Oulu", mobile_phone="")
+    group = target_group_create(
+        organisation=org,
+        name="Oulu",
+        created_by=user,
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
+    )
+    locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
+    locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    locmem.failures["+358401000004"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
+    return group, names
+
+
+def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
+    with django_capture_on_commit_callbacks(execute=False):
+        sendout, _ = services.sendout_create(
+            target_group=group, created_by=user, sender="", phone_field="", body=BODY
+        )
+    retries: dict[int, float] = {}
+    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
+        retries |= services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    with django_capture_on_commit_callbacks(execute=False):
+        second, _ = services.sendout_create(
+            target_group=group, created_by=user, sender="", phone_field="", body=BODY
+        )
+    services.sendout_cancel(sendout=second, cancelled_by=user)
+    # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
+    with django_capture_on_commit_callbacks(execute=False):
+        third, _ = services.sendout_create(
+            target_group=group, created_by=user, sender="", phone_field="", body=BODY
+        )
+    services.sendout_dispatch(sendout_id=third.pk)
+    OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
+    services.sweep_stuck_messages(older_than=timedelta(seconds=-1))
+    return [sendout.pk, second.pk, third.pk]
+
+
+@pytest.mark.django_db
+def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
+    sendout_world, user, caplog, django_capture_on_commit_callbacks
+):
+    group, names = sendout_world
+    caplog.set_level(logging.INFO)
+    first, second, third = run_sendouts(group, user, django_capture_on_commit_callbacks)
+    assert len(locmem.attempts) == 6  # 5 numbers + 1 retry; nothing for the cancelled one
+
+    records = [r for r in caplog.records if r.levelno >= logging.INFO]
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in records]
+    plain = logging.Formatter("%(message)s")
+    texts = lines + [plain.format(r) for r in records]
+    for text in texts:
+        assert not PHONE_DIGITS.search(text), text
+        for secret in ["tervetuloa", "Kalevan", "{{contact", *names]:
+            assert secret not in text, text
+
+    events = [json.loads(line) for line in lines]
+    by_sendout = [e for e in events if e.get("sendout_id") == first]
+    messages = [e["message"] for e in by_sendout]
+    assert any(
+        m.endswith("created: 5 recipients, 1 skipped, 5 messages reserved") for m in messages
+    )
+    assert any("dispatched: 5 pending messages in 3 chunks" in m for m in messages)
+    chunks = [e for e in by_sendout if "chunk sent" in e["message"]]
+    assert sum(e["ok"] for e in chunks) == 3  # Matti, Anna (after a retry), Sanna
+    assert sum(e["failed"] for e in chunks) == 1
+    assert sum(e["unknown"] for e in chunks) == 1
+    assert sum(e["retry"] for e in chunks) == 1
+    assert any(m.endswith("completed") for m in messages)
+    for event in by_sendout:
+        assert event["organisation_id"] == group.organisation_id
+        assert event["target_group_id"] == group.pk
+        assert {"timestamp", "level", "logger"} <= set(event)
+    cancelled = [e for e in events if e.get("sendout_id") == second and "cancelled" in e["message"]]
+    assert cancelled and cancelled[0]["messages_refunded"] == 5
+    swept = [e for e in events if e["message"].startswith("sms sweep")]
+    assert any("5 messages left in sending became unknown" in e["message"] for e in swept)
+    assert any(e.get("sendout_id") == third and "completed" in e["message"] for e in events)
+
+
+def test_json_formatter_writes_one_line_with_extra_fields():
+    record = logging.LogRecord("sms.services", logging.INFO, __file__, 1, "a %s", ("b",), None)
+    record.sendout_id = 7
+    record.organisation_id = 3
+    try:
+        raise ValueError("boom\nsecond line")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["message"] == "a b"
+    assert data["level"] == "INFO"
+    assert data["logger"] == "sms.services"
+    assert (data["sendout_id"], data["organisation_id"]) == (7, 3)
+    assert "ValueError: boom" in data["exc_info"]
+    assert data["timestamp"].endswith("+00:00")
+
+
+@pytest.mark.django_db
+def test_task_start_and_finish_are_logged_with_id_and_runtime(caplog, settings):
+    caplog.set_level(logging.INFO, logger="crm.tasks")
+    result = tasks.sweep.apply()  # runs here, through Celery's tracer
+    assert result.successful(), result.traceback
+    records = [r for r in caplog.records if r.name == "crm.tasks"]
+    assert [r.getMessage().split(":")[0] for r in records] == ["task started", "task finished"]
+    finished = records[-1]
+    assert finished.task_id == result.id
+    assert finished.task_name == "sms.tasks.sweep"
+    assert finished.state == "SUCCESS"
+    assert isinstance(finished.runtime, float) and finished.runtime >= 0
+    data = json.loads(JsonFormatter().format(finished))
+    assert data["task_id"] == result.id
+
+
+@pytest.mark.parametrize(
+    ("env", "json_lines"),
+    [({"DEBUG": "0"}, True), ({"DEBUG": "0", "LOG_FORMAT": "plain"}, False), ({}, False)],
+)
+def test_log_format_follows_the_settings(env, json_lines, tmp_path):
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('sms.services').info('hello %s', 'there', extra={'sendout_id': 5})"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "SECRET_KEY": "s" * 50,
+            "ALLOWED_HOSTS": "crm.example",
+            "VAR_DIR": str(tmp_path),
+            "LOG_LEVEL": "INFO",
+            **env,
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    if json_lines:
+        data = json.loads(line)
+        assert (data["message"], data["sendout_id"], data["level"]) == ("hello there", 5, "INFO")
+    else:
+        assert line.endswith("INFO sms.services hello there")
