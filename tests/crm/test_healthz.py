@@ -1,6 +1,7 @@
 """/healthz answers 200 when the database and the broker answer, 503 naming the one
 that does not. "Down" is a real refused connection (a closed port), not a mock."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import point_celery_at, port_answers, require
+from tests.conftest import port_answers, require
+from tests.worker import app_using_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT = 1  # tcpmux: nothing listens there on a development or CI machine
@@ -19,16 +21,8 @@ REDIS_URL = os.environ.get("HEALTHZ_REDIS_URL", "redis://127.0.0.1:6379/11")
 @pytest.fixture
 def broker():
     """Point this process's Celery app at a broker for one test, then back."""
-    old = None
-
-    def use(url: str) -> None:
-        nonlocal old
-        previous = point_celery_at(url)
-        old = old or previous
-
-    yield use
-    if old is not None:
-        point_celery_at(old)
+    with contextlib.ExitStack() as stack:
+        yield lambda url: stack.enter_context(app_using_broker(url))
 
 
 @pytest.mark.django_db
