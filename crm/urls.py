@@ -11,6 +11,9 @@ router = DefaultRouter()
 router.register("accounts", api.AccountViewSet, basename="api-account")
 router.register("contacts", api.ContactViewSet, basename="api-contact")
 
+# Paths under /api/ that match no route answer JSON too.
+handler404 = views.not_found
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
