@@ -162,6 +162,29 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
+# Per-user rate limits ("N/s|min|hour|day"), counted in the default cache below.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "sms_preview": os.environ.get("SMS_PREVIEW_RATE", "120/min"),
+    "sms_send": os.environ.get("SMS_SEND_RATE", "10/min"),
+}
+
+# --- Cache --------------------------------------------------------------------------
+# Rate-limit counts live here. Several web processes must share one cache to count
+# the same requests: REDIS_CACHE_URL (or CACHE_URL) = redis://host:6379/1. Without
+# it, a per-process memory cache (fine for one process and for tests).
+_CACHE_URL = os.environ.get("REDIS_CACHE_URL") or os.environ.get("CACHE_URL", "")
+if _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+        }
+    }
+elif _CACHE_URL:
+    raise ImproperlyConfigured("REDIS_CACHE_URL must be a redis://, rediss:// or unix:// URL.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM SMS API",
     "DESCRIPTION": "Accounts, contacts, target groups and SMS sendouts.",

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api import OrganisationScopedMixin
+from crm.throttling import ScopedUserRateThrottle
 from sms import rules, selectors, services
 from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for
@@ -76,6 +77,9 @@ class OptionsView(TargetGroupSmsView):
 
 
 class PreviewView(TargetGroupSmsView):
+    throttle_classes = [ScopedUserRateThrottle]
+    throttle_scope = "sms_preview"
+
     @extend_schema(request=PreviewInSerializer, responses=PreviewOutSerializer)
     def post(self, request: Request, pk: int) -> Response:
         target_group = self.target_group(pk)
@@ -97,6 +101,9 @@ class PreviewView(TargetGroupSmsView):
 
 
 class SendoutCreateView(TargetGroupSmsView):
+    throttle_classes = [ScopedUserRateThrottle]
+    throttle_scope = "sms_send"
+
     @extend_schema(
         request=SendoutInSerializer,
         responses={202: SendoutSerializer},
