@@ -1,18 +1,23 @@
 """Hostile input: rate limits, CSRF on session requests, cross-organisation access to
 every object URL, markup in contact data, and the production settings."""
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from sms.models import Sendout
-from tests.hostile import build_world
+from tests.hostile import World, build_world
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -86,3 +91,107 @@ def test_preview_is_limited_per_user(org, user, make_user) -> None:
         other = APIClient()
         other.force_authenticate(make_user(org))
         assert other.post(url, {"body": "Hei"}, format="json").status_code == 200
+
+
+# --- CSRF on session requests ---------------------------------------------------------
+
+WRITING = {"post", "patch", "put", "delete"}
+
+
+def writing_operations() -> list[tuple[str, str]]:
+    """(METHOD, path template) of every writing operation in the OpenAPI schema."""
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return sorted(
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method in item
+        if method in WRITING
+    )
+
+
+# A valid request for each writing operation, given one organisation's objects.
+VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
+    ("POST", "/api/v1/accounts/"): lambda w: {"name": "Uusi Oy"},
+    ("PATCH", "/api/v1/accounts/{id}/"): lambda w: {"city": "Turku"},
+    ("DELETE", "/api/v1/accounts/{id}/"): lambda w: None,
+    ("POST", "/api/v1/contacts/"): lambda w: {"first_name": "Liisa"},
+    ("PATCH", "/api/v1/contacts/{id}/"): lambda w: {"city": "Turku"},
+    ("DELETE", "/api/v1/contacts/{id}/"): lambda w: None,
+    ("POST", "/api/v1/contacts/bulk/"): lambda w: [{"first_name": "Liisa"}],
+    ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
+    ("POST", "/api/v1/target-groups/"): lambda w: {"name": "Uusi", "conditions": []},
+    ("PATCH", "/api/v1/target-groups/{id}/"): lambda w: {"name": "Toinen"},
+    ("DELETE", "/api/v1/target-groups/{id}/"): lambda w: None,
+    ("POST", "/api/v1/target-groups/count/"): lambda w: {"conditions": []},
+    ("POST", "/api/v1/target-groups/{id}/include/"): lambda w: {"contacts": [w.contact.pk]},
+    ("POST", "/api/v1/target-groups/{id}/exclude/"): lambda w: {"contacts": [w.contact.pk]},
+    ("POST", "/api/v1/target-groups/{id}/reset/"): lambda w: {"contacts": [w.contact.pk]},
+    ("POST", "/api/v1/target-groups/{id}/sms/preview/"): lambda w: {"body": "Hei"},
+    ("POST", "/api/v1/target-groups/{id}/sms/sendouts/"): lambda w: {"body": "Hei"},
+}
+
+
+def object_for(path: str, world: World) -> Any:
+    for prefix, obj in (
+        ("/api/v1/accounts/", world.account),
+        ("/api/v1/contacts/", world.contact),
+        ("/api/v1/sms/sendouts/", world.sendout),
+        ("/api/v1/target-groups/", world.target_group),
+    ):
+        if path.startswith(prefix):
+            return obj
+    raise AssertionError(f"{path}: no object kind known")
+
+
+def test_every_writing_operation_has_a_valid_request_in_the_csrf_table() -> None:
+    missing = set(writing_operations()) - set(VALID_WRITES)
+    assert not missing, f"add these to VALID_WRITES: {sorted(missing)}"
+
+
+def session_client(user) -> tuple[Client, str]:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    page = client.get(reverse("contact-list"))  # sets the CSRF cookie (the logout form)
+    assert page.status_code == 200
+    return client, client.cookies[settings.CSRF_COOKIE_NAME].value
+
+
+def send(client: Client, method: str, url: str, body: Any, **headers: str):
+    kwargs: dict[str, Any] = {"content_type": "application/json", "headers": headers}
+    if body is not None:
+        kwargs["data"] = json.dumps(body)
+    return getattr(client, method.lower())(url, **kwargs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
+def test_session_write_needs_the_csrf_token(org, user, method, path) -> None:
+    world = build_world(org, user)
+    url = path.replace("{id}", str(object_for(path, world).pk))
+    body = VALID_WRITES[(method, path)](world)
+    client, token = session_client(user)
+    before = snapshot()
+
+    refused = send(client, method, url, body)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    assert snapshot() == before
+
+    wrong = send(client, method, url, body, X_CSRFToken="x" * 64)
+    assert wrong.status_code == 403
+    assert snapshot() == before
+
+    accepted = send(client, method, url, body, X_CSRFToken=token)
+    assert 200 <= accepted.status_code < 300, accepted.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
+def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
+    world = build_world(org, user)
+    url = path.replace("{id}", str(object_for(path, world).pk))
+    body = VALID_WRITES[(method, path)](world)
+    client = Client(enforce_csrf_checks=True)
+    key = Token.objects.create(user=user).key
+    response = send(client, method, url, body, Authorization=f"Token {key}")
+    assert 200 <= response.status_code < 300, response.content
