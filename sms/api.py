@@ -153,7 +153,8 @@ class SendoutViewSet(
         parameters=[OpenApiParameter("status", str, enum=[s.value for s in MessageStatus])],
     )
     @action(detail=True, methods=["get"])
-    def recipients(self, request: Request, pk: int) -> Response:
+    # **kwargs: the router's format-suffix route (recipients.json) passes `format`.
+    def recipients(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         wanted = request.query_params.get("status", "")
         if wanted and wanted not in MessageStatus.values:
@@ -166,7 +167,7 @@ class SendoutViewSet(
 
     @extend_schema(request=None, responses=SendoutSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: int) -> Response:
+    def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         services.sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)

@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.test import Client, override_settings
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -195,3 +195,115 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
     key = Token.objects.create(user=user).key
     response = send(client, method, url, body, Authorization=f"Token {key}")
     assert 200 <= response.status_code < 300, response.content
+
+
+# --- Another organisation's objects: 404 on every object URL ---------------------------
+
+# Which object each route with a `pk` acts on. A new route with a pk and no entry here
+# fails test_every_object_route_is_in_the_map.
+ROUTE_OBJECTS = {
+    "account-detail": "account",
+    "contact-detail": "contact",
+    "targetgroup-detail": "target_group",
+    "targetgroup-members": "target_group",
+    "targetgroup-sms": "target_group",
+    "targetgroup-include": "target_group",
+    "targetgroup-exclude": "target_group",
+    "targetgroup-reset": "target_group",
+    "targetgroup-delete": "target_group",
+    "sms-sendout-detail": "sendout",
+    "api-account-detail": "account",
+    "api-contact-detail": "contact",
+    "api-targetgroup-detail": "target_group",
+    "api-targetgroup-members": "target_group",
+    "api-targetgroup-include": "target_group",
+    "api-targetgroup-exclude": "target_group",
+    "api-targetgroup-reset": "target_group",
+    "api-sms-options": "target_group",
+    "api-sms-preview": "target_group",
+    "api-sms-sendout-create": "target_group",
+    "api-sendout-detail": "sendout",
+    "api-sendout-cancel": "sendout",
+    "api-sendout-recipients": "sendout",
+}
+# Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
+# routes name the object `object_id`.
+NOT_WALKED = ("admin/",)
+
+
+def object_routes() -> list[tuple[str, str, frozenset[str]]]:
+    """(route, name, kwargs) of every URL pattern that takes an object id."""
+
+    def walk(patterns, prefix: str = ""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern.name, pattern.pattern.regex.groupindex
+
+    found = []
+    for route, name, groups in walk(get_resolver().url_patterns):
+        if route.startswith(NOT_WALKED):
+            continue
+        kwargs = frozenset(groups)
+        if any(kwarg == "pk" or kwarg.endswith(("id", "_pk")) for kwarg in kwargs):
+            found.append((route, name, kwargs))
+    return found
+
+
+ROUTES = object_routes()
+
+
+def test_every_object_route_is_in_the_map() -> None:
+    assert len(ROUTES) >= len(ROUTE_OBJECTS)
+    for route, name, kwargs in ROUTES:
+        assert name in ROUTE_OBJECTS, f"{route} ({name}): add it to ROUTE_OBJECTS"
+        assert kwargs <= {"pk", "format"}, f"{route}: unknown kwargs {sorted(kwargs)}"
+
+
+def route_url(name: str, kwargs: frozenset[str], pk: int) -> str:
+    values: dict[str, Any] = {"pk": pk}
+    if "format" in kwargs:
+        values["format"] = "json"
+    return reverse(name, kwargs=values)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "name", "kwargs"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_another_organisations_object_is_404(
+    org, other_org, user, make_user, route, name, kwargs
+) -> None:
+    mine = build_world(org, user, name="Oma Oy")
+    theirs = build_world(other_org, make_user(other_org), name="Vieras Oy")
+    kind = ROUTE_OBJECTS[name]
+    missing_pk = max(getattr(w, kind).pk for w in (mine, theirs)) + 1_000_000
+    is_api = route.startswith("api/")
+    if is_api:
+        client: Client = APIClient()
+        client.force_authenticate(user)
+        methods = ["get", "post", "patch", "delete"]
+    else:
+        client = Client()
+        client.force_login(user)
+        methods = ["get", "post"]
+
+    def call(method: str, pk: int) -> int:
+        url = route_url(name, kwargs, pk)
+        if is_api:
+            return getattr(client, method)(url, {}, format="json").status_code
+        return getattr(client, method)(url, {}).status_code
+
+    before = snapshot()
+    answers = {}
+    for method in methods:
+        answers[method] = call(method, getattr(theirs, kind).pk)
+        # Indistinguishable from an object that does not exist at all.
+        assert answers[method] == call(method, missing_pk), method
+        assert answers[method] in (404, 405), (method, answers[method])
+    assert 404 in answers.values()
+    assert snapshot() == before
+    # The map is right: the same route finds the user's own object.
+    own = call("get", getattr(mine, kind).pk)
+    if own == 405:
+        own = call("post", getattr(mine, kind).pk)
+    assert own not in (404, 405), own
