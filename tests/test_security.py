@@ -3,6 +3,7 @@ every object URL, markup in contact data, and the production settings."""
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,12 @@ from django.apps import apps
 from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.html import escape
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from crm.models import Account, Contact
 from sms.models import Sendout
 from tests.hostile import World, build_world
 
@@ -307,3 +310,138 @@ def test_another_organisations_object_is_404(
     if own == 405:
         own = call("post", getattr(mine, kind).pk)
     assert own not in (404, 405), own
+
+
+# --- Markup and tag syntax in contact data: always shown as text ------------------------
+
+HOSTILE = {
+    "first_name": "<script>alert(1)</script>",
+    "last_name": '"><img src=x onerror=alert(1)>',
+    "title": "{{contact.email}}",
+    "city": "{% debug %}",
+}
+HOSTILE_ACCOUNT = {"name": "<svg onload=alert(2)>{{account.name}}", "industry": "</dd><b>x</b>"}
+RAW_MARKUP = [
+    value
+    for value in [*HOSTILE.values(), *HOSTILE_ACCOUNT.values(), "<i>group</i>"]
+    if "<" in value
+]
+
+
+@pytest.fixture
+def hostile_world(org, user) -> World:
+    world = build_world(org, user, name=HOSTILE_ACCOUNT["name"])
+    Account.objects.filter(pk=world.account.pk).update(**HOSTILE_ACCOUNT)
+    Contact.objects.filter(pk=world.contact.pk).update(email="matti@example.com", **HOSTILE)
+    world.target_group.name = "<i>group</i>"
+    world.target_group.description = "<i>group</i>"
+    world.target_group.save()
+    return world
+
+
+def pages_showing(world: World) -> list[str]:
+    group = world.target_group.pk
+    return [
+        reverse("contact-list"),
+        reverse("contact-list") + "?q=script",
+        reverse("contact-detail", args=[world.contact.pk]),
+        reverse("account-list"),
+        reverse("account-detail", args=[world.account.pk]),
+        reverse("targetgroup-list"),
+        reverse("targetgroup-detail", args=[group]),
+        reverse("targetgroup-members", args=[group]),
+        reverse("targetgroup-sms", args=[group]),
+        reverse("sms-sendout-detail", args=[world.sendout.pk]),
+    ]
+
+
+@pytest.mark.django_db
+def test_markup_in_contact_fields_is_escaped_on_every_page(client, user, hostile_world) -> None:
+    client.force_login(user)
+    shown = ""
+    for url in pages_showing(hostile_world):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        for raw in RAW_MARKUP:
+            assert raw not in page, f"{url} shows {raw!r} unescaped"
+        assert "sql_queries" not in page  # {% debug %} was not run
+        shown += page
+    # ... and the values are there, as text.
+    for value in [*HOSTILE.values(), *HOSTILE_ACCOUNT.values()]:
+        assert escape(value) in shown, value
+    contact_page = client.get(reverse("contact-detail", args=[hostile_world.contact.pk]))
+    assert "{{contact.email}}" in contact_page.content.decode()
+
+
+@pytest.mark.django_db
+def test_markup_in_contact_fields_is_escaped_in_the_admin(admin_client, hostile_world) -> None:
+    contact, account = hostile_world.contact, hostile_world.account
+    for url in [
+        reverse("admin:crm_contact_changelist"),
+        reverse("admin:crm_contact_change", args=[contact.pk]),
+        reverse("admin:crm_account_changelist"),
+        reverse("admin:crm_account_change", args=[account.pk]),
+        reverse("admin:sms_outboundmessage_changelist"),
+    ]:
+        page = admin_client.get(url).content.decode()
+        for raw in RAW_MARKUP:
+            assert raw not in page, f"{url} shows {raw!r} unescaped"
+
+
+@pytest.mark.django_db
+def test_api_answers_contact_fields_exactly_as_stored(api, hostile_world) -> None:
+    data = api.get(f"/api/v1/contacts/{hostile_world.contact.pk}/").json()
+    assert {key: data[key] for key in HOSTILE} == HOSTILE
+    members = api.get(f"/api/v1/target-groups/{hostile_world.target_group.pk}/members/").json()
+    assert members["results"][0]["first_name"] == HOSTILE["first_name"]
+
+
+@pytest.mark.django_db
+def test_sms_text_holds_contact_values_literally_never_re_parsed(api, hostile_world) -> None:
+    group = hostile_world.target_group.pk
+    body = "Hei {{contact.first_name}} {{contact.title}} {{contact.city}} {{account.name}}"
+    expected = (
+        f"Hei {HOSTILE['first_name']} {HOSTILE['title']} {HOSTILE['city']} "
+        f"{HOSTILE_ACCOUNT['name']}"
+    )
+    preview = api.post(f"/api/v1/target-groups/{group}/sms/preview/", {"body": body}, format="json")
+    assert preview.status_code == 200
+    assert [sample["body"] for sample in preview.json()["samples"]] == [expected]
+    created = api.post(
+        f"/api/v1/target-groups/{group}/sms/sendouts/", {"body": body}, format="json"
+    )
+    assert created.status_code == 202
+    sendout = Sendout.objects.get(pk=created.json()["id"])
+    assert [m.body for m in sendout.messages.all()] == [expected]
+    recipients = api.get(f"/api/v1/sms/sendouts/{sendout.pk}/recipients/").json()
+    assert [r["body"] for r in recipients["results"]] == [expected]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("website", ["javascript:alert(1)", "data:text/html,<script>x</script>"])
+def test_account_website_link_cannot_carry_script(api, website) -> None:
+    response = api.post("/api/v1/accounts/", {"name": "X", "website": website}, format="json")
+    assert response.status_code == 400
+    assert "website" in response.json()
+    assert not Account.objects.exists()
+
+
+# Data reaches the DOM only as text: innerHTML may hold a fixed literal, nothing else.
+HTML_SINKS = re.compile(
+    r"(innerHTML|outerHTML)\s*\+?=\s*(?P<value>[^;]+);"
+    r"|insertAdjacentHTML|document\.write|\beval\(|new Function"
+)
+LITERAL = re.compile(r"""^\s*(?:'[^'$]*'|"[^"$]*"|`[^`$]*`)\s*$""")
+
+
+def test_scripts_never_put_data_into_html() -> None:
+    scripts = sorted((BASE_DIR / "static").rglob("*.js"))
+    assert scripts
+    for script in scripts:
+        for match in HTML_SINKS.finditer(script.read_text()):
+            value = match.group("value")
+            assert value is not None and LITERAL.match(value), (
+                f"{script.relative_to(BASE_DIR)}: {match.group(0)!r} may put data into HTML; "
+                "use textContent or createElement"
+            )
