@@ -17,6 +17,7 @@ from django.utils.html import escape
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from twilio.request_validator import RequestValidator
 
 from crm.models import Account, Contact
 from sms.models import Sendout
@@ -445,3 +446,98 @@ def test_scripts_never_put_data_into_html() -> None:
                 f"{script.relative_to(BASE_DIR)}: {match.group(0)!r} may put data into HTML; "
                 "use textContent or createElement"
             )
+
+
+# --- Webhooks: forged and replayed callbacks -----------------------------------------------
+
+CALLBACK_BASE = "https://crm.example.com"
+AUTH_TOKEN = "twilio-auth-token-for-tests"
+STATUS_PATH = "/sms/webhooks/twilio/status/"
+INBOUND_PATH = "/sms/webhooks/twilio/inbound/"
+
+
+@pytest.fixture
+def webhook_world(org, user, settings) -> World:
+    settings.SMS_STATUS_CALLBACK_BASE_URL = CALLBACK_BASE
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    world = build_world(org, user)
+    world.sendout.messages.update(status="sent", provider_id="SM" + "a" * 32, to="+358401234567")
+    return world
+
+
+def signed(path: str, params: dict[str, str], *, base: str = CALLBACK_BASE, token=AUTH_TOKEN):
+    return RequestValidator(token).compute_signature(base + path, params)
+
+
+def post_callback(path: str, params: dict[str, str], signature: str | None):
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    return Client(enforce_csrf_checks=True).post(path, params, headers=headers)
+
+
+STATUS = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
+STOP = {"From": "+358401234567", "Body": "STOP"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "params"), [(STATUS_PATH, STATUS), (INBOUND_PATH, STOP)])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda path, params: None, id="missing"),
+        pytest.param(lambda path, params: "bm90IGEgc2lnbmF0dXJl", id="garbage"),
+        pytest.param(
+            lambda path, params: signed(path, params, token="another-account-token"),
+            id="wrong-token",
+        ),
+        pytest.param(
+            lambda path, params: signed(path, params, base="https://evil.example.com"),
+            id="other-host",
+        ),
+        pytest.param(
+            lambda path, params: signed(
+                STATUS_PATH if path == INBOUND_PATH else INBOUND_PATH, params
+            ),
+            id="other-url",
+        ),
+        pytest.param(
+            lambda path, params: signed(path, {**params, "MessageStatus": "failed"}),
+            id="other-params",
+        ),
+    ],
+)
+def test_forged_callback_is_403_and_changes_nothing(webhook_world, path, params, forge) -> None:
+    before = snapshot()
+    response = post_callback(path, params, forge(path, params))
+    assert response.status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_webhooks_refuse_everything_without_a_configured_token(webhook_world, settings) -> None:
+    settings.TWILIO_AUTH_TOKEN = ""
+    before = snapshot()
+    assert post_callback(STATUS_PATH, STATUS, signed(STATUS_PATH, STATUS)).status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_replayed_status_callback_changes_nothing(webhook_world) -> None:
+    assert post_callback(STATUS_PATH, STATUS, signed(STATUS_PATH, STATUS)).status_code == 204
+    assert set(webhook_world.sendout.messages.values_list("status", flat=True)) == {"delivered"}
+    after_first = snapshot()
+    assert post_callback(STATUS_PATH, STATUS, signed(STATUS_PATH, STATUS)).status_code == 204
+    assert snapshot() == after_first
+    # An older report replayed late does not move the message back.
+    older = {**STATUS, "MessageStatus": "sent"}
+    assert post_callback(STATUS_PATH, older, signed(STATUS_PATH, older)).status_code == 204
+    assert snapshot() == after_first
+
+
+@pytest.mark.django_db
+def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
+    assert post_callback(INBOUND_PATH, STOP, signed(INBOUND_PATH, STOP)).status_code == 200
+    webhook_world.contact.refresh_from_db()
+    assert webhook_world.contact.sms_opt_out
+    after_first = snapshot()
+    assert post_callback(INBOUND_PATH, STOP, signed(INBOUND_PATH, STOP)).status_code == 200
+    assert snapshot() == after_first
