@@ -4,6 +4,9 @@ every object URL, markup in contact data, and the production settings."""
 import json
 import os
 import re
+import secrets
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -541,3 +544,60 @@ def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
     after_first = snapshot()
     assert post_callback(INBOUND_PATH, STOP, signed(INBOUND_PATH, STOP)).status_code == 200
     assert snapshot() == after_first
+
+
+# --- Production settings --------------------------------------------------------------------
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="crm.example.com",
+        DATABASE_URL="sqlite:///:memory:",
+        **extra,
+    )
+    return env
+
+
+def test_check_deploy_is_clean_with_production_settings() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_are_strict() -> None:
+    code = (
+        "from django.conf import settings as s; import json; print(json.dumps([s.DEBUG,"
+        " s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY,"
+        " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_CONTENT_TYPE_NOSNIFF,"
+        " s.X_FRAME_OPTIONS, s.CACHES['default']['BACKEND']]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=BASE_DIR,
+        env=production_env(REDIS_CACHE_URL="redis://127.0.0.1:6379/10"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        31_536_000,
+        True,
+        "DENY",
+        "django.core.cache.backends.redis.RedisCache",
+    ]
