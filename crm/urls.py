@@ -11,7 +11,8 @@ router = DefaultRouter()
 router.register("accounts", api.AccountViewSet, basename="api-account")
 router.register("contacts", api.ContactViewSet, basename="api-contact")
 
-# Paths under /api/ that match no route answer JSON too.
+# Under /api/, a path that matches no route and a request Django refuses answer JSON too.
+handler400 = views.bad_request
 handler404 = views.not_found
 
 urlpatterns = [

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.defaults import page_not_found
 from django.views.generic import DetailView, ListView
 
@@ -86,3 +87,11 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 for a request Django refuses before any view (too many form fields, a
+    suspicious header): the API answers JSON like its own refusals."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Bad request."), "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)

@@ -143,3 +143,15 @@ def test_contact_id_beyond_64_bits_is_a_400_not_a_500(api, contact, path) -> Non
     assert response.status_code == 400
     assert "excluded_contacts" in response.json()
     assert not TargetGroup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_form_with_too_many_fields_is_a_json_400(api, settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    response = api.post(
+        "/api/v1/accounts/",
+        "&".join(f"name={n}" for n in range(20)),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request.", "code": "bad_request"}
