@@ -339,9 +339,7 @@ class SendoutAdmin(
         if cancelled:
             self.message_user(
                 request,
-                ngettext(
-                    "%(n)s sendout cancelled.", "%(n)s sendouts cancelled.", cancelled
-                )
+                ngettext("%(n)s sendout cancelled.", "%(n)s sendouts cancelled.", cancelled)
                 % {"n": cancelled},
                 messages.SUCCESS,
             )
