@@ -159,7 +159,12 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = False
+# The preload flag only takes effect once the domain is submitted to the browsers'
+# list; SECURE_HSTS_PRELOAD=0 leaves it out.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+# Not HttpOnly: the pages' scripts read the CSRF cookie to send X-CSRFToken.
+CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -184,6 +189,29 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
+# Per-user rate limits ("N/s|min|hour|day"), counted in the default cache below.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "sms_preview": os.environ.get("SMS_PREVIEW_RATE", "120/min"),
+    "sms_send": os.environ.get("SMS_SEND_RATE", "10/min"),
+}
+
+# --- Cache --------------------------------------------------------------------------
+# Rate-limit counts live here. Several web processes must share one cache to count
+# the same requests: REDIS_CACHE_URL (or CACHE_URL) = redis://host:6379/1. Without
+# it, a per-process memory cache (fine for one process and for tests).
+_CACHE_URL = os.environ.get("REDIS_CACHE_URL", "")
+if _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+        }
+    }
+elif _CACHE_URL:
+    raise ImproperlyConfigured("REDIS_CACHE_URL must be a redis://, rediss:// or unix:// URL.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM SMS API",
     "DESCRIPTION": "Accounts, contacts, target groups and SMS sendouts.",

@@ -11,6 +11,10 @@ router = DefaultRouter()
 router.register("accounts", api.AccountViewSet, basename="api-account")
 router.register("contacts", api.ContactViewSet, basename="api-contact")
 
+# Under /api/, a path that matches no route and a request Django refuses answer JSON too.
+handler400 = views.bad_request
+handler404 = views.not_found
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api import OrganisationScopedMixin
+from crm.throttling import ScopedUserRateThrottle
 from sms import rules, selectors, services
 from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for
@@ -77,6 +78,9 @@ class OptionsView(TargetGroupSmsView):
 
 
 class PreviewView(TargetGroupSmsView):
+    throttle_classes = [ScopedUserRateThrottle]
+    throttle_scope = "sms_preview"
+
     @extend_schema(request=PreviewInSerializer, responses=PreviewOutSerializer)
     def post(self, request: Request, pk: int) -> Response:
         target_group = self.target_group(pk)
@@ -98,6 +102,9 @@ class PreviewView(TargetGroupSmsView):
 
 
 class SendoutCreateView(TargetGroupSmsView):
+    throttle_classes = [ScopedUserRateThrottle]
+    throttle_scope = "sms_send"
+
     @extend_schema(
         request=SendoutInSerializer,
         responses={202: SendoutSerializer},
@@ -147,7 +154,8 @@ class SendoutViewSet(
         parameters=[OpenApiParameter("status", str, enum=[s.value for s in MessageStatus])],
     )
     @action(detail=True, methods=["get"])
-    def recipients(self, request: Request, pk: int) -> Response:
+    # **kwargs: the router's format-suffix route (recipients.json) passes `format`.
+    def recipients(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         wanted = request.query_params.get("status", "")
         if wanted and wanted not in MessageStatus.values:
@@ -165,7 +173,7 @@ class SendoutViewSet(
 
     @extend_schema(request=None, responses=SendoutSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: int) -> Response:
+    def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         services.sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)

@@ -1,7 +1,7 @@
 """An optional messages-per-second cap per organisation and sender.
 
 A fixed one-second window counted in Django's cache: with a shared cache (Redis,
-``CACHE_URL``) the cap holds across every worker process; with the default
+``REDIS_CACHE_URL``) the cap holds across every worker process; with the default
 local-memory cache it holds per process.
 """
 

@@ -9,6 +9,9 @@ from targetgroups.fields import ConditionsInvalid, Match, validate_conditions
 from targetgroups.models import TargetGroup
 
 MAX_HAND_PICKED = 10_000
+# Ids are 64-bit: a larger number is refused as a bad value, not sent to the database
+# (SQLite raises OverflowError on it, a 500).
+MAX_ID = 2**63 - 1
 
 
 class ConditionSerializer(serializers.Serializer):
@@ -35,7 +38,7 @@ class ConditionsField(serializers.Field):
 
 def _ids_field() -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=MAX_HAND_PICKED,
     )
@@ -143,7 +146,9 @@ class CountSerializer(serializers.Serializer):
 
 class ContactIdsSerializer(serializers.Serializer):
     contacts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_HAND_PICKED
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=MAX_HAND_PICKED,
     )
 
     def validate_contacts(self, value: list[int]) -> list[int]:

@@ -31,6 +31,15 @@ def port_answers(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache: rate-limit counts never leak between tests
+    (SQLite reuses the ids of rolled-back users)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def require_postgres(db) -> None:
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL=postgres://...)")

@@ -42,8 +42,9 @@
     const dl = document.getElementById("sendout-counts");
     dl.replaceChildren(...ORDER.filter((s) => counts[s] > 0).flatMap((s) => {
       const dt = document.createElement("dt");
-      dt.innerHTML = `<span class="swatch s-${s}"></span>`;
-      dt.append(labels.message_statuses[s] || s);
+      const swatch = document.createElement("span");
+      swatch.className = `swatch s-${s}`;
+      dt.append(swatch, labels.message_statuses[s] || s);
       const dd = document.createElement("dd");
       dd.textContent = fmt(counts[s]);
       dd.dataset.status = s;
