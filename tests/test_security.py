@@ -550,7 +550,9 @@ def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
 
 
 def production_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    # Django's own variables (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this
+    # process) are not part of a production environment.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
