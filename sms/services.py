@@ -236,7 +236,8 @@ def sendout_enqueue(*, sendout_id: int) -> None:
 
 
 def _backoff(attempt: int) -> float:
-    """Exponential backoff with full jitter: up to 2, 4, 8, ... seconds, capped."""
+    """Exponential backoff with jitter: between half and all of 2, 4, 8, ... seconds
+    (times SMS_RETRY_BACKOFF_BASE), capped at SMS_RETRY_BACKOFF_MAX."""
     cap = min(settings.SMS_RETRY_BACKOFF_MAX, settings.SMS_RETRY_BACKOFF_BASE * 2**attempt)
     return random.uniform(cap / 2, cap)
 
