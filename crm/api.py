@@ -1,5 +1,7 @@
 """The CRM part of the HTTP API: thin views over selectors and services."""
 
+from functools import cached_property
+
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -18,8 +20,9 @@ class OrganisationScopedMixin:
 
     request: Request
 
-    @property
+    @cached_property
     def organisation(self) -> Organisation:
+        # One lookup per request (a view instance lives for one request).
         return selectors.membership_for(self.request.user).organisation
 
     def get_serializer_context(self) -> dict:

@@ -1,5 +1,7 @@
 """HTML pages of the CRM core: thin views over selectors."""
 
+from functools import cached_property
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,8 +25,9 @@ class OrganisationMixin(LoginRequiredMixin):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    @property
+    @cached_property
     def organisation(self) -> Organisation:
+        # One lookup per request (a view instance lives for one request).
         return selectors.membership_for(self.request.user).organisation
 
     def get_context_data(self, **kwargs):

@@ -151,18 +151,6 @@ class RecipientSummary:
     samples: list[Recipient] = field(default_factory=list)
     longest: Recipient | None = None
 
-    def add(self, recipient: Recipient) -> None:
-        self.total += 1
-        if recipient.reason is None:
-            self.sendable += 1
-            self.messages += recipient.messages
-            if len(self.samples) < SAMPLE_SIZE:
-                self.samples.append(recipient)
-            if self.longest is None or recipient.chars > self.longest.chars:
-                self.longest = recipient
-        else:
-            self.skipped[recipient.reason] += 1
-
 
 def recipients_summarise(
     *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
@@ -187,7 +175,7 @@ def recipients_summarise(
             continue
         chars = decision[3]
         sendable += 1
-        messages += -(-chars // per_message)
+        messages += -(-chars // per_message)  # rules.billed_messages, inlined: hot loop
         if chars > longest_chars or longest is None:
             longest, longest_chars = decision, chars
         if len(samples) < SAMPLE_SIZE:
