@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,3 +137,27 @@ class CeleryWorker:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+@contextlib.contextmanager
+def using_test_broker() -> Iterator[str]:
+    """The shared test broker (``CELERY_TEST_BROKER_URL``): required (a skip, or a
+    failure under REQUIRE_SERVICES=1) and flushed before and after its use."""
+    from tests.conftest import port_answers, require
+
+    url = broker_url_for_tests()
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition("@")[2].partition(":")
+    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
+    flush_broker(url)
+    try:
+        yield url
+    finally:
+        flush_broker(url)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

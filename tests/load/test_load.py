@@ -43,7 +43,6 @@ from crm.models import Contact, Organisation
 from sms import services
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SendoutStatus
 from sms.selectors import quota_balance
-from tests.conftest import port_answers, require
 from tests.sms.sending_helpers import CHARGED_STATUSES, CITY, enable_sms, make_group
 from tests.worker import (
     ROOT,
@@ -51,7 +50,8 @@ from tests.worker import (
     app_using_broker,
     broker_url_for_tests,
     database_url,
-    flush_broker,
+    free_port,
+    using_test_broker,
 )
 
 pytestmark = [
@@ -64,24 +64,10 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CONTACTS_PER_ORGANISATION = 40
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def broker(require_postgres) -> Iterator[object]:
-    url = broker_url_for_tests()
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.rpartition("@")[2].partition(":")
-    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
-    flush_broker(url)
-    with app_using_broker(url) as app:
+    with using_test_broker() as url, app_using_broker(url) as app:
         yield app
-    flush_broker(url)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -52,9 +51,9 @@ from tests.worker import (
     ROOT,
     CeleryWorker,
     app_using_broker,
-    broker_url_for_tests,
     database_url,
-    flush_broker,
+    free_port,
+    using_test_broker,
 )
 
 pytestmark = [
@@ -107,12 +106,6 @@ class Figures:
 
 
 # --- harness ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:
@@ -168,13 +161,8 @@ def log_dir(request) -> Path:
 @pytest.fixture
 def broker_url(require_postgres) -> Iterator[str]:
     """The shared test broker (``CELERY_TEST_BROKER_URL``), flushed around the test."""
-    url = broker_url_for_tests()
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.rpartition("@")[2].partition(":")
-    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
-    flush_broker(url)
-    yield url
-    flush_broker(url)
+    with using_test_broker() as url:
+        yield url
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from django.db.models import Count
 
 from sms import services
 from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
-from tests.conftest import port_answers, require
 from tests.sms.sending_helpers import (
     BODY,
     FINAL_STATUSES,
@@ -35,7 +34,7 @@ from tests.worker import (
     app_using_broker,
     broker_url_for_tests,
     database_url,
-    flush_broker,
+    using_test_broker,
 )
 
 pytestmark = [
@@ -50,14 +49,8 @@ TWILIO_FROM = "+15005550006"
 
 @pytest.fixture
 def broker(require_postgres):
-    url = broker_url_for_tests()
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.rpartition("@")[2].partition(":")
-    require(port_answers(host, int(port or 6379)), f"Redis at {url} (CELERY_TEST_BROKER_URL)")
-    flush_broker(url)
-    with app_using_broker(url) as app:
+    with using_test_broker() as url, app_using_broker(url) as app:
         yield app
-    flush_broker(url)
 
 
 @pytest.fixture
