@@ -176,3 +176,16 @@ def test_sweep_leaves_recent_work_alone(org, user):
     )
     assert services.sweep_stuck_messages() == []
     assert not OutboundMessage.objects.filter(status=MessageStatus.UNKNOWN).exists()
+
+
+def test_the_organisations_messaging_service_goes_with_each_message(org, user, locmem_backend):
+    sms_settings = enable_sms(org, quota=10)
+    sms_settings.operator_number = ""
+    sms_settings.messaging_service_sid = "MG" + "c" * 32
+    sms_settings.save()
+    make_contacts(org, 2)
+    sendout = create(org, user)
+    run_to_the_end(sendout.pk)
+    assert [(m.sender, m.messaging_service_sid) for m in locmem_backend] == [
+        (None, "MG" + "c" * 32)
+    ] * 2
