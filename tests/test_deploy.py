@@ -1,7 +1,7 @@
 """docker-compose.yml, the Dockerfile and .env.example agree with the settings.
 
 Docker need not run here: the files are parsed. The variables the settings read
-are found by reading crm/settings.py (every os.environ / env_* call), so a new
+are found by reading config/settings.py (every os.environ / env_* call), so a new
 setting that compose does not pass, or a stale variable, fails this test.
 """
 
@@ -22,8 +22,8 @@ INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::(?P<op>[-?])(?P<a
 
 
 def settings_variables() -> set[str]:
-    """Names of the environment variables crm/settings.py reads."""
-    tree = ast.parse((ROOT / "crm" / "settings.py").read_text())
+    """Names of the environment variables config/settings.py reads."""
+    tree = ast.parse((ROOT / "config" / "settings.py").read_text())
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args:
@@ -81,10 +81,10 @@ def test_services_exist(compose):
 
 def test_commands(compose):
     services = compose["services"]
-    assert command(services["web"])[:2] == ["gunicorn", "crm.wsgi"]
+    assert command(services["web"])[:2] == ["gunicorn", "config.wsgi"]
     assert any(part.startswith("--bind=0.0.0.0:") for part in command(services["web"]))
-    assert command(services["worker"])[:4] == ["celery", "-A", "crm", "worker"]
-    assert command(services["beat"])[:4] == ["celery", "-A", "crm", "beat"]
+    assert command(services["worker"])[:4] == ["celery", "-A", "config", "worker"]
+    assert command(services["beat"])[:4] == ["celery", "-A", "config", "beat"]
     assert command(services["migrate"])[:3] == ["python", "manage.py", "migrate"]
     assert "--noinput" in command(services["migrate"])
 
@@ -185,7 +185,7 @@ def test_production_settings_load_from_the_compose_environment(compose, tmp_path
             "s.DATABASES['default']['HOST'], s.CELERY_BROKER_URL, s.LOG_FORMAT, "
             "s.SMS_SEND_TIMEOUT)",
         ],
-        env={**clean, **environment, "DJANGO_SETTINGS_MODULE": "crm.settings"},
+        env={**clean, **environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -230,7 +230,7 @@ def test_production_serves_hashed_static_files_and_an_unredirected_healthz(tmp_p
     """What the image does: collectstatic at build, whitenoise at run time, behind TLS."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in settings_variables()},
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "s" * 50,
         "ALLOWED_HOSTS": "testserver",
