@@ -326,7 +326,7 @@ class SendoutAdmin(
         permissions=["cancel"],
     )
     def cancel_sendouts(self, request: HttpRequest, queryset: QuerySet[Sendout]) -> None:
-        from sms.services import sendout_cancel
+        from sms.sendouts.lifecycle import sendout_cancel
 
         cancelled = 0
         for sendout in queryset:

@@ -14,10 +14,12 @@ from rest_framework.views import APIView
 
 from crm.api import OrganisationScopedMixin
 from crm.throttling import ScopedUserRateThrottle
-from sms import rules, selectors, services
+from sms import checks, rules, selectors
 from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for
 from sms.recipients import recipients_summarise
+from sms.sendouts.create import sendout_create
+from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
     OptionsSerializer,
     PreviewInSerializer,
@@ -85,11 +87,11 @@ class PreviewView(TargetGroupSmsView):
     def post(self, request: Request, pk: int) -> Response:
         target_group = self.target_group(pk)
         sms_settings = sms_settings_for(organisation=self.organisation)
-        services.sms_enabled_or_refuse(sms_settings=sms_settings)
+        checks.sms_enabled_or_refuse(sms_settings=sms_settings)
         data = PreviewInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            asked = services.sendout_validate(sms_settings=sms_settings, **data.validated_data)
+            asked = checks.sendout_validate(sms_settings=sms_settings, **data.validated_data)
         except rules.RuleError as error:
             raise _rule_error_as_400(error) from error
         summary = recipients_summarise(
@@ -118,7 +120,7 @@ class SendoutCreateView(TargetGroupSmsView):
         if len(key) > 100:
             raise ValidationError({"Idempotency-Key": [_("Use at most 100 characters.")]})
         try:
-            sendout, _created = services.sendout_create(
+            sendout, _created = sendout_create(
                 target_group=target_group,
                 created_by=request.user,
                 idempotency_key=key,
@@ -175,5 +177,5 @@ class SendoutViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
-        services.sendout_cancel(sendout=sendout, cancelled_by=request.user)
+        sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)

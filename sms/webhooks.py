@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from sms import services
+from sms import delivery
 
 
 def _signature_ok(request: HttpRequest) -> bool:
@@ -31,7 +31,7 @@ def _message_id(request: HttpRequest) -> int | None:
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    services.message_status_from_provider(
+    delivery.message_status_from_provider(
         provider_id=request.POST.get("MessageSid", ""),
         provider_status=request.POST.get("MessageStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),
@@ -45,7 +45,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    services.inbound_reply(
+    delivery.inbound_reply(
         from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
     )
     # An empty TwiML answer: Twilio's own STOP handling answers the sender.
