@@ -100,9 +100,10 @@ def main() -> None:
     from twilio.rest import Client
 
     from crm.models import Contact, Organisation
-    from sms.models import Sendout, SendoutStatus
+    from sms.models import Sendout
     from sms.quota import quota_top_up, sms_settings_for
     from sms.sendouts.create import sendout_create
+    from sms.statuses import SendoutStatus
     from targetgroups.models import TargetGroup
     from tests.sms.twilio_standin import ACCOUNT_SID, AUTH_TOKEN
     from tests.worker import (

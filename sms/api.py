@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from crm.api import OrganisationScopedMixin
 from crm.throttling import ScopedUserRateThrottle
 from sms import checks, rules, selectors
-from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
+from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for
 from sms.recipients import recipients_summarise
 from sms.sendouts.create import sendout_create
@@ -30,6 +30,7 @@ from sms.serializers import (
     SendoutInSerializer,
     SendoutSerializer,
 )
+from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
 
 

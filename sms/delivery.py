@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from crm.models import Contact, OptOutSource
 from sms import rules
-from sms.models import MessageStatus, OutboundMessage, can_move
+from sms.models import OutboundMessage
+from sms.statuses import MessageStatus, allowed_previous
 
 # Messages that reached (or may have reached) the provider: the numbers we texted.
 LEFT_STATUSES = (
@@ -43,7 +44,7 @@ def message_status_from_provider(
     new = PROVIDER_STATUSES.get(provider_status.strip().lower())
     if not provider_id or new is None:
         return False
-    movable = [old for old in MessageStatus if can_move(old, new)]
+    movable = allowed_previous(new)
     changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": timezone.now()}
     with transaction.atomic():
         known = OutboundMessage.objects.filter(provider_id=provider_id)

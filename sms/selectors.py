@@ -6,8 +6,9 @@ from django.utils.translation import gettext as _
 
 from crm.models import Organisation
 from sms import rules, tags
-from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout, SmsSettings
+from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.recipients import RecipientSummary
+from sms.statuses import MessageStatus
 
 
 def quota_balance(*, organisation: Organisation) -> int:

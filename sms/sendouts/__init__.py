@@ -16,5 +16,6 @@ Invariants kept here:
 - The quota is reserved for the whole sendout in the transaction that creates it,
   and refunded for every message that never left (skipped at send time,
   rejected, cancelled, out of retries). ``unknown`` and accepted messages stay charged.
-- Statuses only move forward (``sms.models.can_move``).
+- Statuses only move forward: every status change is a conditional update on
+  the statuses ``sms.statuses`` lets move to the new one (``allowed_previous``).
 """

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from celery import current_app
 
-from sms.models import MessageStatus, Sendout
+from sms.models import Sendout
+from sms.statuses import MessageStatus
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from django.utils.translation import gettext as _
 
 from crm.errors import DomainError
 from sms.checks import sendout_validate, sms_enabled_or_refuse
-from sms.models import MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
 from sms.sendouts.common import log_ids, sendout_enqueue
+from sms.statuses import MessageStatus, SendoutStatus
 from targetgroups.models import TargetGroup
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import DomainError
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
 from sms.sendouts.common import OPEN_STATUSES, log_ids, sendout_enqueue
+from sms.statuses import (
+    SENDOUT_OPEN_STATUSES,
+    MessageReason,
+    MessageStatus,
+    SendoutStatus,
+    allowed_previous,
+    sendout_can_move,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +31,7 @@ def sendout_finish_if_done(*, sendout_id: int) -> bool:
     """Complete the sendout once no message is pending or sending."""
     with transaction.atomic():
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
-        if sendout.status not in (SendoutStatus.QUEUED, SendoutStatus.SENDING):
+        if not sendout_can_move(sendout.status, SendoutStatus.COMPLETED):
             return False
         if sendout.messages.filter(status__in=OPEN_STATUSES).exists():
             return False
@@ -38,13 +46,15 @@ def sendout_finish_if_done(*, sendout_id: int) -> bool:
 def sendout_cancel(*, sendout: Sendout, cancelled_by: AbstractBaseUser | None = None) -> Sendout:
     """Cancel what has not left yet and refund it; messages already sent stay charged."""
     sendout = Sendout.objects.select_for_update().get(pk=sendout.pk)
-    if sendout.status in (SendoutStatus.COMPLETED, SendoutStatus.CANCELLED):
+    if not sendout_can_move(sendout.status, SendoutStatus.CANCELLED):
         raise DomainError(
             "not_cancellable",
             _("This sendout has finished and cannot be cancelled."),
             status_code=409,
         )
-    pending = sendout.messages.select_for_update().filter(status=MessageStatus.PENDING)
+    pending = sendout.messages.select_for_update().filter(
+        status__in=allowed_previous(MessageStatus.CANCELLED)
+    )
     refund = pending.aggregate(n=Sum("messages"))["n"] or 0
     pending.update(
         status=MessageStatus.CANCELLED, reason=MessageReason.CANCELLED, updated_at=timezone.now()
@@ -82,7 +92,7 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
         older_than = timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
     cutoff = timezone.now() - older_than
     marked = OutboundMessage.objects.filter(
-        status=MessageStatus.SENDING, updated_at__lt=cutoff
+        status__in=allowed_previous(MessageStatus.UNKNOWN), updated_at__lt=cutoff
     ).update(
         status=MessageStatus.UNKNOWN,
         reason=MessageReason.LOST_IN_SENDING,
@@ -94,7 +104,7 @@ def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
             marked,
             extra={"messages_unknown": marked},
         )
-    running = Sendout.objects.filter(status__in=(SendoutStatus.QUEUED, SendoutStatus.SENDING))
+    running = Sendout.objects.filter(status__in=SENDOUT_OPEN_STATUSES)
     lost = list(
         running.filter(messages__status=MessageStatus.PENDING, messages__updated_at__lt=cutoff)
         .values_list("id", flat=True)

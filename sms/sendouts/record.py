@@ -3,6 +3,7 @@ messages, the refund of what failed, and the delay of each retry."""
 
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -11,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sms.backends import ErrorKind, SendResult
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout
+from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
+from sms.statuses import MessageReason, MessageStatus, allowed_previous
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +76,15 @@ def record_results(
 def _write_outcomes_and_refund(
     sendout: Sendout, rows: list[tuple[int, str, str, str, str]], refundable: dict[int, int]
 ) -> set[int]:
+    # One statement per new status (and 1,000 rows), each filtered on the statuses
+    # the table lets move to it.
+    by_status: dict[str, list[tuple[int, str, str, str, str]]] = defaultdict(list)
+    for row in rows:
+        by_status[row[1]].append(row)
     written: set[int] = set()
-    for start in range(0, len(rows), 1000):
-        written |= _write_outcomes(rows[start : start + 1000])
+    for status, same in by_status.items():
+        for start in range(0, len(same), 1000):
+            written |= _write_outcomes(status, same[start : start + 1000])
     refund = sum(billed for pk, billed in refundable.items() if pk in written)
     if refund:
         quota_refund(
@@ -88,18 +96,21 @@ def _write_outcomes_and_refund(
     return written
 
 
-def _write_outcomes(rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
+def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
     """``UPDATE ... FROM (VALUES ...)``: one statement for many messages, each with
     its own outcome (PostgreSQL, and SQLite 3.33+). ``bulk_update`` builds a CASE
     per field and row, which costs seconds of CPU for a chunk of a few hundred.
 
-    Only messages still ``sending`` (or made ``unknown`` by the sweeper while this
-    chunk was slow: the answer we got is better than a guess) are written; answers
+    Every row moves to ``status``. Only messages the table lets move there as a
+    late answer are written: still ``sending``, or made ``unknown`` by the sweeper
+    while this chunk was slow (the answer we got is better than a guess). Answers
     the ids written. Only placeholders and our own table name go into the SQL."""
     if not rows:
         return set()
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    movable = allowed_previous(status, late_answer=True)
+    among = ", ".join(["%s"] * len(movable))
     sql = f"""
         UPDATE {table} SET
             status = v.column2,
@@ -110,7 +121,7 @@ def _write_outcomes(rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
             updated_at = %s,
             sent_at = CASE WHEN v.column2 = %s THEN %s ELSE sent_at END
         FROM (VALUES {values}) AS v
-        WHERE {table}.id = CAST(v.column1 AS bigint) AND {table}.status IN (%s, %s)
+        WHERE {table}.id = CAST(v.column1 AS bigint) AND {table}.status IN ({among})
         RETURNING {table}.id
     """
     now = timezone.now()
@@ -118,7 +129,7 @@ def _write_outcomes(rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
     params: list[object] = [now, MessageStatus.SENT, now]
     for row in rows:
         params.extend(row)
-    params += [MessageStatus.SENDING, MessageStatus.UNKNOWN]
+    params += movable
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}

@@ -17,19 +17,20 @@ from django.utils.translation import gettext as _
 
 from sms import rules
 from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
-from sms.models import (
-    MessageReason,
-    MessageStatus,
-    OutboundMessage,
-    Sendout,
-    SendoutStatus,
-    SmsSettings,
-)
+from sms.models import OutboundMessage, Sendout, SmsSettings
 from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.sendouts.common import chunk_enqueue, log_ids
 from sms.sendouts.lifecycle import sendout_finish_if_done
 from sms.sendouts.record import record_results
+from sms.statuses import (
+    SENDOUT_OPEN_STATUSES,
+    MessageReason,
+    MessageStatus,
+    SendoutStatus,
+    allowed_previous,
+    sendout_can_move,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,12 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
     """Mark the sendout started and split its pending messages into chunks to send."""
     with transaction.atomic():
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
-        if sendout.status in (SendoutStatus.CANCELLED, SendoutStatus.COMPLETED):
-            return []
-        if sendout.status == SendoutStatus.QUEUED:
+        if sendout_can_move(sendout.status, SendoutStatus.SENDING):
             sendout.status = SendoutStatus.SENDING
             sendout.started_at = timezone.now()
             sendout.save(update_fields=["status", "started_at"])
+        elif sendout.status != SendoutStatus.SENDING:  # finished: nothing to send
+            return []
     ids = list(
         sendout.messages.filter(status=MessageStatus.PENDING)
         .order_by("id")
@@ -83,8 +84,19 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     the order ``sendout_cancel`` and ``sms/quota.py`` use."""
     sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
     cancelled = sendout.status == SendoutStatus.CANCELLED
+    if cancelled:
+        changes = {"status": MessageStatus.CANCELLED, "reason": MessageReason.CANCELLED}
+        why = _("Sendout cancelled")
+    else:
+        changes = {
+            "status": MessageStatus.SKIPPED,
+            "reason": rules.SkipReason.OPTED_OUT.value,
+            "messages": 0,
+        }
+        why = _("Recipients who opted out before sending")
+    movable = allowed_previous(changes["status"])
     candidates = OutboundMessage.objects.filter(
-        sendout_id=sendout_id, id__in=message_ids, status=MessageStatus.PENDING
+        sendout_id=sendout_id, id__in=message_ids, status__in=movable
     )
     if not cancelled:
         candidates = candidates.filter(contact__sms_opt_out=True)
@@ -92,20 +104,9 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
         candidates.select_for_update(skip_locked=True, of=("self",)).values_list("id", "messages")
     )
     if dropped:
-        now = timezone.now()
         ids = [message_id for message_id, _billed in dropped]
-        if cancelled:
-            changes = {"status": MessageStatus.CANCELLED, "reason": MessageReason.CANCELLED}
-            why = _("Sendout cancelled")
-        else:
-            changes = {
-                "status": MessageStatus.SKIPPED,
-                "reason": rules.SkipReason.OPTED_OUT.value,
-                "messages": 0,
-            }
-            why = _("Recipients who opted out before sending")
-        OutboundMessage.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
-            updated_at=now, **changes
+        OutboundMessage.objects.filter(id__in=ids, status__in=movable).update(
+            updated_at=timezone.now(), **changes
         )
         quota_refund(
             organisation=sendout.organisation,
@@ -113,24 +114,24 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
             sendout=sendout,
             reason=why,
         )
-    return sendout.status in (SendoutStatus.QUEUED, SendoutStatus.SENDING)
+    return sendout.status in SENDOUT_OPEN_STATUSES
 
 
 def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessage]:
     """pending → sending by one conditional update; only what this call moved is ours."""
     if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
         return []
-    now = timezone.now()
+    movable = allowed_previous(MessageStatus.SENDING)
     with transaction.atomic():
         claimable = list(
             OutboundMessage.objects.select_for_update(skip_locked=True)
-            .filter(sendout_id=sendout_id, id__in=message_ids, status=MessageStatus.PENDING)
+            .filter(sendout_id=sendout_id, id__in=message_ids, status__in=movable)
             .values_list("id", flat=True)
         )
         if not claimable:
             return []
-        OutboundMessage.objects.filter(id__in=claimable, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SENDING, updated_at=now
+        OutboundMessage.objects.filter(id__in=claimable, status__in=movable).update(
+            status=MessageStatus.SENDING, updated_at=timezone.now()
         )
     return list(
         OutboundMessage.objects.filter(id__in=claimable, status=MessageStatus.SENDING).only(

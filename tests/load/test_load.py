@@ -40,10 +40,11 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
 from crm.models import Contact, Organisation
-from sms.models import OutboundMessage, QuotaTransaction, Sendout, SendoutStatus
+from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from sms.sendouts.common import sendout_enqueue
 from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import SendoutStatus
 from tests.sms.sending_helpers import CHARGED_STATUSES, CITY, enable_sms, make_group
 from tests.worker import (
     ROOT,

@@ -12,16 +12,10 @@ from rest_framework.test import APIClient
 
 from crm.models import Role
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import (
-    MessageStatus,
-    OutboundMessage,
-    QuotaKind,
-    QuotaTransaction,
-    Sendout,
-    SendoutStatus,
-)
+from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.sms.builders import group_of, person, sms_on
 
 pytestmark = pytest.mark.django_db

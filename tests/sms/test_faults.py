@@ -35,10 +35,11 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from sms.models import MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
 from sms.sendouts.common import sendout_enqueue
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.conftest import port_answers, require
 from tests.sms.sending_helpers import (
     CHARGED_STATUSES,

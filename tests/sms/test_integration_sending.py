@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
 from sms.sendouts.common import sendout_enqueue
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.sms.sending_helpers import (
     BODY,
     FINAL_STATUSES,

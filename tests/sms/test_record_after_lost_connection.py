@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 
 from sms.backends import locmem
-from sms.models import MessageStatus
 from sms.sendouts.create import sendout_create
 from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus
 from tests.sms.sending_helpers import assert_books_balance, enable_sms, make_contacts, make_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

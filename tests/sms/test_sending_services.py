@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from crm.models import Contact
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import MessageReason, MessageStatus, OutboundMessage, SendoutStatus
+from sms.models import OutboundMessage
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
 from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.sms.sending_helpers import (
     BODY,
     OPERATOR_NUMBER,
