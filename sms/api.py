@@ -14,10 +14,11 @@ from rest_framework.views import APIView
 
 from crm.api import OrganisationScopedMixin
 from crm.throttling import ScopedUserRateThrottle
-from sms import checks, rules, selectors
+from sms import checks, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for
 from sms.recipients import recipients_summarise
+from sms.rules import RuleError
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
@@ -63,7 +64,7 @@ class QuotaView(OrganisationScopedMixin, generics.GenericAPIView):
         )
 
 
-def _rule_error_as_400(error: rules.RuleError) -> ValidationError:
+def _rule_error_as_400(error: RuleError) -> ValidationError:
     return ValidationError({error.field or "non_field_errors": [error.message]})
 
 
@@ -93,7 +94,7 @@ class PreviewView(TargetGroupSmsView):
         data.is_valid(raise_exception=True)
         try:
             asked = checks.sendout_validate(sms_settings=sms_settings, **data.validated_data)
-        except rules.RuleError as error:
+        except RuleError as error:
             raise _rule_error_as_400(error) from error
         summary = recipients_summarise(
             target_group=target_group, phone_field=asked.phone_field, template=asked.template
@@ -127,7 +128,7 @@ class SendoutCreateView(TargetGroupSmsView):
                 idempotency_key=key,
                 **data.validated_data,
             )
-        except rules.RuleError as error:
+        except RuleError as error:
             raise _rule_error_as_400(error) from error
         sendout = selectors.sendout_list(organisation=self.organisation).get(pk=sendout.pk)
         return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from crm.errors import DomainError
-from sms import rules, tags
+from sms import tags
 from sms.models import SmsSettings
+from sms.rules.numbers import DEFAULT_PHONE_FIELD, validate_phone_field
+from sms.rules.senders import OPERATOR_SENDER, resolve_sender
+from sms.rules.text import validate_body
 
 
 def sms_enabled_or_refuse(*, sms_settings: SmsSettings) -> None:
@@ -32,12 +35,12 @@ class SendoutRequest:
 def sendout_validate(
     *, sms_settings: SmsSettings, sender: str, phone_field: str, body: str
 ) -> SendoutRequest:
-    """Check what a user asked for; raises ``rules.RuleError`` naming the field."""
-    sender = rules.resolve_sender(
-        sender or rules.OPERATOR_SENDER,
+    """Check what a user asked for; raises ``RuleError`` naming the field."""
+    sender = resolve_sender(
+        sender or OPERATOR_SENDER,
         named_senders_enabled=sms_settings.named_senders_enabled,
         approved_names=sms_settings.approved_sender_names(),
     )
-    phone_field = rules.validate_phone_field(phone_field or rules.DEFAULT_PHONE_FIELD)
-    body = rules.validate_body(body)
+    phone_field = validate_phone_field(phone_field or DEFAULT_PHONE_FIELD)
+    body = validate_body(body)
     return SendoutRequest(sender, phone_field, tags.parse_template(body), body)

@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact, OptOutSource
-from sms import rules
 from sms.models import OutboundMessage
+from sms.rules.numbers import normalise_number
 from sms.statuses import MessageStatus, allowed_previous
 
 # Messages that reached (or may have reached) the provider: the numbers we texted.
@@ -18,30 +18,25 @@ LEFT_STATUSES = (
 )
 
 
-# Twilio's MessageStatus → ours. queued/accepted/sending/sent all mean "accepted".
-PROVIDER_STATUSES = {
-    "accepted": MessageStatus.SENT,
-    "queued": MessageStatus.SENT,
-    "sending": MessageStatus.SENT,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "undelivered": MessageStatus.UNDELIVERED,
-    "failed": MessageStatus.UNDELIVERED,
-}
-
-
 def message_status_from_provider(
-    *, provider_id: str, provider_status: str, error_code: str = "", message_id: int | None = None
+    *,
+    provider_id: str,
+    status: MessageStatus | None,
+    error_code: str = "",
+    message_id: int | None = None,
 ) -> bool:
     """Apply a delivery report; answers whether a message changed.
 
+    ``status`` is the report in our words (the backend translated the provider's;
+    None when it says nothing we record).
+
     Idempotent: a replay or an older report changes nothing, because the update
-    is conditional on a status that may move forward (``can_move``). The message
+    is conditional on a status that may move to ``status`` (``allowed_previous``). The message
     is found by its provider id; failing that, an ``unknown`` message without a
     provider id is found by ``message_id`` (from the callback URL) and learns its
     provider id: the report is then the only truth about whether it left.
     """
-    new = PROVIDER_STATUSES.get(provider_status.strip().lower())
+    new = status
     if not provider_id or new is None:
         return False
     movable = allowed_previous(new)
@@ -72,7 +67,7 @@ def inbound_reply(*, from_number: str, body: str) -> int:
         opted_out = False
     else:
         return 0
-    number = rules.normalise_number(from_number)
+    number = normalise_number(from_number)
     if number.e164 is None:
         return 0
     contact_ids = (

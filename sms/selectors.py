@@ -5,9 +5,12 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
-from sms import rules, tags
+from sms import tags
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.recipients import RecipientSummary
+from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
+from sms.rules.senders import OPERATOR_SENDER
+from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, char_count, encoding_info
 from sms.statuses import MessageStatus
 
 
@@ -35,9 +38,7 @@ def sms_settings_get(*, organisation: Organisation) -> SmsSettings | None:
 
 
 def sms_options(*, sms_settings: SmsSettings) -> dict:
-    senders = [
-        {"value": rules.OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}
-    ]
+    senders = [{"value": OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}]
     if sms_settings.named_senders_enabled:
         senders += [
             {"value": name, "label": name, "default": False}
@@ -47,15 +48,15 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
         "enabled": sms_settings.sms_enabled,
         "named_senders_enabled": sms_settings.named_senders_enabled,
         "quota_remaining": sms_settings.quota_balance,
-        "max_chars": rules.MAX_CHARS,
-        "chars_per_message": rules.CHARS_PER_MESSAGE,
+        "max_chars": MAX_CHARS,
+        "chars_per_message": CHARS_PER_MESSAGE,
         "senders": senders,
         "phone_fields": [
-            {"value": value, "label": str(label), "default": value == rules.DEFAULT_PHONE_FIELD}
-            for value, label in rules.PHONE_FIELDS.items()
+            {"value": value, "label": str(label), "default": value == DEFAULT_PHONE_FIELD}
+            for value, label in PHONE_FIELDS.items()
         ],
         "skip_reasons": [
-            {"value": reason.value, "label": str(reason.label)} for reason in rules.SkipReason
+            {"value": reason.value, "label": str(reason.label)} for reason in SkipReason
         ],
         "tags": [
             {"value": tag.token, "label": str(tag.label), "group": str(tag.group)}
@@ -66,7 +67,7 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
 
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
     longest = summary.longest.body if summary.longest else body
-    info = rules.encoding_info(longest)
+    info = encoding_info(longest)
     warnings = []
     if info.unicode_chars:
         warnings.append(
@@ -76,10 +77,10 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
             )
             % {"chars": " ".join(info.unicode_chars)}
         )
-    if summary.skipped.get(rules.SkipReason.TOO_LONG):
+    if summary.skipped.get(SkipReason.TOO_LONG):
         warnings.append(
             _("%(n)s recipients are skipped: with their details the message exceeds %(max)s.")
-            % {"n": summary.skipped[rules.SkipReason.TOO_LONG], "max": rules.MAX_CHARS}
+            % {"n": summary.skipped[SkipReason.TOO_LONG], "max": MAX_CHARS}
         )
     if summary.messages > sms_settings.quota_balance:
         warnings.append(
@@ -95,7 +96,7 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
         "messages": summary.messages,
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
-        "chars": rules.char_count(body),
+        "chars": char_count(body),
         "encoding": info.encoding,
         "carrier_segments": info.carrier_segments,
         "warnings": warnings,

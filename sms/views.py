@@ -5,7 +5,7 @@ from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
-from sms.rules import SkipReason
+from sms.rules.numbers import SkipReason
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 
 

@@ -1,5 +1,7 @@
-"""Twilio webhooks: status callbacks and inbound replies. No session; the
-Twilio signature is checked against the configured public URL, else 403."""
+"""Twilio webhooks, the HTTP edge: status callbacks and inbound replies. No
+session; the Twilio signature is checked against the configured public URL, else
+403. Twilio's words are translated here (``sms.backends.twilio.message_status``)
+before ``sms.delivery`` sees them."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -8,6 +10,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from sms import delivery
+from sms.backends import twilio
 
 
 def _signature_ok(request: HttpRequest) -> bool:
@@ -33,7 +36,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden()
     delivery.message_status_from_provider(
         provider_id=request.POST.get("MessageSid", ""),
-        provider_status=request.POST.get("MessageStatus", ""),
+        status=twilio.message_status(request.POST.get("MessageStatus", "")),
         error_code=request.POST.get("ErrorCode", ""),
         message_id=_message_id(request),
     )

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sms import rules
 from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
 from sms.models import OutboundMessage, Sendout, SmsSettings
 from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
+from sms.rules.numbers import SkipReason
+from sms.rules.senders import sender_choice
 from sms.sendouts.common import chunk_enqueue, log_ids
 from sms.sendouts.lifecycle import sendout_finish_if_done
 from sms.sendouts.record import record_results
@@ -90,7 +92,7 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     else:
         changes = {
             "status": MessageStatus.SKIPPED,
-            "reason": rules.SkipReason.OPTED_OUT.value,
+            "reason": SkipReason.OPTED_OUT.value,
             "messages": 0,
         }
         why = _("Recipients who opted out before sending")
@@ -205,28 +207,31 @@ def _log_chunk(sendout: Sendout, results: list[SendResult], to_retry: dict[int, 
 def _outbox(
     sendout: Sendout, sms_settings: SmsSettings, claimed: list[OutboundMessage]
 ) -> list[SmsMessage]:
-    named = sendout.sender if sendout.sender != rules.OPERATOR_SENDER else None
+    choice = sender_choice(
+        sendout.sender,
+        operator_number=sms_settings.operator_number,
+        messaging_service_sid=sms_settings.messaging_service_sid,
+    )
+    callback = _status_callback_url()
     return [
         SmsMessage(
             to=m.to,
             body=m.body,
-            sender=named or sms_settings.operator_number or None,
-            status_callback=_status_callback_url(message_id=m.pk),
+            sender=choice.sender,
+            status_callback=f"{callback}?message={m.pk}" if callback else None,
             reference=m.pk,
-            messaging_service_sid=sms_settings.messaging_service_sid or None,
+            messaging_service_sid=choice.messaging_service_sid,
         )
         for m in claimed
     ]
 
 
-STATUS_CALLBACK_PATH = "/sms/webhooks/twilio/status/"
-
-
-def _status_callback_url(*, message_id: int) -> str | None:
-    """The URL Twilio calls with the message's statuses. It names our message, so
-    that a report for a message whose answer we never got (``unknown``: read
-    timeout, crash) still finds it; Twilio signs the whole URL."""
+def _status_callback_url() -> str | None:
+    """The URL Twilio calls with a message's statuses, without its query. Each
+    message's URL names the message (``?message=<id>``), so that a report for a
+    message whose answer we never got (``unknown``: read timeout, crash) still
+    finds it; Twilio signs the whole URL."""
     base = settings.SMS_STATUS_CALLBACK_BASE_URL
     if not base:
         return None
-    return f"{base.rstrip('/')}{STATUS_CALLBACK_PATH}?message={message_id}"
+    return base.rstrip("/") + reverse("sms-webhook-status")
