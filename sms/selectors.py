@@ -6,12 +6,14 @@ from django.utils.translation import gettext as _
 
 from crm.models import Organisation
 from sms import tags
+from sms.checks import sendout_validate
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
-from sms.recipients import RecipientSummary
+from sms.recipients import RecipientSummary, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, char_count, encoding_info
 from sms.statuses import MessageStatus
+from targetgroups.models import TargetGroup
 
 
 def quota_balance(*, organisation: Organisation) -> int:
@@ -35,6 +37,13 @@ def quota_transaction_list(*, organisation: Organisation) -> QuerySet[QuotaTrans
 
 def sms_settings_get(*, organisation: Organisation) -> SmsSettings | None:
     return SmsSettings.objects.filter(organisation=organisation).first()
+
+
+def sms_settings_or_defaults(*, organisation: Organisation) -> SmsSettings:
+    """The organisation's SMS settings; without a row (an organisation created
+    before its row, see ``sms.quota.sms_settings_create_with_organisation``), the
+    defaults, unsaved: SMS off, no quota. Reads never write."""
+    return sms_settings_get(organisation=organisation) or SmsSettings(organisation=organisation)
 
 
 def sms_options(*, sms_settings: SmsSettings) -> dict:
@@ -63,6 +72,27 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
             for tag in tags.TAGS
         ],
     }
+
+
+def sendout_preview(
+    *,
+    target_group: TargetGroup,
+    sms_settings: SmsSettings,
+    sender: str,
+    phone_field: str,
+    body: str,
+) -> dict:
+    """What a sendout of ``body`` to ``target_group`` would do, for the modal:
+    recipients, skips by reason, messages to bill, the quota after, samples and
+    warnings. Checks the input as ``sendout_create`` does (raises ``RuleError``
+    at the field); the caller has checked that SMS is enabled. Writes nothing."""
+    asked = sendout_validate(
+        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+    )
+    summary = recipients_summarise(
+        target_group=target_group, phone_field=asked.phone_field, template=asked.template
+    )
+    return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
 
 
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:

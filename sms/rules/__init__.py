@@ -8,27 +8,27 @@ with hypothesis.
   a sendout's messages come from.
 
 The tag language lives beside these in ``sms/tags.py``. Every rule a user can
-break raises ``RuleError`` (a stable ``code``, a message for people, and the
-``field`` it concerns), which the API turns into a 400 at that field.
+break raises ``RuleError``, a ``DomainError`` with a stable ``code``, a message
+for people, and the ``field`` it concerns, which the API's exception handler
+turns into a 400 at that field.
 """
 
 from __future__ import annotations
 
+from crm.errors import DomainError
 
-class RuleError(Exception):
+
+class RuleError(DomainError):
     """A message rule the user broke: a stable ``code``, a ``message`` for people.
 
     ``field`` names the input it concerns ("body", "sender", "phone_field"), so
-    that the API can answer 400 at that field. ``extra`` holds details the
-    answer may carry (e.g. ``tag`` for a template error).
+    that the API's one exception handler answers 400 at that field. ``extra``
+    holds details (e.g. ``tag`` for a template error).
     """
 
     def __init__(self, code: str, message: str, *, field: str | None = None, **extra: object):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, **extra)
         self.field = field
-        self.extra = extra
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, field={self.field!r})"
