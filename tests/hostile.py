@@ -4,9 +4,9 @@ something to act on (SMS active, quota, a target group with members, a sendout).
 from dataclasses import dataclass
 
 from crm.models import Account, Contact, Organisation
-from sms import services as sms_services
 from sms.models import Sendout
 from sms.quota import quota_top_up, sms_settings_for
+from sms.sendouts.create import sendout_create
 from targetgroups.models import TargetGroup
 from targetgroups.services import target_group_create
 
@@ -48,7 +48,7 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
         created_by=user,
         included_contacts=[contact.pk],
     )
-    sendout, _created = sms_services.sendout_create(
+    sendout, _created = sendout_create(
         target_group=group,
         created_by=user,
         sender="operator",

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from crm.models import Account, Contact
-from sms import services
 from sms.quota import quota_top_up, sms_settings_for
+from sms.sendouts.create import sendout_create
 from targetgroups.services import target_group_create
 from tests.conftest import require
 
@@ -225,7 +225,7 @@ def finnish_world(org, user, settings, django_capture_on_commit_callbacks):
         conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        sendout, _ = services.sendout_create(
+        sendout, _ = sendout_create(
             target_group=group, created_by=user, sender="", phone_field="", body="Hei!"
         )
     return {"account": account, "contact": contact, "group": group, "sendout": sendout}

@@ -40,9 +40,11 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
 from crm.models import Contact, Organisation
-from sms import services
-from sms.models import OutboundMessage, QuotaTransaction, Sendout, SendoutStatus
+from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import SendoutStatus
 from tests.sms.sending_helpers import CHARGED_STATUSES, CITY, enable_sms, make_group
 from tests.worker import (
     ROOT,
@@ -191,8 +193,8 @@ def wait_for_worker(timeout: float = 120) -> None:
     while Sendout.objects.filter(status__in=open_statuses).exists():
         assert time.monotonic() < started + timeout, "sendouts still open after the load run"
         if time.monotonic() > started + 10:
-            for sendout_id in services.sweep_stuck_messages(older_than=timedelta(seconds=5)):
-                services.sendout_enqueue(sendout_id=sendout_id)
+            for sendout_id in sweep_stuck_messages(older_than=timedelta(seconds=5)):
+                sendout_enqueue(sendout_id=sendout_id)
         time.sleep(0.5)
 
 

@@ -4,9 +4,10 @@ a target group, and the bookkeeping checks every sending test makes."""
 from django.db.models import Sum
 
 from crm.models import Contact, Organisation
-from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout, SmsSettings
+from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.quota import quota_top_up, sms_settings_for
 from sms.selectors import quota_balance
+from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
 
 OPERATOR_NUMBER = "+358401111111"

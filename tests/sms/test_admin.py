@@ -8,7 +8,6 @@ from django.test import Client
 
 from crm.models import Organisation
 from sms.models import (
-    MessageStatus,
     OutboundMessage,
     QuotaKind,
     QuotaTransaction,
@@ -17,6 +16,7 @@ from sms.models import (
     SmsSettings,
 )
 from sms.quota import quota_balance, quota_top_up
+from sms.statuses import MessageStatus
 
 CHANGELIST = "/admin/crm/organisation/"
 

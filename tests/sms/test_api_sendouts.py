@@ -11,17 +11,11 @@ from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from crm.models import Role
-from sms import services
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import (
-    MessageStatus,
-    OutboundMessage,
-    QuotaKind,
-    QuotaTransaction,
-    Sendout,
-    SendoutStatus,
-)
+from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.sms.builders import group_of, person, sms_on
 
 pytestmark = pytest.mark.django_db
@@ -351,8 +345,8 @@ def test_viewer_may_read_but_not_cancel(org, make_user, sendout):
 
 def send_all(sendout: Sendout) -> dict[int, float]:
     retries: dict[int, float] = {}
-    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
-        retries |= services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    for chunk in sendout_dispatch(sendout_id=sendout.pk):
+        retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
     return retries
 
 
@@ -431,7 +425,7 @@ def test_transient_failure_goes_back_to_pending_with_a_delay(org, sendout, sms_o
     sendout.refresh_from_db()
     assert sendout.status == SendoutStatus.SENDING  # not complete while one is open
     # The retry succeeds (the scripted failure is used up).
-    assert services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
+    assert sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
     retrying.refresh_from_db()
     assert (retrying.status, retrying.attempts) == ("sent", 2)
     sendout.refresh_from_db()
@@ -445,7 +439,7 @@ def test_transient_failure_out_of_attempts_fails_and_refunds(org, sendout, sms_o
     settings.SMS_MAX_ATTEMPTS = 2
     locmem.failures["+358401000001"] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
     retries = send_all(sendout)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
     message = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
     assert (message.status, message.reason, message.attempts) == ("failed", "out_of_retries", 2)
     sendout.refresh_from_db()
@@ -474,13 +468,13 @@ def test_cancel_after_partial_send_refunds_only_what_did_not_leave(
     api, org, sendout, sms_outbox, settings
 ):
     settings.SMS_BACKEND = "locmem"
-    first = services.sendout_dispatch(sendout_id=sendout.pk)[0][:1]
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
+    first = sendout_dispatch(sendout_id=sendout.pk)[0][:1]
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
     body = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/").json()
     assert (body["status"], body["messages_charged"]) == ("cancelled", 1)
     assert body["counts"]["sent"] == 1 and body["counts"]["cancelled"] == 2
     assert balance(org) == 19 == ledger_sum(org)
     # A chunk arriving after the cancel sends nothing.
     remaining = list(OutboundMessage.objects.filter(sendout=sendout).values_list("id", flat=True))
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)
     assert len(sms_outbox) == 1

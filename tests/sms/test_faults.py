@@ -35,8 +35,11 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from sms import services
-from sms.models import MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.create import sendout_create
+from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.conftest import port_answers, require
 from tests.sms.sending_helpers import (
     CHARGED_STATUSES,
@@ -231,9 +234,9 @@ def status_counts(sendout: Sendout) -> dict[str, int]:
 
 def sweep(*, older_than: timedelta) -> int:
     """One run of the sweeper, as ``sms.tasks.sweep`` does it; answers sendouts requeued."""
-    lost = services.sweep_stuck_messages(older_than=older_than)
+    lost = sweep_stuck_messages(older_than=older_than)
     for sendout_id in lost:
-        services.sendout_enqueue(sendout_id=sendout_id)
+        sendout_enqueue(sendout_id=sendout_id)
     return len(lost)
 
 
@@ -270,7 +273,7 @@ def drive_to_completion(
 
 
 def create_sendout(org, user) -> Sendout:
-    sendout, created = services.sendout_create(
+    sendout, created = sendout_create(
         target_group=make_group(org),
         created_by=user,
         sender="operator",

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
-from sms import services
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.create import sendout_create
+from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.sms.sending_helpers import (
     BODY,
     FINAL_STATUSES,
@@ -107,7 +110,7 @@ def wait_until_done(sendout: Sendout, *, timeout: float = 60) -> Sendout:
 
 
 def create_sendout(org, user) -> Sendout:
-    sendout, created = services.sendout_create(
+    sendout, created = sendout_create(
         target_group=make_group(org),
         created_by=user,
         sender="operator",
@@ -230,12 +233,12 @@ def test_a_worker_killed_mid_sendout_texts_nobody_twice(org, user, standin, star
     assert OutboundMessage.objects.filter(sendout=sendout, status=MessageStatus.PENDING).exists()
 
     # The sweeper: what the crash left in `sending` becomes unknown; lost work is requeued.
-    lost = services.sweep_stuck_messages(older_than=timedelta(0))
+    lost = sweep_stuck_messages(older_than=timedelta(0))
     assert lost == [sendout.pk]
     assert not OutboundMessage.objects.filter(status=MessageStatus.SENDING).exists()
     start_worker(concurrency=2, **settings)
     for sendout_id in lost:
-        services.sendout_enqueue(sendout_id=sendout_id)
+        sendout_enqueue(sendout_id=sendout_id)
     sendout = wait_until_done(sendout, timeout=90)
 
     counts = standin.count_by_to()

@@ -10,10 +10,13 @@ import pytest
 
 from config.logging import JsonFormatter
 from crm.models import Account, Contact
-from sms import services, tasks
+from sms import tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
 from sms.quota import quota_top_up, sms_settings_for
+from sms.sendouts.create import sendout_create
+from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
 from targetgroups.services import target_group_create
 
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
@@ -56,26 +59,26 @@ def sendout_world(org, user, settings, sms_outbox):
 
 def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
     with django_capture_on_commit_callbacks(execute=False):
-        sendout, _ = services.sendout_create(
+        sendout, _ = sendout_create(
             target_group=group, created_by=user, sender="", phone_field="", body=BODY
         )
     retries: dict[int, float] = {}
-    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
-        retries |= services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    for chunk in sendout_dispatch(sendout_id=sendout.pk):
+        retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
     with django_capture_on_commit_callbacks(execute=False):
-        second, _ = services.sendout_create(
+        second, _ = sendout_create(
             target_group=group, created_by=user, sender="", phone_field="", body=BODY
         )
-    services.sendout_cancel(sendout=second, cancelled_by=user)
+    sendout_cancel(sendout=second, cancelled_by=user)
     # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
     with django_capture_on_commit_callbacks(execute=False):
-        third, _ = services.sendout_create(
+        third, _ = sendout_create(
             target_group=group, created_by=user, sender="", phone_field="", body=BODY
         )
-    services.sendout_dispatch(sendout_id=third.pk)
+    sendout_dispatch(sendout_id=third.pk)
     OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
-    services.sweep_stuck_messages(older_than=timedelta(seconds=-1))
+    sweep_stuck_messages(older_than=timedelta(seconds=-1))
     return [sendout.pk, second.pk, third.pk]
 
 

@@ -3,8 +3,10 @@
 import pytest
 from django.core.cache import cache
 
-from sms import services
 from sms.ratelimit import SenderRateLimit
+from sms.sendouts import send
+from sms.sendouts.create import sendout_create
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
 from tests.sms.sending_helpers import enable_sms, make_contacts, make_group
 
 
@@ -68,7 +70,7 @@ def test_a_capped_sendout_is_sent_in_slices_of_the_cap(
     sms_settings.messages_per_second = 3
     sms_settings.save()
     make_contacts(org, 10)
-    sendout, _ = services.sendout_create(
+    sendout, _ = sendout_create(
         target_group=make_group(org),
         created_by=user,
         sender="operator",
@@ -76,7 +78,7 @@ def test_a_capped_sendout_is_sent_in_slices_of_the_cap(
         body="Hei {{contact.first_name}}",
     )
     sent_at: list[int] = []
-    real_send = services.get_backend
+    real_send = send.get_backend
 
     def backend_recording_time():
         backend = real_send()
@@ -89,9 +91,9 @@ def test_a_capped_sendout_is_sent_in_slices_of_the_cap(
         backend.send_messages = send_messages
         return backend
 
-    monkeypatch.setattr(services, "get_backend", backend_recording_time)
-    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
-        services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    monkeypatch.setattr(send, "get_backend", backend_recording_time)
+    for chunk in sendout_dispatch(sendout_id=sendout.pk):
+        sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
     assert len(sms_outbox) == 10
     per_second = {second: sent_at.count(second) for second in set(sent_at)}
     assert max(per_second.values()) <= 3

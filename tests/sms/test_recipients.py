@@ -4,7 +4,7 @@ import pytest
 
 from crm.models import Contact
 from sms.recipients import recipients_resolve, recipients_summarise
-from sms.rules import SkipReason
+from sms.rules.numbers import SkipReason
 from sms.tags import parse_template
 from targetgroups.services import target_group_create
 from tests.sms.builders import group_of, group_where, person

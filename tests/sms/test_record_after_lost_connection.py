@@ -6,9 +6,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-from sms import services
 from sms.backends import locmem
-from sms.models import MessageStatus
+from sms.sendouts.create import sendout_create
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus
 from tests.sms.sending_helpers import assert_books_balance, enable_sms, make_contacts, make_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -30,15 +31,15 @@ def test_results_are_recorded_on_a_fresh_connection(org, user, settings, sms_out
     settings.SMS_BACKEND = f"{__name__}.ConnectionKillingBackend"
     enable_sms(org, quota=20)
     make_contacts(org, 4)
-    sendout, _ = services.sendout_create(
+    sendout, _ = sendout_create(
         target_group=make_group(org),
         created_by=user,
         sender="operator",
         phone_field="mobile_phone",
         body="Hei {{contact.first_name}}",
     )
-    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
-        services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    for chunk in sendout_dispatch(sendout_id=sendout.pk):
+        sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
 
     assert len(sms_outbox) == 4
     assert set(sendout.messages.values_list("status", flat=True)) == {MessageStatus.SENT}

@@ -8,9 +8,12 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Contact
-from sms import services
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import MessageReason, MessageStatus, OutboundMessage, SendoutStatus
+from sms.models import OutboundMessage
+from sms.sendouts.create import sendout_create
+from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.sms.sending_helpers import (
     BODY,
     OPERATOR_NUMBER,
@@ -33,7 +36,7 @@ def locmem_backend(settings, sms_outbox):
 
 
 def create(org, user):
-    sendout, created = services.sendout_create(
+    sendout, created = sendout_create(
         target_group=make_group(org),
         created_by=user,
         sender="operator",
@@ -46,11 +49,11 @@ def create(org, user):
 
 def run_to_the_end(sendout_id: int, *, rounds: int = 10) -> None:
     """What the worker does, in process: dispatch, then chunks and their retries."""
-    work = services.sendout_dispatch(sendout_id=sendout_id)
+    work = sendout_dispatch(sendout_id=sendout_id)
     for _ in range(rounds):
         retries: dict[int, float] = {}
         for chunk in work:
-            retries |= services.sendout_send_chunk(sendout_id=sendout_id, message_ids=chunk)
+            retries |= sendout_send_chunk(sendout_id=sendout_id, message_ids=chunk)
         if not retries:
             return
         work = [list(retries)]
@@ -141,11 +144,11 @@ def test_a_retry_after_cancel_sends_nothing_and_refunds(org, user, locmem_backen
     make_contacts(org, 2)
     locmem.failures[number(0)] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
     sendout = create(org, user)
-    chunks = services.sendout_dispatch(sendout_id=sendout.pk)
-    retries = services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunks[0])
+    chunks = sendout_dispatch(sendout_id=sendout.pk)
+    retries = sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunks[0])
     assert list(retries) == [OutboundMessage.objects.get(sendout=sendout, to=number(0)).pk]
-    services.sendout_cancel(sendout=sendout)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    sendout_cancel(sendout=sendout)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
     assert [m.to for m in locmem_backend] == [number(1)]
     message = OutboundMessage.objects.get(sendout=sendout, to=number(0))
     assert message.status in (MessageStatus.CANCELLED,)
@@ -158,10 +161,10 @@ def test_sweep_with_zero_timeout_marks_sending_unknown_and_finds_lost_work(org, 
     enable_sms(org, quota=100)
     make_contacts(org, 3)
     sendout = create(org, user)
-    services.sendout_dispatch(sendout_id=sendout.pk)
+    sendout_dispatch(sendout_id=sendout.pk)
     stuck = OutboundMessage.objects.filter(sendout=sendout).order_by("id").first()
     OutboundMessage.objects.filter(pk=stuck.pk).update(status=MessageStatus.SENDING)
-    lost = services.sweep_stuck_messages(older_than=timedelta(0))
+    lost = sweep_stuck_messages(older_than=timedelta(0))
     assert lost == [sendout.pk]
     stuck.refresh_from_db()
     assert (stuck.status, stuck.reason) == (MessageStatus.UNKNOWN, MessageReason.LOST_IN_SENDING)
@@ -174,7 +177,7 @@ def test_sweep_leaves_recent_work_alone(org, user):
     OutboundMessage.objects.filter(sendout=sendout).update(
         status=MessageStatus.SENDING, updated_at=timezone.now()
     )
-    assert services.sweep_stuck_messages() == []
+    assert sweep_stuck_messages() == []
     assert not OutboundMessage.objects.filter(status=MessageStatus.UNKNOWN).exists()
 
 

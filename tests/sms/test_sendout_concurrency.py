@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import Sum
 
 from core.errors import DomainError
-from sms import services
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
+from sms.sendouts.create import sendout_create
 from tests.sms.sending_helpers import BODY, enable_sms, make_contacts, make_group
 from tests.worker import app_using_broker
 
@@ -41,7 +41,7 @@ def test_exactly_the_sendouts_that_fit_are_accepted(org, user, quota):
     def send(user) -> None:
         try:
             barrier.wait()
-            sendout, created = services.sendout_create(
+            sendout, created = sendout_create(
                 target_group=group,
                 created_by=user,
                 sender="operator",

@@ -8,7 +8,8 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import Contact, OptOutSource
-from sms.models import MessageStatus, OutboundMessage, Sendout
+from sms.models import OutboundMessage, Sendout
+from sms.statuses import MessageStatus
 
 pytestmark = pytest.mark.django_db
 
