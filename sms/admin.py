@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from crm.admin import OrganisationAdmin
+from crm.admin import OrganisationAdmin, OrganisationScopedAdminMixin
 from crm.errors import DomainError
 from crm.models import Organisation
 from sms.models import (
@@ -30,23 +30,6 @@ from sms.models import (
     SmsSettings,
 )
 from sms.quota import QUOTA_MAX_AMOUNT, quota_adjust, quota_top_up
-
-
-def _own_organisation_id(request: HttpRequest) -> int | None:
-    membership = getattr(request.user, "membership", None)
-    return membership.organisation_id if membership is not None else None
-
-
-class OrganisationScopedAdminMixin:
-    """A superuser sees every organisation's rows; other staff only their own."""
-
-    organisation_lookup = "organisation"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{self.organisation_lookup: _own_organisation_id(request)})
 
 
 class ReadOnlyAdminMixin:
@@ -125,10 +108,10 @@ class QuotaAdjustForm(forms.Form):
         return amount
 
 
-class OrganisationSmsAdmin(OrganisationScopedAdminMixin, OrganisationAdmin):
-    """The CRM's organisation admin, with the SMS settings, names and quota on it."""
+class OrganisationSmsAdmin(OrganisationAdmin):
+    """The CRM's organisation admin (scoped to the staff user's own organisation),
+    with the SMS settings, names and quota on it."""
 
-    organisation_lookup = "pk"
     inlines = [*OrganisationAdmin.inlines, SmsSettingsInline, SenderNameInline]
     list_display = [*OrganisationAdmin.list_display, "sms_enabled", "quota"]
     actions = ["top_up_quota", "adjust_quota"]
