@@ -1,4 +1,5 @@
-"""Django admin of the CRM core, and the organisation scoping every app's admin uses."""
+"""Django admin of the CRM core, and the mixins every app's admin uses: organisation
+scoping, and read-only views of rows that only services write."""
 
 from typing import Any
 
@@ -45,6 +46,19 @@ class OrganisationScopedAdminMixin:
     ) -> FormField | None:
         _scope_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by services only: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def _own_organisation_id(request: HttpRequest) -> int | None:
