@@ -111,11 +111,20 @@ class TargetGroupSerializer(_ContactIdsMixin, serializers.ModelSerializer):
             raise serializers.ValidationError(_("Enter a name."))
         return value.strip()
 
-    def get_member_count(self, obj: TargetGroup) -> int:
+    def get_member_count(self, obj: TargetGroup) -> int | None:
+        """``None`` when the group's stored conditions cannot be counted (lists only)."""
+        counts = self.context.get("member_counts")
+        if counts is not None:
+            return counts[obj.pk]
         return selectors.target_group_member_count(target_group=obj)
 
     def to_representation(self, instance: TargetGroup) -> dict[str, Any]:
-        included, excluded = selectors.target_group_contact_ids(target_group=instance)
+        # A list passes every row's ids in the context (two queries for the page).
+        contact_ids = self.context.get("contact_ids")
+        if contact_ids is not None:
+            included, excluded = contact_ids[instance.pk]
+        else:
+            included, excluded = selectors.target_group_contact_ids(target_group=instance)
         data = {
             "id": instance.pk,
             "name": instance.name,

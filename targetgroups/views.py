@@ -43,10 +43,11 @@ class TargetGroupListView(OrganisationMixin, _WriteMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["rows"] = [
-            (group, selectors.target_group_member_count(target_group=group))
-            for group in context["target_groups"]
-        ]
+        groups = list(context["target_groups"])
+        counts = selectors.target_group_member_counts(
+            organisation=self.organisation, target_groups=groups
+        )
+        context["rows"] = [(group, counts[group.pk]) for group in groups]
         context["can_write"] = self.can_write()
         return context
 
