@@ -7,10 +7,10 @@ from django.contrib import admin
 from django.db.models import Field, QuerySet
 from django.forms import Field as FormField
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Account, Contact, Membership, OptOutSource, Organisation
+from crm.services import contact_opt_out_set
 
 
 class OrganisationScopedAdminMixin:
@@ -135,7 +135,9 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
     ]
 
     def save_model(self, request, obj: Contact, form, change: bool) -> None:
-        if "sms_opt_out" in form.changed_data:
-            obj.sms_opt_out_at = timezone.now()
-            obj.sms_opt_out_source = OptOutSource.ADMIN
+        # The form has already set the new flag: the service compares it with the
+        # flag as it was, and stamps the change as made in admin.
+        opted_out = obj.sms_opt_out
+        obj.sms_opt_out = form.initial.get("sms_opt_out", False)
+        contact_opt_out_set(contact=obj, opted_out=opted_out, source=OptOutSource.ADMIN)
         super().save_model(request, obj, form, change)
