@@ -110,13 +110,18 @@ class TargetGroupViewSet(
         if not serializer.is_valid():
             return _invalid(serializer)
         data = serializer.validated_data
+        included, excluded = services.hand_picked_contacts_check(
+            organisation=self.organisation,
+            included=data.get("included_contacts", []),
+            excluded=data.get("excluded_contacts", []),
+        )
         count = (
             selectors.contacts_matching(
                 organisation=self.organisation,
                 match=data["match"],
                 conditions=data["conditions"],
-                included=data.get("included_contacts", []),
-                excluded=data.get("excluded_contacts", []),
+                included=included or [],
+                excluded=excluded or [],
             )
             .order_by()
             .count()
