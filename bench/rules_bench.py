@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from sms import rules  # noqa: E402

@@ -11,8 +11,8 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy, ngettext
 
+from core.errors import DomainError
 from crm.admin import OrganisationScopedAdminMixin, ReadOnlyAdminMixin
-from crm.errors import DomainError
 from crm.models import Organisation
 from sms.admin_organisation import OrganisationSmsAdmin
 from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout

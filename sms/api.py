@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
-from crm.throttling import ScopedUserRateThrottle
 from sms import rules, selectors, services
 from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout
 from sms.quota import sms_settings_for

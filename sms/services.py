@@ -24,7 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from crm.models import Contact, OptOutSource
 from sms import rules, tags
 from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend

@@ -1,4 +1,4 @@
-"""A real ``celery -A crm worker`` in a subprocess, and the test process's Celery
+"""A real ``celery -A config worker`` in a subprocess, and the test process's Celery
 app pointed at the same broker. Used by the integration tests and the bench."""
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def flush_broker(url: str) -> None:
 
 @contextlib.contextmanager
 def app_using_broker(url: str) -> Iterator[object]:
-    """Point ``crm.celery.app`` (which ``sendout_enqueue`` uses) at ``url`` for a while."""
-    from crm.celery import app
+    """Point ``config.celery.app`` (which ``sendout_enqueue`` uses) at ``url`` for a while."""
+    from config.celery import app
 
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
 
@@ -69,7 +69,7 @@ def app_using_broker(url: str) -> Iterator[object]:
 
 
 class CeleryWorker:
-    """``celery -A crm worker`` as its own process group (so SIGKILL takes all of it)."""
+    """``celery -A config worker`` as its own process group (so SIGKILL takes all of it)."""
 
     def __init__(
         self,
@@ -93,7 +93,7 @@ class CeleryWorker:
             [
                 str(celery),
                 "-A",
-                "crm",
+                "config",
                 "worker",
                 f"--pool={self.pool}",
                 f"--concurrency={self.concurrency}",

@@ -3,16 +3,12 @@ number or a message body (privacy), in plain or JSON format."""
 
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from crm.logging import JsonFormatter
+from config.logging import JsonFormatter
 from crm.models import Account, Contact
 from sms import services, tasks
 from sms.backends import ErrorKind, SendError, locmem
@@ -20,7 +16,6 @@ from sms.models import OutboundMessage
 from sms.quota import quota_top_up, sms_settings_for
 from targetgroups.services import target_group_create
 
-ROOT = Path(__file__).resolve().parents[2]
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
 PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, ...
 
@@ -127,25 +122,6 @@ def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
     assert any(e.get("sendout_id") == third and "completed" in e["message"] for e in events)
 
 
-def test_json_formatter_writes_one_line_with_extra_fields():
-    record = logging.LogRecord("sms.services", logging.INFO, __file__, 1, "a %s", ("b",), None)
-    record.sendout_id = 7
-    record.organisation_id = 3
-    try:
-        raise ValueError("boom\nsecond line")
-    except ValueError:
-        record.exc_info = sys.exc_info()
-    line = JsonFormatter().format(record)
-    assert "\n" not in line
-    data = json.loads(line)
-    assert data["message"] == "a b"
-    assert data["level"] == "INFO"
-    assert data["logger"] == "sms.services"
-    assert (data["sendout_id"], data["organisation_id"]) == (7, 3)
-    assert "ValueError: boom" in data["exc_info"]
-    assert data["timestamp"].endswith("+00:00")
-
-
 @pytest.mark.django_db
 def test_task_start_and_finish_are_logged_with_id_and_runtime(caplog, settings):
     caplog.set_level(logging.INFO, logger="crm.tasks")
@@ -160,42 +136,3 @@ def test_task_start_and_finish_are_logged_with_id_and_runtime(caplog, settings):
     assert isinstance(finished.runtime, float) and finished.runtime >= 0
     data = json.loads(JsonFormatter().format(finished))
     assert data["task_id"] == result.id
-
-
-@pytest.mark.parametrize(
-    ("env", "json_lines"),
-    [({"DEBUG": "0"}, True), ({"DEBUG": "0", "LOG_FORMAT": "plain"}, False), ({}, False)],
-)
-def test_log_format_follows_the_settings(env, json_lines, tmp_path):
-    code = (
-        "import django, logging; django.setup(); "
-        "logging.getLogger('sms.services').info('hello %s', 'there', extra={'sendout_id': 5})"
-    )
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "crm.settings",
-            "SECRET_KEY": "s" * 50,
-            "ALLOWED_HOSTS": "crm.example",
-            "VAR_DIR": str(tmp_path),
-            "LOG_LEVEL": "INFO",
-            **env,
-        },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    if json_lines:
-        data = json.loads(line)
-        assert (data["message"], data["sendout_id"], data["level"]) == ("hello there", 5, "INFO")
-    else:
-        assert line.endswith("INFO sms.services hello there")

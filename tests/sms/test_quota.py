@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 from django.db.models import Sum
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import QuotaKind, QuotaTransaction, Sendout, SmsSettings
 from sms.quota import (
     QUOTA_MAX_AMOUNT,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import QuotaTransaction, Sendout
 from sms.quota import quota_adjust, quota_balance, quota_reserve, quota_top_up
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms import services
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
