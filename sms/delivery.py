@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact, OptOutSource
+from crm.services import contacts_opt_out_set
 from sms.models import OutboundMessage
 from sms.rules.numbers import normalise_number
 from sms.statuses import MessageStatus, allowed_previous
@@ -77,12 +78,8 @@ def inbound_reply(*, from_number: str, body: str) -> int:
         .values_list("contact_id", flat=True)
         .distinct()
     )
-    return (
-        Contact.objects.filter(id__in=contact_ids)
-        .exclude(sms_opt_out=opted_out)
-        .update(
-            sms_opt_out=opted_out,
-            sms_opt_out_at=timezone.now(),
-            sms_opt_out_source=OptOutSource.SMS_REPLY,
-        )
+    return contacts_opt_out_set(
+        contacts=Contact.objects.filter(id__in=contact_ids),
+        opted_out=opted_out,
+        source=OptOutSource.SMS_REPLY,
     )
