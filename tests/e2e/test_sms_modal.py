@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from crm.models import Account, Contact
-from sms.models import OutboundMessage, SenderName, Sendout
-from sms.quota import quota_adjust, quota_top_up, sms_settings_for
-from targetgroups.services import target_group_create
+from crm.models import Contact
+from sms.models import OutboundMessage, Sendout
+from sms.quota import quota_adjust
+from tests.factories import AccountFactory, ContactFactory, SmsSettingsFactory, TargetGroupFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,19 +17,19 @@ LONG = "Tämä on pitkä viesti. " * 30  # 660 characters
 
 @pytest.fixture
 def sms_org(org, user):
-    sms = sms_settings_for(organisation=org)
-    sms.sms_enabled = True
-    sms.named_senders_enabled = True
-    sms.operator_number = "+358401110000"
-    sms.save()
-    SenderName.objects.create(organisation=org, name="AcmeOy")
-    quota_top_up(organisation=org, amount=1000, reason="test")
+    SmsSettingsFactory(
+        organisation=org,
+        named_senders_enabled=True,
+        operator_number="+358401110000",
+        approved=["AcmeOy"],
+        quota=1000,
+    )
     return org
 
 
 @pytest.fixture
 def group(org, user):
-    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
+    account = AccountFactory(organisation=org, name="Kaleva Oy", city="Oulu")
     rows = [
         ("Matti", "+358 40 100 0001", False),
         ("Maija", "+358 40 100 0002", False),
@@ -41,7 +41,7 @@ def group(org, user):
         ("Ville", "+358 40 100 0001", False),  # Matti's number again
     ]
     for first, phone, opted_out in rows:
-        Contact.objects.create(
+        ContactFactory(
             organisation=org,
             account=account,
             first_name=first,
@@ -50,7 +50,7 @@ def group(org, user):
             mobile_phone=phone,
             sms_opt_out=opted_out,
         )
-    return target_group_create(
+    return TargetGroupFactory(
         organisation=org,
         name="Oulu",
         created_by=user,

@@ -3,42 +3,38 @@ number or a message body (privacy), in plain or JSON format."""
 
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from crm.logging import JsonFormatter
-from crm.models import Account, Contact
 from sms import services, tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
-from sms.quota import quota_top_up, sms_settings_for
-from targetgroups.services import target_group_create
+from tests.conftest import python_process
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    SmsSettingsFactory,
+    TargetGroupFactory,
+    create_sendout,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
 PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, ...
 
 
 @pytest.fixture
 def sendout_world(org, user, settings, sms_outbox):
-    settings.SMS_BACKEND = "locmem"
     settings.SMS_CHUNK_SIZE = 2
     settings.SMS_MAX_ATTEMPTS = 3
-    sms = sms_settings_for(organisation=org)
-    sms.sms_enabled = True
-    sms.operator_number = "+358401110000"
-    sms.save()
-    quota_top_up(organisation=org, amount=100, reason="test")
-    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
+    SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=100)
+    account = AccountFactory(organisation=org, name="Kaleva Oy", city="Oulu")
     names = ["Matti", "Maija", "Juha", "Anna", "Sanna"]
     for n, first in enumerate(names, start=1):
-        Contact.objects.create(
+        ContactFactory(
             organisation=org,
             account=account,
             first_name=first,
@@ -46,8 +42,8 @@ def sendout_world(org, user, settings, sms_outbox):
             city="Oulu",
             mobile_phone=f"+358 40 100 000{n}",
         )
-    Contact.objects.create(organisation=org, first_name="Timo", city="Oulu", mobile_phone="")
-    group = target_group_create(
+    ContactFactory(organisation=org, first_name="Timo", city="Oulu", blank=True)
+    group = TargetGroupFactory(
         organisation=org,
         name="Oulu",
         created_by=user,
@@ -59,25 +55,19 @@ def sendout_world(org, user, settings, sms_outbox):
     return group, names
 
 
-def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
-    with django_capture_on_commit_callbacks(execute=False):
-        sendout, _ = services.sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
-    retries: dict[int, float] = {}
-    for chunk in services.sendout_dispatch(sendout_id=sendout.pk):
-        retries |= services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
-    with django_capture_on_commit_callbacks(execute=False):
-        second, _ = services.sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
+def run_sendouts(group, user, capture_on_commit, send_to_the_end) -> list[int]:
+    def press_send():
+        with capture_on_commit(execute=False):
+            return create_sendout(
+                target_group=group, created_by=user, sender="", phone_field="", body=BODY
+            )
+
+    sendout = press_send()
+    send_to_the_end(sendout)
+    second = press_send()
     services.sendout_cancel(sendout=second, cancelled_by=user)
     # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
-    with django_capture_on_commit_callbacks(execute=False):
-        third, _ = services.sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
+    third = press_send()
     services.sendout_dispatch(sendout_id=third.pk)
     OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
     services.sweep_stuck_messages(older_than=timedelta(seconds=-1))
@@ -86,11 +76,13 @@ def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
 
 @pytest.mark.django_db
 def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
-    sendout_world, user, caplog, django_capture_on_commit_callbacks
+    sendout_world, user, caplog, django_capture_on_commit_callbacks, send_to_the_end
 ):
     group, names = sendout_world
     caplog.set_level(logging.INFO)
-    first, second, third = run_sendouts(group, user, django_capture_on_commit_callbacks)
+    first, second, third = run_sendouts(
+        group, user, django_capture_on_commit_callbacks, send_to_the_end
+    )
     assert len(locmem.attempts) == 6  # 5 numbers + 1 retry; nothing for the cancelled one
 
     records = [r for r in caplog.records if r.levelno >= logging.INFO]
@@ -171,15 +163,11 @@ def test_log_format_follows_the_settings(env, json_lines, tmp_path):
         "import django, logging; django.setup(); "
         "logging.getLogger('sms.services').info('hello %s', 'there', extra={'sendout_id': 5})"
     )
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    result = python_process(
+        "-c",
+        code,
+        without={"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"},
         env={
-            **clean,
             "DJANGO_SETTINGS_MODULE": "crm.settings",
             "SECRET_KEY": "s" * 50,
             "ALLOWED_HOSTS": "crm.example",
@@ -187,10 +175,6 @@ def test_log_format_follows_the_settings(env, json_lines, tmp_path):
             "LOG_LEVEL": "INFO",
             **env,
         },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     line = result.stderr.strip().splitlines()[-1]

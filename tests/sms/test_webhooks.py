@@ -8,7 +8,8 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import Contact, OptOutSource
-from sms.models import MessageStatus, OutboundMessage, Sendout
+from sms.models import MessageStatus, OutboundMessage
+from tests.factories import ContactFactory, OutboundMessageFactory, SendoutFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,24 +33,6 @@ def signed_post(path: str, params: dict[str, str], *, url: str | None = None, to
         urlencode(params),
         content_type="application/x-www-form-urlencoded",
         headers={"X-Twilio-Signature": signature},
-    )
-
-
-def make_sendout(org) -> Sendout:
-    return Sendout.objects.create(
-        organisation=org, sender="operator", phone_field="mobile_phone", body="Hei"
-    )
-
-
-def make_message(sendout, *, status, provider_id="", to="+358401234567", contact=None):
-    return OutboundMessage.objects.create(
-        sendout=sendout,
-        contact=contact,
-        to=to,
-        body="Hei",
-        messages=0 if status == MessageStatus.SKIPPED else 1,
-        status=status,
-        provider_id=provider_id,
     )
 
 
@@ -83,7 +66,9 @@ def snapshot(message: OutboundMessage) -> tuple:
     ],
 )
 def test_status_callback_moves_a_sent_message_forward(org, report, expected):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     response = signed_post(STATUS_PATH, status_params("SM1", report))
     assert response.status_code == 204
     message.refresh_from_db()
@@ -91,14 +76,18 @@ def test_status_callback_moves_a_sent_message_forward(org, report, expected):
 
 
 def test_status_callback_records_the_error_code(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "undelivered", ErrorCode="30003"))
     message.refresh_from_db()
     assert (message.status, message.error_code) == (MessageStatus.UNDELIVERED, "30003")
 
 
 def test_replayed_callback_changes_nothing(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     before = snapshot(message)
     response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
@@ -108,7 +97,9 @@ def test_replayed_callback_changes_nothing(org):
 
 @pytest.mark.parametrize("older", ["sent", "queued", "undelivered"])
 def test_older_or_conflicting_status_after_delivered_changes_nothing(org, older):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     before = snapshot(message)
     assert before[0] == MessageStatus.DELIVERED
@@ -117,9 +108,11 @@ def test_older_or_conflicting_status_after_delivered_changes_nothing(org, older)
 
 
 def test_callback_for_another_message_touches_only_that_one(org):
-    sendout = make_sendout(org)
-    one = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
-    two = make_message(sendout, status=MessageStatus.SENT, provider_id="SM2", to="+358401234568")
+    sendout = SendoutFactory(organisation=org)
+    one = OutboundMessageFactory(sendout=sendout, status=MessageStatus.SENT, provider_id="SM1")
+    two = OutboundMessageFactory(
+        sendout=sendout, status=MessageStatus.SENT, provider_id="SM2", to="+358401234568"
+    )
     signed_post(STATUS_PATH, status_params("SM2", "delivered"))
     one.refresh_from_db()
     two.refresh_from_db()
@@ -129,9 +122,11 @@ def test_callback_for_another_message_touches_only_that_one(org):
 def test_unknown_message_learns_its_fate_from_the_callback_url(org):
     """A message whose answer we never got has no provider id; the callback URL
     names it, and Twilio's report is the truth about it."""
-    sendout = make_sendout(org)
-    message = make_message(sendout, status=MessageStatus.UNKNOWN)
-    other = make_message(sendout, status=MessageStatus.UNKNOWN, to="+358401234568")
+    sendout = SendoutFactory(organisation=org)
+    message = OutboundMessageFactory(sendout=sendout, status=MessageStatus.UNKNOWN)
+    other = OutboundMessageFactory(
+        sendout=sendout, status=MessageStatus.UNKNOWN, to="+358401234568"
+    )
     path = f"{STATUS_PATH}?message={message.pk}"
     response = signed_post(path, status_params("SM9", "delivered"))
     assert response.status_code == 204
@@ -142,15 +137,17 @@ def test_unknown_message_learns_its_fate_from_the_callback_url(org):
 
 
 def test_unknown_with_provider_id_moves_to_delivered(org):
-    message = make_message(make_sendout(org), status=MessageStatus.UNKNOWN, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.UNKNOWN, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
 
 
 def test_callback_url_cannot_steal_a_message_that_has_a_provider_id(org):
-    sendout = make_sendout(org)
-    message = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
+    sendout = SendoutFactory(organisation=org)
+    message = OutboundMessageFactory(sendout=sendout, status=MessageStatus.SENT, provider_id="SM1")
     before = snapshot(message)
     signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM2", "undelivered"))
     assert snapshot(message) == before
@@ -158,14 +155,16 @@ def test_callback_url_cannot_steal_a_message_that_has_a_provider_id(org):
 
 @pytest.mark.parametrize("pending", [MessageStatus.PENDING, MessageStatus.FAILED])
 def test_callback_by_url_leaves_messages_that_are_not_unknown(org, pending):
-    message = make_message(make_sendout(org), status=pending)
+    message = OutboundMessageFactory(sendout__organisation=org, status=pending)
     before = snapshot(message)
     signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM3", "delivered"))
     assert snapshot(message) == before
 
 
 def test_unknown_provider_status_changes_nothing(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     assert signed_post(STATUS_PATH, status_params("SM1", "exploded")).status_code == 204
     assert snapshot(message) == before
@@ -176,7 +175,9 @@ def test_unknown_provider_status_changes_nothing(org):
     ["forged", "missing", "wrong_token", "tampered_body", "wrong_base", "wrong_path"],
 )
 def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     params = status_params("SM1", "delivered")
     signature = RequestValidator(TOKEN).compute_signature(BASE + STATUS_PATH, params)
@@ -208,7 +209,9 @@ def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
 
 def test_callback_is_refused_when_the_base_url_is_not_configured(org, settings):
     settings.SMS_STATUS_CALLBACK_BASE_URL = ""
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     assert response.status_code == 403
@@ -217,7 +220,9 @@ def test_callback_is_refused_when_the_base_url_is_not_configured(org, settings):
 
 def test_base_url_with_trailing_slash_still_validates(org, settings):
     settings.SMS_STATUS_CALLBACK_BASE_URL = BASE + "/"
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     assert signed_post(STATUS_PATH, status_params("SM1", "delivered")).status_code == 204
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
@@ -231,10 +236,10 @@ def test_status_webhook_refuses_get():
 
 
 def texted_contact(org, sendout, *, number="+358401234567", status=MessageStatus.SENT, **extra):
-    contact = Contact.objects.create(
-        organisation=org, first_name="Liisa", mobile_phone=number, **extra
+    contact = ContactFactory(
+        organisation=org, first_name="Liisa", mobile_phone=number, blank=True, **extra
     )
-    make_message(sendout, status=status, to=number, contact=contact)
+    OutboundMessageFactory(sendout=sendout, status=status, to=number, contact=contact)
     return contact
 
 
@@ -251,7 +256,7 @@ def inbound_params(body: str, from_: str = "+358401234567") -> dict[str, str]:
 
 @pytest.mark.parametrize("word", ["STOP", "LOPETA", "stop.", "  Stop! ", "unsubscribe", "lopeta"])
 def test_stop_reply_opts_the_texted_contacts_out(org, word):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     first = texted_contact(org, sendout)
     second = texted_contact(org, sendout, status=MessageStatus.DELIVERED)
     before = timezone.now()
@@ -267,7 +272,7 @@ def test_stop_reply_opts_the_texted_contacts_out(org, word):
 
 @pytest.mark.parametrize("word", ["START", "unstop"])
 def test_start_reply_opts_them_back_in(org, word):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     contact = texted_contact(
         org,
         sendout,
@@ -285,7 +290,7 @@ def test_start_reply_opts_them_back_in(org, word):
 
 @pytest.mark.parametrize("text", ["Thanks!", "stop it please", "STOPP", "", "kiitos"])
 def test_unrelated_reply_changes_nothing(org, text):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     assert signed_post(INBOUND_PATH, inbound_params(text)).status_code == 200
     contact.refresh_from_db()
     assert (contact.sms_opt_out, contact.sms_opt_out_at, contact.sms_opt_out_source) == (
@@ -296,7 +301,7 @@ def test_unrelated_reply_changes_nothing(org, text):
 
 
 def test_stop_from_another_number_changes_nobody(org):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     signed_post(INBOUND_PATH, inbound_params("STOP", from_="+358409999999"))
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
@@ -305,14 +310,14 @@ def test_stop_from_another_number_changes_nobody(org):
 @pytest.mark.parametrize("status", [MessageStatus.SKIPPED, MessageStatus.PENDING])
 def test_stop_from_a_number_we_never_texted_changes_nobody(org, status):
     """A contact whose message never left was not texted at that number."""
-    contact = texted_contact(org, make_sendout(org), status=status)
+    contact = texted_contact(org, SendoutFactory(organisation=org), status=status)
     signed_post(INBOUND_PATH, inbound_params("STOP"))
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
 
 
 def test_stop_changes_only_contacts_texted_at_that_number(org):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     texted = texted_contact(org, sendout)
     # Same person's number typed on another contact that we never texted.
     untouched = Contact.objects.create(
@@ -327,7 +332,7 @@ def test_stop_changes_only_contacts_texted_at_that_number(org):
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "wrong_base"])
 def test_forged_inbound_is_refused_and_changes_nothing(org, tamper):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     params = inbound_params("STOP")
     if tamper == "forged":
         headers = {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}
