@@ -143,6 +143,11 @@ def test_every_writing_operation_has_a_valid_request_in_the_csrf_table() -> None
     assert not missing, f"add these to VALID_WRITES: {sorted(missing)}"
 
 
+def valid_write(world: World, method: str, path: str) -> tuple[str, Any]:
+    """The URL and body of VALID_WRITES' request for ``path``, on ``world``'s object."""
+    return path.replace("{id}", str(world.object_for(path).pk)), VALID_WRITES[(method, path)](world)
+
+
 def session_client(user) -> tuple[Client, str]:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
@@ -161,9 +166,7 @@ def send(client: Client, method: str, url: str, body: Any, **headers: str):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
 def test_session_write_needs_the_csrf_token(org, user, method, path) -> None:
-    world = build_world(org, user)
-    url = path.replace("{id}", str(world.object_for(path).pk))
-    body = VALID_WRITES[(method, path)](world)
+    url, body = valid_write(build_world(org, user), method, path)
     client, token = session_client(user)
     before = snapshot()
 
@@ -183,9 +186,7 @@ def test_session_write_needs_the_csrf_token(org, user, method, path) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
 def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
-    world = build_world(org, user)
-    url = path.replace("{id}", str(world.object_for(path).pk))
-    body = VALID_WRITES[(method, path)](world)
+    url, body = valid_write(build_world(org, user), method, path)
     client = Client(enforce_csrf_checks=True)
     key = Token.objects.create(user=user).key
     response = send(client, method, url, body, Authorization=f"Token {key}")

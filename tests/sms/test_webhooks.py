@@ -25,15 +25,18 @@ def twilio_webhook_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
 
 
-def signed_post(path: str, params: dict[str, str], *, url: str | None = None, token=TOKEN):
-    """POST like Twilio: form-encoded, signed over ``url`` (default: BASE + path)."""
-    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+def post_form(path: str, params: dict[str, str], *, signature: str | None):
+    """POST like Twilio: form-encoded, with ``signature`` in its header (or none)."""
+    headers = {"X-Twilio-Signature": signature} if signature else {}
     return Client().post(
-        path,
-        urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": signature},
+        path, urlencode(params), content_type="application/x-www-form-urlencoded", headers=headers
     )
+
+
+def signed_post(path: str, params: dict[str, str], *, url: str | None = None, token=TOKEN):
+    """POST like Twilio, signed over ``url`` (default: BASE + path)."""
+    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+    return post_form(path, params, signature=signature)
 
 
 def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:
@@ -196,13 +199,7 @@ def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
         )
     elif tamper == "wrong_path":
         signature = RequestValidator(TOKEN).compute_signature(BASE + INBOUND_PATH, params)
-    headers = {"X-Twilio-Signature": signature} if signature else {}
-    response = Client().post(
-        STATUS_PATH,
-        urlencode(body),
-        content_type="application/x-www-form-urlencoded",
-        headers=headers,
-    )
+    response = post_form(STATUS_PATH, body, signature=signature)
     assert response.status_code == 403
     assert snapshot(message) == before
 
@@ -335,20 +332,14 @@ def test_forged_inbound_is_refused_and_changes_nothing(org, tamper):
     contact = texted_contact(org, SendoutFactory(organisation=org))
     params = inbound_params("STOP")
     if tamper == "forged":
-        headers = {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+        signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
     elif tamper == "missing":
-        headers = {}
+        signature = None
     else:
         signature = RequestValidator(TOKEN).compute_signature(
             "http://testserver" + INBOUND_PATH, params
         )
-        headers = {"X-Twilio-Signature": signature}
-    response = Client().post(
-        INBOUND_PATH,
-        urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        headers=headers,
-    )
+    response = post_form(INBOUND_PATH, params, signature=signature)
     assert response.status_code == 403
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
