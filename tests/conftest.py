@@ -186,6 +186,5 @@ def contact(org, account) -> Contact:
     return ContactFactory(
         organisation=org,
         account=account,
-        last_name="Virtanen",
         mobile_phone="+358 40 123 4567",
     )

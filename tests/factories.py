@@ -97,7 +97,7 @@ class ContactFactory(DjangoModelFactory):
 
     organisation = factory.SubFactory(OrganisationFactory)
     first_name = "Matti"
-    last_name = factory.Sequence(lambda n: f"Virtanen{n}")
+    last_name = "Virtanen"
     mobile_phone = factory.Sequence(lambda n: f"+358 50 {n // 10_000 % 1000:03d} {n % 10_000:04d}")
     city = "Helsinki"
 
@@ -162,6 +162,30 @@ class TargetGroupFactory(DjangoModelFactory):
     def _create(cls, model_class: type[TargetGroup], *args: Any, **kwargs: Any) -> TargetGroup:
         included = [getattr(c, "pk", c) for c in kwargs.pop("included_contacts")]
         return target_group_create(**kwargs, included_contacts=included)
+
+
+def people_of_oulu(
+    organisation: Organisation, created_by: Any, people: Iterable[tuple[str, str, bool]]
+) -> TargetGroup:
+    """Kaleva Oy in Oulu, a contact at it (last name Oululainen) for each (first name,
+    mobile phone, opted out), and the target group "Oulu" of the contacts in Oulu."""
+    account = AccountFactory(organisation=organisation, name="Kaleva Oy", city="Oulu")
+    for first_name, mobile_phone, opted_out in people:
+        ContactFactory(
+            organisation=organisation,
+            account=account,
+            first_name=first_name,
+            last_name="Oululainen",
+            city="Oulu",
+            mobile_phone=mobile_phone,
+            sms_opt_out=opted_out,
+        )
+    return TargetGroupFactory(
+        organisation=organisation,
+        name="Oulu",
+        created_by=created_by,
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
+    )
 
 
 # --- SMS --------------------------------------------------------------------------------

@@ -47,10 +47,7 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
     contact = ContactFactory(
         organisation=organisation,
         account=account,
-        first_name="Matti",
-        last_name="Virtanen",
         mobile_phone="+358 40 123 4567",
-        city="Helsinki",
     )
     group = TargetGroupFactory(
         organisation=organisation,

@@ -201,8 +201,6 @@ def finnish_world(org, user, settings, django_capture_on_commit_callbacks):
     contact = ContactFactory(
         organisation=org,
         account=account,
-        first_name="Matti",
-        last_name="Virtanen",
         city="Oulu",
         mobile_phone="+358 40 100 0001",
         sms_opt_out=False,

@@ -14,13 +14,7 @@ from sms import services, tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
 from tests.conftest import python_process
-from tests.factories import (
-    AccountFactory,
-    ContactFactory,
-    SmsSettingsFactory,
-    TargetGroupFactory,
-    create_sendout,
-)
+from tests.factories import SmsSettingsFactory, create_sendout, people_of_oulu
 
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
 PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, ...
@@ -31,24 +25,9 @@ def sendout_world(org, user, settings, sms_outbox):
     settings.SMS_CHUNK_SIZE = 2
     settings.SMS_MAX_ATTEMPTS = 3
     SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=100)
-    account = AccountFactory(organisation=org, name="Kaleva Oy", city="Oulu")
     names = ["Matti", "Maija", "Juha", "Anna", "Sanna"]
-    for n, first in enumerate(names, start=1):
-        ContactFactory(
-            organisation=org,
-            account=account,
-            first_name=first,
-            last_name="Oululainen",
-            city="Oulu",
-            mobile_phone=f"+358 40 100 000{n}",
-        )
-    ContactFactory(organisation=org, first_name="Timo", city="Oulu", blank=True)
-    group = TargetGroupFactory(
-        organisation=org,
-        name="Oulu",
-        created_by=user,
-        conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
-    )
+    people = [(first, f"+358 40 100 000{n}", False) for n, first in enumerate(names, start=1)]
+    group = people_of_oulu(org, user, [*people, ("Timo", "", False)])
     locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
     locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
     locmem.failures["+358401000004"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
