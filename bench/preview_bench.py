@@ -36,8 +36,9 @@ from django.db import connection, transaction  # noqa: E402
 
 from crm.demo import make_demo  # noqa: E402
 from crm.models import Account, Contact, Organisation  # noqa: E402
-from sms import recipients, selectors, services  # noqa: E402
-from sms.quota import quota_top_up  # noqa: E402
+from sms import recipients, selectors  # noqa: E402
+from sms.checks import sendout_validate  # noqa: E402
+from sms.quota import quota_top_up, sms_settings_for  # noqa: E402
 from sms.recipients import recipients_summarise  # noqa: E402
 from targetgroups.models import TargetGroup  # noqa: E402
 from targetgroups.selectors import target_group_members  # noqa: E402
@@ -88,7 +89,7 @@ def create(n: int) -> Organisation:
             cursor.execute("ANALYZE crm_contact")
             cursor.execute("ANALYZE crm_account")
     quota_top_up(organisation=organisation, amount=10_000_000, reason="bench")
-    settings = services.sms_settings_for(organisation=organisation)
+    settings = sms_settings_for(organisation=organisation)
     settings.sms_enabled = True
     settings.save()
     print(f"created {n:,} contacts in {time.perf_counter() - started:.1f} s")
@@ -102,8 +103,8 @@ def group(organisation: Organisation, name: str, match: str, conditions: list) -
 
 
 def measure(target_group: TargetGroup) -> tuple[int, float, float]:
-    sms_settings = services.sms_settings_for(organisation=target_group.organisation)
-    asked = services.sendout_validate(
+    sms_settings = sms_settings_for(organisation=target_group.organisation)
+    asked = sendout_validate(
         sms_settings=sms_settings, sender="operator", phone_field="mobile_phone", body=BODY
     )
     names = recipients._columns(asked.phone_field, asked.template)
@@ -118,7 +119,7 @@ def measure(target_group: TargetGroup) -> tuple[int, float, float]:
     answer: dict = {}
 
     def preview() -> None:
-        asked = services.sendout_validate(
+        asked = sendout_validate(
             sms_settings=sms_settings, sender="operator", phone_field="mobile_phone", body=BODY
         )
         summary = recipients_summarise(

@@ -17,7 +17,8 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 django.setup()
 
-from sms import rules  # noqa: E402
+from sms.rules.numbers import _normalise_number, normalise_number, normalise_number_uncached  # noqa: E402
+from sms.rules.text import billed_messages, char_count, encoding_info  # noqa: E402
 from sms.tags import parse_template  # noqa: E402
 
 FIRST_NAMES = ["Anna", "Matti", "Aino", "Juha", "Päivi", "Jyrki", "Sanna", "Ville", "", "Åsa"]
@@ -63,17 +64,17 @@ def main(n: int = 100_000) -> None:
     print(f"Pure message rules, {n:,} recipients ({len(set(numbers)):,} distinct numbers)")
 
     # --- Phone numbers ---------------------------------------------------------
-    uncached = timed(lambda: [rules.normalise_number_uncached(x) for x in numbers])
-    rules._normalise_number.cache_clear()
-    cold = timed(lambda: [rules.normalise_number(x) for x in numbers])
-    warm = timed(lambda: [rules.normalise_number(x) for x in numbers])
+    uncached = timed(lambda: [normalise_number_uncached(x) for x in numbers])
+    _normalise_number.cache_clear()
+    cold = timed(lambda: [normalise_number(x) for x in numbers])
+    warm = timed(lambda: [normalise_number(x) for x in numbers])
     baseline = timed(lambda: [x.strip() for x in numbers])
     print("\nnormalise_number")
     print(f"  without cache      {uncached:7.3f} s  ({uncached / n * 1e6:5.1f} µs/number)")
     print(f"  cache, first run   {cold:7.3f} s")
     print(f"  cache, again       {warm:7.3f} s  ({uncached / warm:5.0f}x faster than no cache)")
     print(f"  baseline str.strip {baseline:7.3f} s")
-    info = rules._normalise_number.cache_info()
+    info = _normalise_number.cache_info()
     print(f"  cache: {info.currsize:,} entries of at most {info.maxsize:,}")
 
     # --- Rendering --------------------------------------------------------------
@@ -91,8 +92,8 @@ def main(n: int = 100_000) -> None:
 
     # --- Counting the rendered texts ---------------------------------------------
     texts = [render(row) for row in rows]
-    count = timed(lambda: [rules.billed_messages(rules.char_count(t)) for t in texts])
-    enc = timed(lambda: [rules.encoding_info(t) for t in texts])
+    count = timed(lambda: [billed_messages(char_count(t)) for t in texts])
+    enc = timed(lambda: [encoding_info(t) for t in texts])
     length = timed(lambda: [len(t) for t in texts])
     print("\ncount the rendered texts")
     print(f"  billed_messages(char_count) {count:7.3f} s  (baseline len: {length:6.3f} s)")

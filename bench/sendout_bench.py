@@ -100,9 +100,10 @@ def main() -> None:
     from twilio.rest import Client
 
     from crm.models import Contact, Organisation
-    from sms import services
-    from sms.models import Sendout, SendoutStatus
+    from sms.models import Sendout
     from sms.quota import quota_top_up, sms_settings_for
+    from sms.sendouts.create import sendout_create
+    from sms.statuses import SendoutStatus
     from targetgroups.models import TargetGroup
     from tests.sms.twilio_standin import ACCOUNT_SID, AUTH_TOKEN
     from tests.worker import (
@@ -169,7 +170,7 @@ def main() -> None:
 
             # The sendout: Yes → last message accepted.
             started = time.perf_counter()
-            sendout, _created = services.sendout_create(
+            sendout, _created = sendout_create(
                 target_group=group,
                 created_by=user,
                 sender="operator",

@@ -13,10 +13,13 @@ class DomainError(Exception):
     """An error a user can cause: a stable ``code`` and a message for people.
 
     ``status`` is the HTTP status it answers with through the API (409 for a
-    conflict with the current state, 403 for something not allowed).
+    conflict with the current state, 403 for something not allowed). ``field``,
+    when set, names the input it concerns: the API then answers like a
+    serializer's validation error, ``{field: [message]}``.
     """
 
     status_code = status.HTTP_400_BAD_REQUEST
+    field: str | None = None
 
     def __init__(
         self, code: str, message: str, *, status_code: int | None = None, **extra: Any
@@ -31,6 +34,8 @@ class DomainError(Exception):
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, plus: domain errors, and a ``code`` beside every ``detail``."""
+    if isinstance(exc, DomainError) and exc.field is not None:
+        return Response({exc.field: [exc.message]}, status=exc.status_code)
     if isinstance(exc, DomainError):
         return Response(
             {"detail": exc.message, "code": exc.code, **exc.extra}, status=exc.status_code

@@ -21,15 +21,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from crm.admin import OrganisationAdmin
 from crm.errors import DomainError
 from crm.models import Organisation
-from sms.models import (
-    MessageStatus,
-    OutboundMessage,
-    QuotaTransaction,
-    SenderName,
-    Sendout,
-    SmsSettings,
-)
+from sms.models import OutboundMessage, QuotaTransaction, SenderName, Sendout, SmsSettings
 from sms.quota import QUOTA_MAX_AMOUNT, quota_adjust, quota_top_up
+from sms.statuses import MessageStatus
 
 
 def _own_organisation_id(request: HttpRequest) -> int | None:
@@ -326,7 +320,7 @@ class SendoutAdmin(
         permissions=["cancel"],
     )
     def cancel_sendouts(self, request: HttpRequest, queryset: QuerySet[Sendout]) -> None:
-        from sms.services import sendout_cancel
+        from sms.sendouts.lifecycle import sendout_cancel
 
         cancelled = 0
         for sendout in queryset:

@@ -7,7 +7,15 @@ class SmsConfig(AppConfig):
     verbose_name = _("SMS messages")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_save
+
         from crm.signals import demo_seeded
         from sms.demo import seed_demo_sms
+        from sms.quota import sms_settings_create_with_organisation
 
         demo_seeded.connect(seed_demo_sms, dispatch_uid="sms-demo")
+        post_save.connect(
+            sms_settings_create_with_organisation,
+            sender="crm.Organisation",
+            dispatch_uid="sms-settings-with-organisation",
+        )

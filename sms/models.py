@@ -2,8 +2,8 @@
 and the quota ledger.
 
 Models hold data and their invariants (as database constraints where a database
-can hold them); the workflows live in ``sms/quota.py`` and the sendout services.
-The statuses are enums here, beside the table of their allowed moves.
+can hold them); the workflows live in ``sms/quota.py`` and ``sms/sendouts/``.
+The statuses and the table of their allowed moves are in ``sms/statuses.py``.
 """
 
 from django.conf import settings
@@ -12,87 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from sms.statuses import MessageStatus, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
-
-
-class SendoutStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    SENDING = "sending", _("Sending")
-    COMPLETED = "completed", _("Completed")
-    CANCELLED = "cancelled", _("Cancelled")
-    FAILED = "failed", _("Failed")
-
-
-class MessageStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    SENDING = "sending", _("Sending")
-    SENT = "sent", _("Sent")
-    DELIVERED = "delivered", _("Delivered")
-    UNDELIVERED = "undelivered", _("Undelivered")
-    FAILED = "failed", _("Failed")
-    SKIPPED = "skipped", _("Skipped")
-    CANCELLED = "cancelled", _("Cancelled")
-    UNKNOWN = "unknown", _("Unknown")
-
-
-# Statuses only move forward. `sending -> pending` is allowed only for a retry of
-# a request that surely took no effect (429, 5xx, connection refused); `unknown`
-# may still become delivered or undelivered because a late callback is the truth.
-MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
-    MessageStatus.PENDING: frozenset(
-        {
-            MessageStatus.SENDING,
-            MessageStatus.CANCELLED,
-            MessageStatus.SKIPPED,
-            MessageStatus.FAILED,
-        }
-    ),
-    MessageStatus.SENDING: frozenset(
-        {
-            MessageStatus.SENT,
-            MessageStatus.FAILED,
-            MessageStatus.UNKNOWN,
-            MessageStatus.PENDING,
-        }
-    ),
-    MessageStatus.SENT: frozenset(
-        {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
-    ),
-    MessageStatus.UNKNOWN: frozenset({MessageStatus.DELIVERED, MessageStatus.UNDELIVERED}),
-    MessageStatus.DELIVERED: frozenset(),
-    MessageStatus.UNDELIVERED: frozenset(),
-    MessageStatus.FAILED: frozenset(),
-    MessageStatus.SKIPPED: frozenset(),
-    MessageStatus.CANCELLED: frozenset(),
-}
-
-# The statuses a message reaches only through the provider: never refunded.
-MESSAGE_FINAL_STATUSES: frozenset[str] = frozenset(
-    status for status, moves in MESSAGE_TRANSITIONS.items() if not moves
-)
-
-
-def can_move(old: str, new: str) -> bool:
-    """Whether a message may move from status ``old`` to ``new`` (never backwards)."""
-    return new in MESSAGE_TRANSITIONS.get(old, frozenset())
-
-
-def allowed_previous(new: str) -> list[str]:
-    """The statuses a message may move to ``new`` from: for conditional updates
-    (``filter(status__in=allowed_previous(new)).update(status=new)``)."""
-    return sorted(old for old, moves in MESSAGE_TRANSITIONS.items() if new in moves)
-
-
-class MessageReason(models.TextChoices):
-    """Why a message did not (or may not have) reached its recipient, beyond the
-    skip reasons of ``sms.rules.SkipReason``."""
-
-    CANCELLED = "cancelled", _("Sendout cancelled")
-    RETRYING = "retrying", _("Provider busy; retrying")
-    PROVIDER_REJECTED = "provider_rejected", _("Rejected by the provider")
-    OUT_OF_RETRIES = "out_of_retries", _("Provider unreachable; gave up")
-    AMBIGUOUS_ERROR = "ambiguous_error", _("Connection lost while sending; not resent")
-    LOST_IN_SENDING = "lost_in_sending", _("Interrupted while sending; not resent")
 
 
 class QuotaKind(models.TextChoices):

@@ -49,6 +49,7 @@ __all__ = [
     "quota_refund",
     "quota_reserve",
     "quota_top_up",
+    "sms_settings_create_with_organisation",
     "sms_settings_for",
 ]
 
@@ -63,6 +64,25 @@ def sms_settings_for(*, organisation: Organisation) -> SmsSettings:
     quota) when missing. Safe when two requests create them at once."""
     sms_settings, _created = SmsSettings.objects.get_or_create(organisation=organisation)
     return sms_settings
+
+
+def sms_settings_create_with_organisation(
+    sender: type[Organisation],
+    *,
+    instance: Organisation,
+    created: bool,
+    raw: bool = False,
+    **kwargs,
+) -> None:
+    """``post_save`` receiver of ``crm.Organisation`` (connected in ``sms/apps.py``:
+    ``crm`` may not import ``sms``): every organisation gets its SMS settings (SMS
+    off, no quota) when it is created, so that reads never have to create them.
+
+    On commit, not at once: the admin's add page saves the organisation and then
+    its settings inline in one transaction, and the row it writes must not collide
+    with ours. A loaded fixture (``raw``) brings its own rows."""
+    if created and not raw:
+        transaction.on_commit(lambda: sms_settings_for(organisation=instance))
 
 
 def _check_amount(amount: Any, *, positive: bool) -> int:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from crm.phones import PhoneProblem
-from sms import rules
-from sms.rules import SkipReason
+from sms.rules.numbers import SkipReason, normalise_number, validate_phone_field
+from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages
 from sms.tags import MessageTemplate
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
@@ -78,7 +78,7 @@ def _decide(
     """The decision for every member, in id order. The hot loop of a preview:
     keep it free of per-row function calls beyond rendering. Without ``bodies``
     only the length of each text is computed (its body is "")."""
-    phone_field = rules.validate_phone_field(phone_field)
+    phone_field = validate_phone_field(phone_field)
     names = _columns(phone_field, template)
     positions = _positions(phone_field, template)
     render = template.row_renderer(positions)
@@ -90,7 +90,7 @@ def _decide(
         .iterator(chunk_size=STREAM_CHUNK)
     )
     problems = _PROBLEM_REASONS
-    max_chars = rules.MAX_CHARS
+    max_chars = MAX_CHARS
     opted_out, too_long, duplicate = (
         SkipReason.OPTED_OUT,
         SkipReason.TOO_LONG,
@@ -108,7 +108,7 @@ def _decide(
                 yield row, "", "", 0, problems[problem]
                 continue
             # Neither stored: a row written past Contact.save() and the services.
-            number = rules.normalise_number(row[_RAW])
+            number = normalise_number(row[_RAW])
             if number.reason is not None:
                 yield row, "", "", 0, number.reason
                 continue
@@ -130,7 +130,7 @@ def _decide(
 def _recipient(decision: _Decision) -> Recipient:
     row, to, body, chars, reason = decision
     name = f"{row[_FIRST]} {row[_LAST]}".strip()
-    messages = rules.billed_messages(chars) if reason is None else 0
+    messages = billed_messages(chars) if reason is None else 0
     return Recipient(row[_ID], name, to, body, chars, messages, reason)
 
 
@@ -163,7 +163,7 @@ def recipients_summarise(
     skipped: Counter = Counter()
     total = sendable = messages = longest_chars = 0
     longest: _Decision | None = None
-    per_message = rules.CHARS_PER_MESSAGE
+    per_message = CHARS_PER_MESSAGE
     samples: list[_Decision] = []
     for decision in _decide(
         target_group=target_group, phone_field=phone_field, template=template, bodies=False
@@ -175,7 +175,7 @@ def recipients_summarise(
             continue
         chars = decision[3]
         sendable += 1
-        messages += -(-chars // per_message)  # rules.billed_messages, inlined: hot loop
+        messages += -(-chars // per_message)  # billed_messages, inlined: hot loop
         if chars > longest_chars or longest is None:
             longest, longest_chars = decision, chars
         if len(samples) < SAMPLE_SIZE:
@@ -183,7 +183,7 @@ def recipients_summarise(
     summary.total, summary.sendable, summary.messages = total, sendable, messages
     summary.skipped = skipped
     # Only these few are rendered.
-    render = template.row_renderer(_positions(rules.validate_phone_field(phone_field), template))
+    render = template.row_renderer(_positions(validate_phone_field(phone_field), template))
 
     def rendered(decision: _Decision) -> Recipient:
         row, to, _body, chars, reason = decision

@@ -5,9 +5,15 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
-from sms import rules, tags
-from sms.models import MessageStatus, OutboundMessage, QuotaTransaction, Sendout, SmsSettings
-from sms.recipients import RecipientSummary
+from sms import tags
+from sms.checks import sendout_validate
+from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
+from sms.recipients import RecipientSummary, recipients_summarise
+from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
+from sms.rules.senders import OPERATOR_SENDER
+from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, char_count, encoding_info
+from sms.statuses import MessageStatus
+from targetgroups.models import TargetGroup
 
 
 def quota_balance(*, organisation: Organisation) -> int:
@@ -33,10 +39,15 @@ def sms_settings_get(*, organisation: Organisation) -> SmsSettings | None:
     return SmsSettings.objects.filter(organisation=organisation).first()
 
 
+def sms_settings_or_defaults(*, organisation: Organisation) -> SmsSettings:
+    """The organisation's SMS settings; without a row (an organisation created
+    before its row, see ``sms.quota.sms_settings_create_with_organisation``), the
+    defaults, unsaved: SMS off, no quota. Reads never write."""
+    return sms_settings_get(organisation=organisation) or SmsSettings(organisation=organisation)
+
+
 def sms_options(*, sms_settings: SmsSettings) -> dict:
-    senders = [
-        {"value": rules.OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}
-    ]
+    senders = [{"value": OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}]
     if sms_settings.named_senders_enabled:
         senders += [
             {"value": name, "label": name, "default": False}
@@ -46,15 +57,15 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
         "enabled": sms_settings.sms_enabled,
         "named_senders_enabled": sms_settings.named_senders_enabled,
         "quota_remaining": sms_settings.quota_balance,
-        "max_chars": rules.MAX_CHARS,
-        "chars_per_message": rules.CHARS_PER_MESSAGE,
+        "max_chars": MAX_CHARS,
+        "chars_per_message": CHARS_PER_MESSAGE,
         "senders": senders,
         "phone_fields": [
-            {"value": value, "label": str(label), "default": value == rules.DEFAULT_PHONE_FIELD}
-            for value, label in rules.PHONE_FIELDS.items()
+            {"value": value, "label": str(label), "default": value == DEFAULT_PHONE_FIELD}
+            for value, label in PHONE_FIELDS.items()
         ],
         "skip_reasons": [
-            {"value": reason.value, "label": str(reason.label)} for reason in rules.SkipReason
+            {"value": reason.value, "label": str(reason.label)} for reason in SkipReason
         ],
         "tags": [
             {"value": tag.token, "label": str(tag.label), "group": str(tag.group)}
@@ -63,9 +74,30 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
     }
 
 
+def sendout_preview(
+    *,
+    target_group: TargetGroup,
+    sms_settings: SmsSettings,
+    sender: str,
+    phone_field: str,
+    body: str,
+) -> dict:
+    """What a sendout of ``body`` to ``target_group`` would do, for the modal:
+    recipients, skips by reason, messages to bill, the quota after, samples and
+    warnings. Checks the input as ``sendout_create`` does (raises ``RuleError``
+    at the field); the caller has checked that SMS is enabled. Writes nothing."""
+    asked = sendout_validate(
+        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+    )
+    summary = recipients_summarise(
+        target_group=target_group, phone_field=asked.phone_field, template=asked.template
+    )
+    return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+
+
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
     longest = summary.longest.body if summary.longest else body
-    info = rules.encoding_info(longest)
+    info = encoding_info(longest)
     warnings = []
     if info.unicode_chars:
         warnings.append(
@@ -75,10 +107,10 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
             )
             % {"chars": " ".join(info.unicode_chars)}
         )
-    if summary.skipped.get(rules.SkipReason.TOO_LONG):
+    if summary.skipped.get(SkipReason.TOO_LONG):
         warnings.append(
             _("%(n)s recipients are skipped: with their details the message exceeds %(max)s.")
-            % {"n": summary.skipped[rules.SkipReason.TOO_LONG], "max": rules.MAX_CHARS}
+            % {"n": summary.skipped[SkipReason.TOO_LONG], "max": MAX_CHARS}
         )
     if summary.messages > sms_settings.quota_balance:
         warnings.append(
@@ -94,7 +126,7 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
         "messages": summary.messages,
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
-        "chars": rules.char_count(body),
+        "chars": char_count(body),
         "encoding": info.encoding,
         "carrier_segments": info.carrier_segments,
         "warnings": warnings,

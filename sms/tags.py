@@ -27,7 +27,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from sms.rules import RuleError, normalise_text
+from sms.rules import RuleError
+from sms.rules.text import normalise_text
 
 OPEN, CLOSE, PIPE = "{{", "}}", "|"
 
@@ -206,7 +207,7 @@ def parse_template(body: str) -> MessageTemplate:
 
     The body is normalised first (line endings). Lone ``{`` and ``}`` are plain
     text; ``{{`` opens a tag and ``}}`` closes it, and there is no escape for
-    them. Length is not checked here (see ``rules.validate_body``).
+    them. Length is not checked here (see ``sms.rules.text.validate_body``).
     """
     text = normalise_text(body)
     parts: list[str | Slot] = []

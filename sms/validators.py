@@ -6,18 +6,18 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from sms import rules
+from sms.rules import RuleError, senders
 
 _MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def validate_sender_name(value: str) -> None:
-    """Twilio's alphanumeric sender ID rules, as ``sms.rules.validate_sender_name``
+    """Twilio's alphanumeric sender ID rules, as ``sms.rules.senders.validate_sender_name``
     states them, for model and form fields."""
     try:
-        rules.validate_sender_name(value)
-    except rules.RuleError as error:
+        senders.validate_sender_name(value)
+    except RuleError as error:
         raise ValidationError(error.message, code=error.code) from error
 
 

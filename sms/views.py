@@ -5,8 +5,8 @@ from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
-from sms.models import MessageReason, MessageStatus, SendoutStatus
-from sms.rules import SkipReason
+from sms.rules.numbers import SkipReason
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):

@@ -1,5 +1,7 @@
-"""Twilio webhooks: status callbacks and inbound replies. No session; the
-Twilio signature is checked against the configured public URL, else 403."""
+"""Twilio webhooks, the HTTP edge: status callbacks and inbound replies. No
+session; the Twilio signature is checked against the configured public URL, else
+403. Twilio's words are translated here (``sms.backends.twilio.message_status``)
+before ``sms.delivery`` sees them."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -7,7 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from sms import services
+from sms import delivery
+from sms.backends import twilio
 
 
 def _signature_ok(request: HttpRequest) -> bool:
@@ -31,9 +34,9 @@ def _message_id(request: HttpRequest) -> int | None:
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    services.message_status_from_provider(
+    delivery.message_status_from_provider(
         provider_id=request.POST.get("MessageSid", ""),
-        provider_status=request.POST.get("MessageStatus", ""),
+        status=twilio.message_status(request.POST.get("MessageStatus", "")),
         error_code=request.POST.get("ErrorCode", ""),
         message_id=_message_id(request),
     )
@@ -45,7 +48,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    services.inbound_reply(
+    delivery.inbound_reply(
         from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
     )
     # An empty TwiML answer: Twilio's own STOP handling answers the sender.

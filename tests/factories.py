@@ -13,9 +13,10 @@ from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory, Password
 
 from crm.models import Account, Contact, Membership, Organisation, Role
-from sms import services as sms_services
-from sms.models import MessageStatus, OutboundMessage, SenderName, Sendout, SmsSettings
+from sms.models import OutboundMessage, SenderName, Sendout, SmsSettings
 from sms.quota import quota_top_up, sms_settings_for
+from sms.sendouts.create import sendout_create
+from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
 from targetgroups.services import target_group_create
 
@@ -278,7 +279,7 @@ def create_sendout(
 ) -> Sendout:
     """A press of Send: the real ``sendout_create`` (recipients resolved, quota
     reserved, messages written, dispatch enqueued on commit); it must create one."""
-    sendout, created = sms_services.sendout_create(
+    sendout, created = sendout_create(
         target_group=target_group,
         created_by=created_by,
         sender=sender,

@@ -22,7 +22,8 @@ import kombu.pools
 from django.conf import settings
 from django.db import connection
 
-from sms import services as sms_services
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.lifecycle import sweep_stuck_messages
 
 if TYPE_CHECKING:
     from tests.sms.twilio_standin import TwilioStandin
@@ -229,7 +230,7 @@ def sweep(*, older_than: timedelta) -> int:
     """One run of the sweeper, as ``sms.tasks.sweep`` does it for beat: messages in
     ``sending`` longer than ``older_than`` become unknown, and sendouts with
     untouched pending messages are enqueued again. Answers how many were."""
-    lost = sms_services.sweep_stuck_messages(older_than=older_than)
+    lost = sweep_stuck_messages(older_than=older_than)
     for sendout_id in lost:
-        sms_services.sendout_enqueue(sendout_id=sendout_id)
+        sendout_enqueue(sendout_id=sendout_id)
     return len(lost)

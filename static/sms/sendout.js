@@ -10,7 +10,7 @@
   const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
   const fmt = (n) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
   const ORDER = ["delivered", "sent", "unknown", "undelivered", "failed", "cancelled", "skipped", "sending", "pending"];
-  const FINAL = ["completed", "cancelled", "failed"];
+  const FINAL = ["completed", "cancelled"];
   let page = 1;
 
   function csrfToken() {

@@ -108,6 +108,6 @@ def test_the_data_migration_normalises_existing_rows(org):
 
 
 def test_problems_are_the_sms_skip_reasons():
-    from sms.rules import SkipReason
+    from sms.rules.numbers import SkipReason
 
     assert {p.value for p in PhoneProblem} <= {r.value for r in SkipReason}

@@ -40,7 +40,8 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
 from crm.models import Organisation
-from sms.models import OutboundMessage, QuotaTransaction, Sendout, SendoutStatus
+from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.statuses import SendoutStatus
 from tests.factories import SmsSettingsFactory, TargetGroupFactory, sendable_contacts
 from tests.sms.books import assert_books_balance
 from tests.worker import (

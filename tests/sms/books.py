@@ -3,8 +3,9 @@
 from django.db.models import Sum
 
 from crm.models import Organisation
-from sms.models import MessageStatus, OutboundMessage, QuotaKind, QuotaTransaction, Sendout
+from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
+from sms.statuses import MessageStatus
 
 # Messages that left (or may have): charged and never refunded.
 CHARGED_STATUSES = (

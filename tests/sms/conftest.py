@@ -4,9 +4,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sms import services as sms_services
 from sms.backends import locmem
-from sms.models import MessageStatus, Sendout
+from sms.models import Sendout
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
 from tests.factories import ContactFactory, TargetGroupFactory
 from tests.sms.twilio_standin import TwilioStandin
@@ -81,11 +82,11 @@ def send_to_the_end() -> SendToTheEnd:
     after that many. Answers the retries (message id: delay) of the last round."""
 
     def send(sendout: Sendout, *, rounds: int | None = None) -> dict[int, float]:
-        work = sms_services.sendout_dispatch(sendout_id=sendout.pk)
+        work = sendout_dispatch(sendout_id=sendout.pk)
         for done in range(1, MAX_ROUNDS + 1):
             retries: dict[int, float] = {}
             for chunk in work:
-                retries |= sms_services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+                retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
             if rounds is not None and done >= rounds:
                 return retries
             if not retries:

@@ -7,14 +7,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from crm.models import Organisation
-from sms.models import (
-    MessageStatus,
-    QuotaKind,
-    QuotaTransaction,
-    SenderName,
-    SmsSettings,
-)
+from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings
 from sms.quota import quota_balance, quota_top_up
+from sms.statuses import MessageStatus
 from tests.conftest import logged_in
 from tests.factories import OutboundMessageFactory, SendoutFactory
 

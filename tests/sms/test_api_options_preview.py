@@ -120,6 +120,23 @@ def test_options_when_sms_is_off_answers_enabled_false(api, org, known_group):
     assert body.json()["enabled"] is False
 
 
+def test_options_without_a_settings_row_answer_off_and_write_nothing(api, org, known_group):
+    SmsSettings.objects.filter(organisation=org).delete()
+    body = api.get(options_url(known_group))
+    assert body.status_code == 200
+    assert (body.json()["enabled"], body.json()["quota_remaining"]) == (False, 0)
+    assert not SmsSettings.objects.filter(organisation=org).exists()
+
+
+def test_a_new_organisation_gets_its_settings_off_and_without_quota(
+    make_org, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        org = make_org()
+    sms_settings = SmsSettings.objects.get(organisation=org)
+    assert (sms_settings.sms_enabled, sms_settings.quota_balance) == (False, 0)
+
+
 def test_options_of_another_organisations_group_is_404(api, other_org):
     theirs = TargetGroupFactory(
         organisation=other_org,

@@ -10,15 +10,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from crm.models import Role
-from sms import services
-from sms.models import (
-    OutboundMessage,
-    QuotaKind,
-    QuotaTransaction,
-    Sendout,
-    SendoutStatus,
-)
+from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import SendoutStatus
 from tests.factories import ContactFactory, SendoutFactory, SmsSettingsFactory, TargetGroupFactory
 from tests.sms.books import assert_books_balance
 
@@ -347,8 +342,8 @@ def test_viewer_may_read_but_not_cancel(org, make_user, sendout):
 
 
 def test_cancel_after_partial_send_refunds_only_what_did_not_leave(api, org, sendout, sms_outbox):
-    first = services.sendout_dispatch(sendout_id=sendout.pk)[0][:1]
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
+    first = sendout_dispatch(sendout_id=sendout.pk)[0][:1]
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
     body = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/").json()
     assert (body["status"], body["messages_charged"]) == ("cancelled", 1)
     assert body["counts"]["sent"] == 1 and body["counts"]["cancelled"] == 2
@@ -356,5 +351,5 @@ def test_cancel_after_partial_send_refunds_only_what_did_not_leave(api, org, sen
     assert_books_balance(org)
     # A chunk arriving after the cancel sends nothing.
     remaining = list(OutboundMessage.objects.filter(sendout=sendout).values_list("id", flat=True))
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)
     assert len(sms_outbox) == 1

@@ -18,12 +18,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from sms.backends import ErrorKind, SmsMessage, get_backend
-from sms.backends.twilio import (
-    PooledHttpClient,
-    classify_exception,
-    parse_retry_after,
-    shared_http_client,
-)
+from sms.backends.twilio import classify_exception, parse_retry_after
+from sms.backends.twilio_http import PooledHttpClient, shared_http_client
 from tests.sms.twilio_standin import TwilioStandin
 
 FROM_NUMBER = "+15005550006"

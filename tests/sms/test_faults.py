@@ -35,7 +35,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from sms.models import MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.conftest import port_answers, require
 from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
 from tests.sms.books import CHARGED_STATUSES, FINAL_STATUSES, assert_books_balance

@@ -13,8 +13,10 @@ from datetime import timedelta
 import pytest
 from django.db.models import Count
 
-from sms import services
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.lifecycle import sweep_stuck_messages
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.factories import (
     OPERATOR_NUMBER,
     SmsSettingsFactory,
@@ -188,12 +190,12 @@ def test_a_worker_killed_mid_sendout_texts_nobody_twice(
     assert OutboundMessage.objects.filter(sendout=sendout, status=MessageStatus.PENDING).exists()
 
     # The sweeper: what the crash left in `sending` becomes unknown; lost work is requeued.
-    lost = services.sweep_stuck_messages(older_than=timedelta(0))
+    lost = sweep_stuck_messages(older_than=timedelta(0))
     assert lost == [sendout.pk]
     assert not OutboundMessage.objects.filter(status=MessageStatus.SENDING).exists()
     start_worker(concurrency=2, **settings)
     for sendout_id in lost:
-        services.sendout_enqueue(sendout_id=sendout_id)
+        sendout_enqueue(sendout_id=sendout_id)
     sendout = wait_until_done(sendout, timeout=90)
 
     counts = standin.count_by_to()

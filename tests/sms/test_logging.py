@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 
 from crm.logging import JsonFormatter
-from sms import services, tasks
+from sms import tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
+from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
+from sms.sendouts.send import sendout_dispatch
 from tests.conftest import python_process
 from tests.factories import SmsSettingsFactory, create_sendout, people_of_oulu
 
@@ -44,12 +46,12 @@ def run_sendouts(group, user, capture_on_commit, send_to_the_end) -> list[int]:
     sendout = press_send()
     send_to_the_end(sendout)
     second = press_send()
-    services.sendout_cancel(sendout=second, cancelled_by=user)
+    sendout_cancel(sendout=second, cancelled_by=user)
     # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
     third = press_send()
-    services.sendout_dispatch(sendout_id=third.pk)
+    sendout_dispatch(sendout_id=third.pk)
     OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
-    services.sweep_stuck_messages(older_than=timedelta(seconds=-1))
+    sweep_stuck_messages(older_than=timedelta(seconds=-1))
     return [sendout.pk, second.pk, third.pk]
 
 

@@ -5,17 +5,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from sms.models import (
-    MESSAGE_TRANSITIONS,
-    MessageStatus,
     OutboundMessage,
     QuotaKind,
     QuotaTransaction,
     SenderName,
     Sendout,
     SmsSettings,
-    allowed_previous,
-    can_move,
 )
+from sms.statuses import MESSAGE_TRANSITIONS, MessageStatus, allowed_previous, can_move
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 from tests.factories import SendoutFactory
 

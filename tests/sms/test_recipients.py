@@ -4,7 +4,7 @@ import pytest
 
 from crm.models import Contact
 from sms.recipients import recipients_resolve, recipients_summarise
-from sms.rules import SkipReason
+from sms.rules.numbers import SkipReason
 from sms.tags import parse_template
 from tests.factories import ContactFactory, TargetGroupFactory
 

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms.rules import (
+from sms.rules import RuleError
+from sms.rules.text import (
     CHARS_PER_MESSAGE,
     GSM7_BASIC,
     GSM7_CHARS,
     GSM7_EXTENSION,
     MAX_CHARS,
-    RuleError,
     billed_messages,
     char_count,
     encoding_info,

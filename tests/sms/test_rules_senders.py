@@ -2,7 +2,8 @@
 
 import pytest
 
-from sms.rules import OPERATOR_SENDER, RuleError, resolve_sender, validate_sender_name
+from sms.rules import RuleError
+from sms.rules.senders import OPERATOR_SENDER, resolve_sender, validate_sender_name
 
 ALLOWED = "Use only letters A to Z without accents, digits, spaces and - + _ &."
 

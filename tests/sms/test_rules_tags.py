@@ -5,7 +5,8 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms.rules import RuleError, normalise_text
+from sms.rules import RuleError
+from sms.rules.text import normalise_text
 from sms.tags import TAGS, TAGS_BY_PATH, MessageTemplate, Slot, TemplateError, parse_template
 
 ROW = {

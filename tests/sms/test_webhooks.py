@@ -8,7 +8,8 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import Contact, OptOutSource
-from sms.models import MessageStatus, OutboundMessage
+from sms.models import OutboundMessage
+from sms.statuses import MessageStatus
 from tests.factories import ContactFactory, OutboundMessageFactory, SendoutFactory
 
 pytestmark = pytest.mark.django_db

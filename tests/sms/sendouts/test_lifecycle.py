@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sms import services
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import MessageReason, MessageStatus, OutboundMessage, SendoutStatus
+from sms.models import OutboundMessage
+from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
+from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.factories import SmsSettingsFactory, create_sendout, number, sendable_contacts
 from tests.sms.books import assert_books_balance
 
@@ -20,11 +22,11 @@ def test_a_retry_after_cancel_sends_nothing_and_refunds(org, user, town_group, s
     sendable_contacts(org, 2)
     locmem.failures[number(0)] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
     sendout = create_sendout(target_group=town_group, created_by=user)
-    chunks = services.sendout_dispatch(sendout_id=sendout.pk)
-    retries = services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunks[0])
+    chunks = sendout_dispatch(sendout_id=sendout.pk)
+    retries = sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunks[0])
     assert list(retries) == [OutboundMessage.objects.get(sendout=sendout, to=number(0)).pk]
-    services.sendout_cancel(sendout=sendout)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    sendout_cancel(sendout=sendout)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
     assert [m.to for m in sms_outbox] == [number(1)]
     message = OutboundMessage.objects.get(sendout=sendout, to=number(0))
     assert message.status in (MessageStatus.CANCELLED,)
@@ -37,10 +39,10 @@ def test_sweep_with_zero_timeout_marks_sending_unknown_and_finds_lost_work(org, 
     SmsSettingsFactory(organisation=org, quota=100)
     sendable_contacts(org, 3)
     sendout = create_sendout(target_group=town_group, created_by=user)
-    services.sendout_dispatch(sendout_id=sendout.pk)
+    sendout_dispatch(sendout_id=sendout.pk)
     stuck = OutboundMessage.objects.filter(sendout=sendout).order_by("id").first()
     OutboundMessage.objects.filter(pk=stuck.pk).update(status=MessageStatus.SENDING)
-    lost = services.sweep_stuck_messages(older_than=timedelta(0))
+    lost = sweep_stuck_messages(older_than=timedelta(0))
     assert lost == [sendout.pk]
     stuck.refresh_from_db()
     assert (stuck.status, stuck.reason) == (MessageStatus.UNKNOWN, MessageReason.LOST_IN_SENDING)
@@ -53,5 +55,5 @@ def test_sweep_leaves_recent_work_alone(org, user, town_group):
     OutboundMessage.objects.filter(sendout=sendout).update(
         status=MessageStatus.SENDING, updated_at=timezone.now()
     )
-    assert services.sweep_stuck_messages() == []
+    assert sweep_stuck_messages() == []
     assert not OutboundMessage.objects.filter(status=MessageStatus.UNKNOWN).exists()

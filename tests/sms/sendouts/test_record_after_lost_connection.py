@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from sms.backends import locmem
-from sms.models import MessageStatus
+from sms.statuses import MessageStatus
 from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
 from tests.sms.books import assert_books_balance
 

@@ -5,10 +5,11 @@ tests/sms/test_integration_sending.py."""
 import pytest
 
 from crm.models import Contact
-from sms import services
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import MessageReason, MessageStatus, OutboundMessage, Sendout, SendoutStatus
+from sms.models import OutboundMessage, Sendout
 from sms.selectors import quota_balance
+from sms.sendouts.send import sendout_send_chunk
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.factories import (
     OPERATOR_NUMBER,
     SmsSettingsFactory,
@@ -202,7 +203,7 @@ def test_transient_failure_goes_back_to_pending_with_a_delay(
     sendout.refresh_from_db()
     assert sendout.status == SendoutStatus.SENDING  # not complete while one is open
     # The retry succeeds (the scripted failure is used up).
-    assert services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
+    assert sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
     retrying.refresh_from_db()
     assert (retrying.status, retrying.attempts) == ("sent", 2)
     sendout.refresh_from_db()
@@ -217,7 +218,7 @@ def test_transient_failure_out_of_attempts_fails_and_refunds(
     settings.SMS_MAX_ATTEMPTS = 2
     locmem.failures["+358401000001"] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
     retries = send_to_the_end(sendout, rounds=1)
-    services.sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
     message = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
     assert (message.status, message.reason, message.attempts) == ("failed", "out_of_retries", 2)
     sendout.refresh_from_db()

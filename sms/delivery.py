@@ -1,0 +1,88 @@
+"""What comes back from the provider: delivery reports (status callbacks) and
+inbound replies. ``sms/webhooks.py`` is the HTTP edge that calls these."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Contact, OptOutSource
+from sms.models import OutboundMessage
+from sms.rules.numbers import normalise_number
+from sms.statuses import MessageStatus, allowed_previous
+
+# Messages that reached (or may have reached) the provider: the numbers we texted.
+LEFT_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.UNKNOWN,
+)
+
+
+def message_status_from_provider(
+    *,
+    provider_id: str,
+    status: MessageStatus | None,
+    error_code: str = "",
+    message_id: int | None = None,
+) -> bool:
+    """Apply a delivery report; answers whether a message changed.
+
+    ``status`` is the report in our words (the backend translated the provider's;
+    None when it says nothing we record).
+
+    Idempotent: a replay or an older report changes nothing, because the update
+    is conditional on a status that may move to ``status`` (``allowed_previous``). The message
+    is found by its provider id; failing that, an ``unknown`` message without a
+    provider id is found by ``message_id`` (from the callback URL) and learns its
+    provider id: the report is then the only truth about whether it left.
+    """
+    new = status
+    if not provider_id or new is None:
+        return False
+    movable = allowed_previous(new)
+    changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": timezone.now()}
+    with transaction.atomic():
+        known = OutboundMessage.objects.filter(provider_id=provider_id)
+        if known.exists() or message_id is None:
+            return bool(known.filter(status__in=movable).update(**changes))
+        return bool(
+            OutboundMessage.objects.filter(
+                pk=message_id, provider_id="", status=MessageStatus.UNKNOWN, status__in=movable
+            ).update(provider_id=provider_id[:64], **changes)
+        )
+
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA"}
+START_WORDS = {"START", "UNSTOP"}
+
+
+@transaction.atomic
+def inbound_reply(*, from_number: str, body: str) -> int:
+    """STOP-style replies opt out the contacts we texted at that number (START
+    opts them back in). Answers how many contacts changed."""
+    word = body.strip().strip(".!").upper()
+    if word in STOP_WORDS:
+        opted_out = True
+    elif word in START_WORDS:
+        opted_out = False
+    else:
+        return 0
+    number = normalise_number(from_number)
+    if number.e164 is None:
+        return 0
+    contact_ids = (
+        OutboundMessage.objects.filter(
+            to=number.e164, contact__isnull=False, status__in=LEFT_STATUSES
+        )
+        .values_list("contact_id", flat=True)
+        .distinct()
+    )
+    return (
+        Contact.objects.filter(id__in=contact_ids)
+        .exclude(sms_opt_out=opted_out)
+        .update(
+            sms_opt_out=opted_out,
+            sms_opt_out_at=timezone.now(),
+            sms_opt_out_source=OptOutSource.SMS_REPLY,
+        )
+    )

@@ -1,0 +1,145 @@
+"""Creating a sendout: validate, resolve the recipients, reserve the quota, write
+the messages, enqueue the sending when the transaction commits."""
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from crm.errors import DomainError
+from sms.checks import sendout_validate, sms_enabled_or_refuse
+from sms.models import OutboundMessage, Sendout
+from sms.quota import quota_reserve, sms_settings_for
+from sms.recipients import recipients_resolve
+from sms.sendouts.common import log_ids, sendout_enqueue
+from sms.statuses import MessageStatus, SendoutStatus
+from targetgroups.models import TargetGroup
+
+logger = logging.getLogger(__name__)
+
+
+def sendout_create(
+    *,
+    target_group: TargetGroup,
+    created_by: AbstractBaseUser,
+    sender: str,
+    phone_field: str,
+    body: str,
+    expected_messages: int | None = None,
+    idempotency_key: str = "",
+) -> tuple[Sendout, bool]:
+    """Create a sendout and reserve its quota; answers (sendout, created).
+
+    One transaction: re-resolves the recipients, checks the count the user
+    confirmed, reserves the quota (or refuses and writes nothing), writes every
+    outbound message (skipped ones with their reason) and enqueues the sending
+    when the transaction commits. A repeated ``idempotency_key`` of the same user
+    answers the first sendout and creates nothing.
+    """
+    if idempotency_key:
+        existing = Sendout.objects.filter(
+            created_by=created_by, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing, False
+    try:
+        sendout = _sendout_create(
+            target_group=target_group,
+            created_by=created_by,
+            sender=sender,
+            phone_field=phone_field,
+            body=body,
+            expected_messages=expected_messages,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer its sendout.
+        existing = Sendout.objects.filter(
+            created_by=created_by, idempotency_key=idempotency_key
+        ).first()
+        if not idempotency_key or existing is None:
+            raise
+        return existing, False
+    return sendout, True
+
+
+@transaction.atomic
+def _sendout_create(
+    *,
+    target_group: TargetGroup,
+    created_by: AbstractBaseUser,
+    sender: str,
+    phone_field: str,
+    body: str,
+    expected_messages: int | None,
+    idempotency_key: str,
+) -> Sendout:
+    organisation = target_group.organisation
+    sms_settings = sms_settings_for(organisation=organisation)
+    sms_enabled_or_refuse(sms_settings=sms_settings)
+    request = sendout_validate(
+        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+    )
+    sendout = Sendout.objects.create(
+        organisation=organisation,
+        target_group=target_group,
+        sender=request.sender,
+        phone_field=request.phone_field,
+        body=request.body,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        status=SendoutStatus.QUEUED,
+    )
+    messages = []
+    total = 0
+    for recipient in recipients_resolve(
+        target_group=target_group, phone_field=request.phone_field, template=request.template
+    ):
+        total += recipient.messages
+        messages.append(
+            OutboundMessage(
+                sendout=sendout,
+                contact_id=recipient.contact_id,
+                to=recipient.to,
+                body=recipient.body,
+                messages=recipient.messages,
+                status=MessageStatus.PENDING if recipient.sendable else MessageStatus.SKIPPED,
+                reason=recipient.reason.value if recipient.reason else "",
+            )
+        )
+    if expected_messages is not None and expected_messages != total:
+        raise DomainError(
+            "count_changed",
+            _(
+                "The target group changed: the sendout would now bill %(now)s messages, "
+                "not %(expected)s. Check the numbers and confirm again."
+            )
+            % {"now": total, "expected": expected_messages},
+            status_code=409,
+            messages=total,
+            expected_messages=expected_messages,
+        )
+    if total == 0:
+        raise DomainError(
+            "no_recipients",
+            _("Nobody in this target group can receive the message."),
+            status_code=400,
+        )
+    quota_reserve(organisation=organisation, amount=total, sendout=sendout, created_by=created_by)
+    OutboundMessage.objects.bulk_create(messages, batch_size=2000)
+    sendout.recipients_total = len(messages)
+    sendout.save(update_fields=["recipients_total"])
+    sendable = sum(1 for m in messages if m.status == MessageStatus.PENDING)
+    logger.info(
+        "sms sendout %s created: %s recipients, %s skipped, %s messages reserved",
+        sendout.pk,
+        sendable,
+        len(messages) - sendable,
+        total,
+        extra=log_ids(sendout)
+        | {"recipients": sendable, "skipped": len(messages) - sendable}
+        | {"messages_reserved": total, "user_id": created_by.pk},
+    )
+    transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
+    return sendout

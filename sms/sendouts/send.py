@@ -1,0 +1,237 @@
+"""Sending a sendout: dispatch it into chunks, then per chunk claim the messages
+(pending → sending), send them through the backend, record each outcome and
+refund what failed (``sms.sendouts.record``), and schedule the retries.
+
+``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
+call: they do the step and hand the follow-up work to the workers themselves.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
+from sms.models import OutboundMessage, Sendout, SmsSettings
+from sms.quota import quota_refund
+from sms.ratelimit import SenderRateLimit
+from sms.rules.numbers import SkipReason
+from sms.rules.senders import sender_choice
+from sms.sendouts.common import chunk_enqueue, log_ids
+from sms.sendouts.lifecycle import sendout_finish_if_done
+from sms.sendouts.record import record_results
+from sms.statuses import (
+    SENDOUT_OPEN_STATUSES,
+    MessageReason,
+    MessageStatus,
+    SendoutStatus,
+    allowed_previous,
+    sendout_can_move,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
+    """Mark the sendout started and split its pending messages into chunks to send."""
+    with transaction.atomic():
+        sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
+        if sendout_can_move(sendout.status, SendoutStatus.SENDING):
+            sendout.status = SendoutStatus.SENDING
+            sendout.started_at = timezone.now()
+            sendout.save(update_fields=["status", "started_at"])
+        elif sendout.status != SendoutStatus.SENDING:  # finished: nothing to send
+            return []
+    ids = list(
+        sendout.messages.filter(status=MessageStatus.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    size = settings.SMS_CHUNK_SIZE
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    logger.info(
+        "sms sendout %s dispatched: %s pending messages in %s chunks",
+        sendout_id,
+        len(ids),
+        len(chunks),
+        extra=log_ids(sendout) | {"pending": len(ids), "chunks": len(chunks)},
+    )
+    if not chunks:
+        sendout_finish_if_done(sendout_id=sendout_id)
+    return chunks
+
+
+def sendout_run_dispatch(*, sendout_id: int) -> int:
+    """Dispatch the sendout and hand each chunk to the workers; answers the
+    number of chunks."""
+    chunks = sendout_dispatch(sendout_id=sendout_id)
+    for chunk in chunks:
+        chunk_enqueue(sendout_id=sendout_id, message_ids=chunk)
+    return len(chunks)
+
+
+@transaction.atomic
+def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
+    """Before a claim: a cancelled sendout's pending messages become ``cancelled``
+    (a retry may come back after the cancel), and messages to contacts who opted
+    out since the sendout was created become ``skipped`` (``opted_out``); both are
+    refunded. Answers whether the sendout may still send.
+
+    Locks the sendout first, then the messages, then (refund) the SMS settings:
+    the order ``sendout_cancel`` and ``sms/quota.py`` use."""
+    sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
+    cancelled = sendout.status == SendoutStatus.CANCELLED
+    if cancelled:
+        changes = {"status": MessageStatus.CANCELLED, "reason": MessageReason.CANCELLED}
+        why = _("Sendout cancelled")
+    else:
+        changes = {
+            "status": MessageStatus.SKIPPED,
+            "reason": SkipReason.OPTED_OUT.value,
+            "messages": 0,
+        }
+        why = _("Recipients who opted out before sending")
+    movable = allowed_previous(changes["status"])
+    candidates = OutboundMessage.objects.filter(
+        sendout_id=sendout_id, id__in=message_ids, status__in=movable
+    )
+    if not cancelled:
+        candidates = candidates.filter(contact__sms_opt_out=True)
+    dropped = list(
+        candidates.select_for_update(skip_locked=True, of=("self",)).values_list("id", "messages")
+    )
+    if dropped:
+        ids = [message_id for message_id, _billed in dropped]
+        OutboundMessage.objects.filter(id__in=ids, status__in=movable).update(
+            updated_at=timezone.now(), **changes
+        )
+        quota_refund(
+            organisation=sendout.organisation,
+            amount=sum(billed for _id, billed in dropped),
+            sendout=sendout,
+            reason=why,
+        )
+    return sendout.status in SENDOUT_OPEN_STATUSES
+
+
+def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessage]:
+    """pending → sending by one conditional update; only what this call moved is ours."""
+    if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
+        return []
+    movable = allowed_previous(MessageStatus.SENDING)
+    with transaction.atomic():
+        claimable = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(sendout_id=sendout_id, id__in=message_ids, status__in=movable)
+            .values_list("id", flat=True)
+        )
+        if not claimable:
+            return []
+        OutboundMessage.objects.filter(id__in=claimable, status__in=movable).update(
+            status=MessageStatus.SENDING, updated_at=timezone.now()
+        )
+    return list(
+        OutboundMessage.objects.filter(id__in=claimable, status=MessageStatus.SENDING).only(
+            "id", "to", "body", "messages", "attempts"
+        )
+    )
+
+
+def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
+    """Send the chunk's pending messages and record each outcome.
+
+    With a messages-per-second cap, the chunk is claimed and sent in slices that
+    fit the cap, so that no message waits long in ``sending``.
+    Answers {message id: delay} for messages to retry later (transient errors).
+    """
+    sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
+    sms_settings = sendout.organisation.sms_settings
+    cap = sms_settings.messages_per_second
+    limit = (
+        SenderRateLimit(key=f"{sendout.organisation_id}:{sendout.sender}", per_second=cap)
+        if cap
+        else None
+    )
+    size = cap or len(message_ids) or 1
+    retries: dict[int, float] = {}
+    with get_backend() as backend:
+        for start in range(0, len(message_ids), size):
+            claimed = _claim(sendout_id=sendout_id, message_ids=message_ids[start : start + size])
+            if not claimed:
+                continue
+            if limit is not None:
+                limit.take(len(claimed))
+            results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
+            to_retry = record_results(sendout=sendout, claimed=claimed, results=results)
+            retries.update(to_retry)
+            _log_chunk(sendout, results, to_retry)
+    sendout_finish_if_done(sendout_id=sendout_id)
+    return retries
+
+
+def sendout_run_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> int:
+    """Send the chunk, then schedule its retries, grouped by their delay (in whole
+    seconds) so that a burst of 429s becomes a few tasks, not one per message.
+    Answers the number of messages to retry."""
+    retries = sendout_send_chunk(sendout_id=sendout_id, message_ids=message_ids)
+    by_delay: dict[int, list[int]] = defaultdict(list)
+    for message_id, delay in retries.items():
+        by_delay[round(delay)].append(message_id)
+    for delay, ids in by_delay.items():
+        chunk_enqueue(sendout_id=sendout_id, message_ids=ids, countdown=delay)
+    return len(retries)
+
+
+def _log_chunk(sendout: Sendout, results: list[SendResult], to_retry: dict[int, float]) -> None:
+    ok = sum(1 for r in results if r.ok)
+    unknown = sum(1 for r in results if not r.ok and r.error.kind == ErrorKind.AMBIGUOUS)
+    failed = len(results) - ok - unknown - len(to_retry)
+    logger.info(
+        "sms sendout %s chunk sent: %s ok, %s failed, %s to retry, %s unknown",
+        sendout.pk,
+        ok,
+        failed,
+        len(to_retry),
+        unknown,
+        extra=log_ids(sendout)
+        | {"claimed": len(results), "ok": ok, "retry": len(to_retry)}
+        | {"failed": failed, "unknown": unknown},
+    )
+
+
+def _outbox(
+    sendout: Sendout, sms_settings: SmsSettings, claimed: list[OutboundMessage]
+) -> list[SmsMessage]:
+    choice = sender_choice(
+        sendout.sender,
+        operator_number=sms_settings.operator_number,
+        messaging_service_sid=sms_settings.messaging_service_sid,
+    )
+    callback = _status_callback_url()
+    return [
+        SmsMessage(
+            to=m.to,
+            body=m.body,
+            sender=choice.sender,
+            status_callback=f"{callback}?message={m.pk}" if callback else None,
+            reference=m.pk,
+            messaging_service_sid=choice.messaging_service_sid,
+        )
+        for m in claimed
+    ]
+
+
+def _status_callback_url() -> str | None:
+    """The URL Twilio calls with a message's statuses, without its query. Each
+    message's URL names the message (``?message=<id>``), so that a report for a
+    message whose answer we never got (``unknown``: read timeout, crash) still
+    finds it; Twilio signs the whole URL."""
+    base = settings.SMS_STATUS_CALLBACK_BASE_URL
+    if not base:
+        return None
+    return base.rstrip("/") + reverse("sms-webhook-status")

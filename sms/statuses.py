@@ -1,0 +1,117 @@
+"""The statuses of sendouts and messages, the reasons beside them, and the one
+table of the moves each status may make.
+
+Model-free (only Django's choices enums), so that models, backends, rules and
+services can all import it. Every status change is a conditional update that
+filters on the statuses the table lets move to the new one
+(``filter(status__in=allowed_previous(new)).update(status=new)``), so no change
+bypasses the table, and a replayed or late change finds nothing to move.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SendoutStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class MessageReason(models.TextChoices):
+    """Why a message did not (or may not have) reached its recipient, beyond the
+    skip reasons of ``sms.rules.numbers.SkipReason``."""
+
+    CANCELLED = "cancelled", _("Sendout cancelled")
+    RETRYING = "retrying", _("Provider busy; retrying")
+    PROVIDER_REJECTED = "provider_rejected", _("Rejected by the provider")
+    OUT_OF_RETRIES = "out_of_retries", _("Provider unreachable; gave up")
+    AMBIGUOUS_ERROR = "ambiguous_error", _("Connection lost while sending; not resent")
+    LOST_IN_SENDING = "lost_in_sending", _("Interrupted while sending; not resent")
+
+
+# Statuses only move forward. `sending -> pending` is allowed only for a retry of
+# a request that surely took no effect (429, 5xx, connection refused); `unknown`
+# may still become delivered or undelivered because a late callback is the truth.
+MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
+    MessageStatus.PENDING: frozenset(
+        {
+            MessageStatus.SENDING,
+            MessageStatus.CANCELLED,
+            MessageStatus.SKIPPED,
+            MessageStatus.FAILED,
+        }
+    ),
+    MessageStatus.SENDING: frozenset(
+        {
+            MessageStatus.SENT,
+            MessageStatus.FAILED,
+            MessageStatus.UNKNOWN,
+            MessageStatus.PENDING,
+        }
+    ),
+    MessageStatus.SENT: frozenset(
+        {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
+    ),
+    MessageStatus.UNKNOWN: frozenset({MessageStatus.DELIVERED, MessageStatus.UNDELIVERED}),
+    MessageStatus.DELIVERED: frozenset(),
+    MessageStatus.UNDELIVERED: frozenset(),
+    MessageStatus.FAILED: frozenset(),
+    MessageStatus.SKIPPED: frozenset(),
+    MessageStatus.CANCELLED: frozenset(),
+}
+
+
+def can_move(old: str, new: str) -> bool:
+    """Whether a message may move from status ``old`` to ``new`` (never backwards)."""
+    return new in MESSAGE_TRANSITIONS.get(old, frozenset())
+
+
+def allowed_previous(new: str, *, late_answer: bool = False) -> list[str]:
+    """The statuses a message may move to ``new`` from: for conditional updates
+    (``filter(status__in=allowed_previous(new)).update(status=new)``).
+
+    ``late_answer``: the provider's answer to the worker that claimed the message,
+    recorded as its outcome. The sweeper may have marked the message ``unknown``
+    meanwhile (its worker looked lost); that mark is a guess, and the answer the
+    worker got is the truth, so it may replace it.
+    """
+    previous = {old for old, moves in MESSAGE_TRANSITIONS.items() if new in moves}
+    if late_answer and MessageStatus.SENDING in previous:
+        previous.add(MessageStatus.UNKNOWN)
+    return sorted(previous)
+
+
+# A sendout starts queued, is sending once dispatched, and ends completed (no
+# message left pending or sending) or cancelled.
+SENDOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    SendoutStatus.QUEUED: frozenset(
+        {SendoutStatus.SENDING, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
+    ),
+    SendoutStatus.SENDING: frozenset({SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}),
+    SendoutStatus.COMPLETED: frozenset(),
+    SendoutStatus.CANCELLED: frozenset(),
+}
+
+SENDOUT_OPEN_STATUSES: tuple[str, ...] = tuple(
+    status for status, moves in SENDOUT_TRANSITIONS.items() if moves
+)
+"""Sendouts that may still send: queued or sending."""
+
+
+def sendout_can_move(old: str, new: str) -> bool:
+    """Whether a sendout may move from status ``old`` to ``new``."""
+    return new in SENDOUT_TRANSITIONS.get(old, frozenset())
