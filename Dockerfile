@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/app \
-    DJANGO_SETTINGS_MODULE=crm.settings \
+    DJANGO_SETTINGS_MODULE=config.settings \
     VAR_DIR=/app/var \
     STATIC_ROOT=/app/staticfiles
 
@@ -16,11 +16,12 @@ WORKDIR /app
 # Dependencies first (a layer that changes only with pyproject.toml): install the
 # project once from its metadata with empty packages, then the real source.
 COPY pyproject.toml README.md ./
-RUN mkdir -p crm targetgroups sms \
-    && touch crm/__init__.py targetgroups/__init__.py sms/__init__.py \
+RUN mkdir -p config core crm targetgroups sms \
+    && touch config/__init__.py core/__init__.py crm/__init__.py targetgroups/__init__.py \
+       sms/__init__.py \
     && pip install . \
     && pip uninstall --yes crm-sms \
-    && rm -rf crm targetgroups sms build *.egg-info
+    && rm -rf config core crm targetgroups sms build *.egg-info
 
 COPY . .
 RUN pip install --no-deps . \
@@ -40,4 +41,4 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "crm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

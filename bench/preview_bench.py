@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from sms.rules.numbers import _normalise_number, normalise_number, normalise_number_uncached  # noqa: E402

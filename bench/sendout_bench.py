@@ -6,7 +6,7 @@
 Needs PostgreSQL (``DATABASE_URL``; the bench creates and drops its own scratch
 database ``<name>_sendout_bench``) and Redis (``CELERY_TEST_BROKER_URL``, default
 redis://127.0.0.1:6379/14, FLUSHED). It starts the Twilio stand-in as its own
-process with a fixed latency per request, and a real ``celery -A crm worker``
+process with a fixed latency per request, and a real ``celery -A config worker``
 (threads pool) sending through the twilio backend. Then it measures:
 
 - sendout: from ``sendout_create`` (the user's Yes: resolve, reserve, write every
@@ -88,7 +88,7 @@ def main() -> None:
     n = args.recipients
     in_flight = args.worker_concurrency * args.send_concurrency
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

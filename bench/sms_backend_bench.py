@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--serial-sample", type=int, default=100)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     # The SDK's client logs every request at INFO: that would time the log, not the send.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

@@ -1,3 +1,5 @@
-from crm.celery import app as celery_app
+"""The CRM domain: organisations and their members (tenancy), accounts and contacts.
 
-__all__ = ("celery_app",)
+It imports neither ``targetgroups`` nor ``sms``; project plumbing lives in
+``config`` and the web plumbing every app shares in ``core``.
+"""

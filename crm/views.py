@@ -4,11 +4,7 @@ from functools import cached_property
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-from django.utils.translation import gettext as _
-from django.views import defaults
-from django.views.defaults import page_not_found
+from django.http import HttpRequest, HttpResponse
 from django.views.generic import DetailView, ListView
 
 from crm import selectors
@@ -34,12 +30,6 @@ class OrganisationMixin(LoginRequiredMixin):
         context = super().get_context_data(**kwargs)
         context["search"] = self.request.GET.get("q", "")
         return context
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect("login")
-    return redirect("contact-list")
 
 
 class AccountListView(OrganisationMixin, ListView):
@@ -83,18 +73,3 @@ class ContactDetailView(OrganisationMixin, DetailView):
 
     def get_queryset(self):
         return selectors.contact_list(organisation=self.organisation)
-
-
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """404 for a path no route matches: the API answers JSON like its own 404s."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
-    return page_not_found(request, exception)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """400 for a request Django refuses before any view (too many form fields, a
-    suspicious header): the API answers JSON like its own refusals."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("Bad request."), "code": "bad_request"}, status=400)
-    return defaults.bad_request(request, exception)

@@ -18,8 +18,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from core.errors import DomainError
 from crm.admin import OrganisationAdmin
-from crm.errors import DomainError
 from crm.models import Organisation
 from sms.models import OutboundMessage, QuotaTransaction, SenderName, Sendout, SmsSettings
 from sms.quota import QUOTA_MAX_AMOUNT, quota_adjust, quota_top_up

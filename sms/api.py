@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
-from crm.throttling import ScopedUserRateThrottle
 from sms import checks, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.sendouts.create import sendout_create

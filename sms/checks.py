@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms import tags
 from sms.models import SmsSettings
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, validate_phone_field

@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from crm.models import Organisation
 from sms.models import QuotaKind, QuotaTransaction, Sendout, SmsSettings
 from sms.selectors import quota_balance

@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from crm.models import Organisation
 from targetgroups import selectors
 from targetgroups.fields import ConditionsInvalid, Match, validate_conditions

@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
+from core.errors import DomainError
 from crm import selectors as crm_selectors
-from crm.errors import DomainError
 from crm.views import OrganisationMixin
 from targetgroups import selectors, services
 from targetgroups.fields import catalogue_json, operator_labels_json

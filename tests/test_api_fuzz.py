@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 
-from crm.wsgi import application
+from config.wsgi import application
 from tests.hostile import build_world
 
 SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)

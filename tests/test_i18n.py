@@ -26,7 +26,17 @@ from tests.factories import (
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 LOCALE = ROOT / "locale"
-SOURCES = ("crm", "sms", "targetgroups", "templates", "static", "locale", "manage.py")
+SOURCES = (
+    "config",
+    "core",
+    "crm",
+    "sms",
+    "targetgroups",
+    "templates",
+    "static",
+    "locale",
+    "manage.py",
+)
 
 # Visible text that is the same in every language (none so far besides symbols).
 ALLOWED_TEXT: set[str] = set()
@@ -127,7 +137,7 @@ def test_every_marked_string_is_in_the_finnish_catalogue(domain, tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "fi", "-d", domain, "--no-obsolete"],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "crm.settings"}
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings"}
         | {"VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(tmp_path)},
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""A real ``celery -A crm worker`` in a subprocess, and the test process's Celery
+"""A real ``celery -A config worker`` in a subprocess, and the test process's Celery
 app pointed at the same broker; the environment of a worker that sends through the
 Twilio stand-in, and the sweeper as beat runs it. Used by the integration, fault
 and load tests and the bench."""
@@ -59,8 +59,8 @@ def flush_broker(url: str) -> None:
 
 @contextlib.contextmanager
 def app_using_broker(url: str) -> Iterator[object]:
-    """Point ``crm.celery.app`` (which ``sendout_enqueue`` uses) at ``url`` for a while."""
-    from crm.celery import app
+    """Point ``config.celery.app`` (which ``sendout_enqueue`` uses) at ``url`` for a while."""
+    from config.celery import app
 
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
 
@@ -81,7 +81,7 @@ def app_using_broker(url: str) -> Iterator[object]:
 
 
 class CeleryWorker:
-    """``celery -A crm worker`` as its own process group (so SIGKILL takes all of it)."""
+    """``celery -A config worker`` as its own process group (so SIGKILL takes all of it)."""
 
     def __init__(
         self,
@@ -105,7 +105,7 @@ class CeleryWorker:
             [
                 str(celery),
                 "-A",
-                "crm",
+                "config",
                 "worker",
                 f"--pool={self.pool}",
                 f"--concurrency={self.concurrency}",

@@ -15,7 +15,7 @@ turns into a 400 at that field.
 
 from __future__ import annotations
 
-from crm.errors import DomainError
+from core.errors import DomainError
 
 
 class RuleError(DomainError):

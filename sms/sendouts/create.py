@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.checks import sendout_validate, sms_enabled_or_refuse
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_reserve, sms_settings_for

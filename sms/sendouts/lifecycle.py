@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
 from sms.sendouts.common import OPEN_STATUSES, log_ids, sendout_enqueue

@@ -87,7 +87,7 @@ def login(page):
 
 @pytest.fixture
 def celery_worker_process(live_server):
-    """A real `celery -A crm worker` process on Redis, sharing the test database.
+    """A real `celery -A config worker` process on Redis, sharing the test database.
 
     The test process enqueues to the same Redis database. Messages go to the
     locmem backend inside the worker: the browser tests watch the pages; the

@@ -89,7 +89,7 @@ def server_env() -> dict[str, str]:
 
 
 class LiveServer:
-    """``gunicorn crm.wsgi`` (threads) on a free loopback port."""
+    """``gunicorn config.wsgi`` (threads) on a free loopback port."""
 
     def __init__(self, log_path: Path, *, workers: int = 2, threads: int = 8) -> None:
         self.port = free_port()
@@ -106,7 +106,7 @@ class LiveServer:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(gunicorn), "crm.wsgi", "--bind", f"127.0.0.1:{self.port}",
+            [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--worker-class", "gthread", "--workers", str(self.workers),
              "--threads", str(self.threads), "--timeout", "60"],
             cwd=ROOT,

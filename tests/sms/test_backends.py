@@ -51,7 +51,7 @@ def test_get_backend_defaults_to_the_setting(settings):
 
 
 def test_the_default_setting_is_the_console_backend():
-    from crm import settings as project_settings
+    from config import settings as project_settings
 
     assert project_settings.SMS_BACKEND == "console"
 

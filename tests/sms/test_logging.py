@@ -4,18 +4,16 @@ number or a message body (privacy), in plain or JSON format."""
 import json
 import logging
 import re
-import sys
 from datetime import timedelta
 
 import pytest
 
-from crm.logging import JsonFormatter
+from config.logging import JsonFormatter
 from sms import tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
 from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
 from sms.sendouts.send import sendout_dispatch
-from tests.conftest import python_process
 from tests.factories import SmsSettingsFactory, create_sendout, people_of_oulu
 
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
@@ -100,25 +98,6 @@ def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
     assert any(e.get("sendout_id") == third and "completed" in e["message"] for e in events)
 
 
-def test_json_formatter_writes_one_line_with_extra_fields():
-    record = logging.LogRecord("sms.services", logging.INFO, __file__, 1, "a %s", ("b",), None)
-    record.sendout_id = 7
-    record.organisation_id = 3
-    try:
-        raise ValueError("boom\nsecond line")
-    except ValueError:
-        record.exc_info = sys.exc_info()
-    line = JsonFormatter().format(record)
-    assert "\n" not in line
-    data = json.loads(line)
-    assert data["message"] == "a b"
-    assert data["level"] == "INFO"
-    assert data["logger"] == "sms.services"
-    assert (data["sendout_id"], data["organisation_id"]) == (7, 3)
-    assert "ValueError: boom" in data["exc_info"]
-    assert data["timestamp"].endswith("+00:00")
-
-
 @pytest.mark.django_db
 def test_task_start_and_finish_are_logged_with_id_and_runtime(caplog, settings):
     caplog.set_level(logging.INFO, logger="crm.tasks")
@@ -133,34 +112,3 @@ def test_task_start_and_finish_are_logged_with_id_and_runtime(caplog, settings):
     assert isinstance(finished.runtime, float) and finished.runtime >= 0
     data = json.loads(JsonFormatter().format(finished))
     assert data["task_id"] == result.id
-
-
-@pytest.mark.parametrize(
-    ("env", "json_lines"),
-    [({"DEBUG": "0"}, True), ({"DEBUG": "0", "LOG_FORMAT": "plain"}, False), ({}, False)],
-)
-def test_log_format_follows_the_settings(env, json_lines, tmp_path):
-    code = (
-        "import django, logging; django.setup(); "
-        "logging.getLogger('sms.services').info('hello %s', 'there', extra={'sendout_id': 5})"
-    )
-    result = python_process(
-        "-c",
-        code,
-        without={"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"},
-        env={
-            "DJANGO_SETTINGS_MODULE": "crm.settings",
-            "SECRET_KEY": "s" * 50,
-            "ALLOWED_HOSTS": "crm.example",
-            "VAR_DIR": str(tmp_path),
-            "LOG_LEVEL": "INFO",
-            **env,
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    if json_lines:
-        data = json.loads(line)
-        assert (data["message"], data["sendout_id"], data["level"]) == ("hello there", 5, "INFO")
-    else:
-        assert line.endswith("INFO sms.services hello there")

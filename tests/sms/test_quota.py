@@ -4,7 +4,7 @@ the sum of the ledger and never below zero."""
 import pytest
 from django.db import transaction
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import QuotaKind, QuotaTransaction, Sendout, SmsSettings
 from sms.quota import (
     QUOTA_MAX_AMOUNT,

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import QuotaTransaction, Sendout
 from sms.quota import quota_adjust, quota_balance, quota_reserve, quota_top_up
 from tests.conftest import run_in_threads

@@ -4,7 +4,7 @@ or adjust (N < 0) an organisation's message quota through the ledger."""
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from crm.models import Organisation
 from sms.quota import quota_adjust, quota_top_up
 

@@ -4,7 +4,7 @@ per thread. (Creating one through the API: tests/sms/test_api_sendouts.py.)"""
 
 import pytest
 
-from crm.errors import DomainError
+from core.errors import DomainError
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from tests.conftest import run_in_threads

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -12,6 +12,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.celery import app
+
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 3
@@ -28,8 +30,6 @@ def database_ok() -> bool:
 
 
 def broker_ok() -> bool:
-    from crm.celery import app
-
     url = app.conf.broker_url or ""
     try:
         if url.startswith("filesystem://"):

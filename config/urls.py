@@ -1,3 +1,5 @@
+"""The project's URLs: each app's pages and API under one root."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -5,11 +7,13 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from crm import api, health, views
+from config import health, views
+from crm import api as crm_api
+from crm import views as crm_views
 
 router = DefaultRouter()
-router.register("accounts", api.AccountViewSet, basename="api-account")
-router.register("contacts", api.ContactViewSet, basename="api-contact")
+router.register("accounts", crm_api.AccountViewSet, basename="api-account")
+router.register("contacts", crm_api.ContactViewSet, basename="api-contact")
 
 # Under /api/, a path that matches no route and a request Django refuses answer JSON too.
 handler400 = views.bad_request
@@ -20,10 +24,10 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/", views.AccountListView.as_view(), name="account-list"),
-    path("accounts/<int:pk>/", views.AccountDetailView.as_view(), name="account-detail"),
-    path("contacts/", views.ContactListView.as_view(), name="contact-list"),
-    path("contacts/<int:pk>/", views.ContactDetailView.as_view(), name="contact-detail"),
+    path("accounts/", crm_views.AccountListView.as_view(), name="account-list"),
+    path("accounts/<int:pk>/", crm_views.AccountDetailView.as_view(), name="account-detail"),
+    path("contacts/", crm_views.ContactListView.as_view(), name="contact-list"),
+    path("contacts/<int:pk>/", crm_views.ContactDetailView.as_view(), name="contact-detail"),
     path("target-groups/", include("targetgroups.urls")),
     path("sms/", include("sms.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

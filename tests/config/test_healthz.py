@@ -63,7 +63,7 @@ def healthz_in_a_process(**env: str) -> tuple[int, dict]:
         [sys.executable, "-c", code],
         env={
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "LOG_LEVEL": "CRITICAL",
             **env,
         },

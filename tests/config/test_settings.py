@@ -18,7 +18,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
             "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
             "s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)",
         ],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         cwd=ROOT,
         capture_output=True,
         text=True,

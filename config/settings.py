@@ -1,36 +1,40 @@
-"""Settings, read from the environment in this one place.
+"""Settings, read from the environment here, once, with ``django-environ``.
 
 Defaults are safe for development (SQLite under ``var/``, a broker that needs no
 server, the console SMS backend). ``DEBUG=0`` switches to strict production
 settings and refuses to start without a real ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
+
+Every variable is read by an ``env(...)`` / ``env.<type>(...)`` call with its name
+spelled out: tests/test_deploy.py finds them that way and keeps docker-compose.yml
+and .env.example in step.
 """
 
 import os
 from pathlib import Path
 
-import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
+env = environ.Env()
+# An empty variable means "the default": compose passes every variable, empty where
+# .env leaves it out, and .env.example promises exactly that.
+env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
+# django-environ reads a value that starts with "$" as the name of another variable
+# (a secret key may well start with one): "\$" stands for a literal "$".
+env.escape_proxy = True
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env.bool("DEBUG", default=True)
 _DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+# Comma-separated; spaces around the names do not count.
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", cast=str.strip, default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
+)
 
 if not DEBUG:
     if not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32:
@@ -68,9 +72,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "crm.urls"
-WSGI_APPLICATION = "crm.wsgi.application"
-ASGI_APPLICATION = "crm.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -94,11 +98,11 @@ TEMPLATES = [
 # it the project runs on SQLite under var/ so that `make run` needs no server.
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
+    "default": {
+        **env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+    }
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that does not answer fails fast (and /healthz says so) instead of hanging.
@@ -125,17 +129,17 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- Internationalisation --------------------------------------------------------
 # British English by default: day-first dates and 24-hour times, as Finns expect.
-LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en-gb")
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en-gb")
 LANGUAGES = [("en-gb", _("English")), ("fi", _("Finnish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Helsinki")
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Helsinki")
 USE_I18N = True
 USE_TZ = True
 
 # --- Static files ------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 # Production serves hashed, compressed files collected at build time (the Docker
 # image runs collectstatic); development and tests serve the source files as they
 # are, so neither `make run` nor `make test` needs collectstatic.
@@ -155,19 +159,19 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Security ------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 # The preload flag only takes effect once the domain is submitted to the browsers'
 # list; SECURE_HSTS_PRELOAD=0 leaves it out.
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 # Not HttpOnly: the pages' scripts read the CSRF cookie to send X-CSRFToken.
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", cast=str.strip, default=[])
 # Load balancers and container health checks probe over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -179,10 +183,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.IsOrganisationMember"],
-    "DEFAULT_PAGINATION_CLASS": "crm.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "crm.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "LIST_SERIALIZER_ERRORS_AS_DICT": True,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -191,15 +195,16 @@ REST_FRAMEWORK = {
 }
 # Per-user rate limits ("N/s|min|hour|day"), counted in the default cache below.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
-    "sms_preview": os.environ.get("SMS_PREVIEW_RATE", "120/min"),
-    "sms_send": os.environ.get("SMS_SEND_RATE", "10/min"),
+    "sms_preview": env.str("SMS_PREVIEW_RATE", default="120/min"),
+    "sms_send": env.str("SMS_SEND_RATE", default="10/min"),
 }
 
 # --- Cache --------------------------------------------------------------------------
 # Rate-limit counts live here. Several web processes must share one cache to count
-# the same requests: REDIS_CACHE_URL (or CACHE_URL) = redis://host:6379/1. Without
-# it, a per-process memory cache (fine for one process and for tests).
-_CACHE_URL = os.environ.get("REDIS_CACHE_URL", "")
+# the same requests: REDIS_CACHE_URL = redis://host:6379/1. Without it, a per-process
+# memory cache (fine for one process and for tests). Not env.cache_url: it knows no
+# unix:// socket for Django's Redis backend, and accepts caches we do not want here.
+_CACHE_URL = env.str("REDIS_CACHE_URL", default="")
 if _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
         "default": {
@@ -233,7 +238,7 @@ TARGET_GROUP_SMS_TAB_TEMPLATE = "sms/_targetgroup_sms_tab.html"
 # With CELERY_BROKER_URL (redis://...) the worker uses Redis. Without it, kombu's
 # filesystem transport under var/ lets `make run` start a real worker process with
 # no broker server. Tasks are never run eagerly outside tests.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -256,7 +261,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Task events for monitoring (celery events, Flower); crm/celery.py also logs each
+# Task events for monitoring (celery events, Flower); config/celery.py also logs each
 # task's start and finish. The worker keeps Django's LOGGING (JSON in production).
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
@@ -264,34 +269,28 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- SMS ---------------------------------------------------------------------------------
 # SMS_BACKEND: console (prints, the default), locmem (tests), twilio, or a dotted path.
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
-TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
-TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
-TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
-TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 # Empty: the real https://api.twilio.com. Tests and benches point it at a stand-in.
-TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The public base URL Twilio calls back (status callbacks, inbound replies).
-SMS_STATUS_CALLBACK_BASE_URL = os.environ.get("SMS_STATUS_CALLBACK_BASE_URL", "")
+SMS_STATUS_CALLBACK_BASE_URL = env.str("SMS_STATUS_CALLBACK_BASE_URL", default="")
 # Requests in flight at once per sending process (threads and pooled connections).
-SMS_SEND_CONCURRENCY = int(os.environ.get("SMS_SEND_CONCURRENCY", "32"))
-
-
-def env_timeout(name: str, default: str) -> tuple[float, float]:
-    """``"5,30"`` → (connect, read) seconds; one number is used for both."""
-    parts = [float(part) for part in os.environ.get(name, default).split(",") if part.strip()]
-    if len(parts) not in (1, 2) or min(parts) <= 0:
-        raise ImproperlyConfigured(f"{name} must be 'connect,read' seconds, e.g. {default}.")
-    return (parts[0], parts[-1])
-
-
-SMS_SEND_TIMEOUT = env_timeout("SMS_SEND_TIMEOUT", "5,30")
+SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
+# "5,30" → (connect, read) seconds; one number is used for both.
+_timeouts = env.list("SMS_SEND_TIMEOUT", cast=float, default=[5.0, 30.0])
+if len(_timeouts) not in (1, 2) or min(_timeouts) <= 0:
+    raise ImproperlyConfigured("SMS_SEND_TIMEOUT must be 'connect,read' seconds, e.g. 5,30.")
+SMS_SEND_TIMEOUT = (_timeouts[0], _timeouts[-1])
 
 # --- Logging --------------------------------------------------------------------------
 # LOG_FORMAT=json (the default when DEBUG=0): one JSON object per line with the
 # record's `extra=` fields (sendout_id, organisation_id, task_id, ...), for a log
 # collector. plain (the default in development): one readable line.
-LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
@@ -299,10 +298,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "crm.logging.JsonFormatter"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The Twilio SDK logs requests at INFO when its own client is used: keep
     # anything it might say about recipients out of production logs.
     "loggers": {"twilio": {"level": "WARNING"}},
@@ -310,12 +309,12 @@ LOGGING = {
 # Sending: chunks of messages per task; transient errors retry with exponential
 # backoff and jitter up to SMS_MAX_ATTEMPTS; a message left in `sending` longer
 # than SMS_SENDING_TIMEOUT seconds (a crashed worker) becomes `unknown`.
-SMS_CHUNK_SIZE = int(os.environ.get("SMS_CHUNK_SIZE", "200"))
-SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "5"))
-SMS_RETRY_BACKOFF_BASE = float(os.environ.get("SMS_RETRY_BACKOFF_BASE", "1"))
-SMS_RETRY_BACKOFF_MAX = float(os.environ.get("SMS_RETRY_BACKOFF_MAX", "60"))
-SMS_SENDING_TIMEOUT = int(os.environ.get("SMS_SENDING_TIMEOUT", "300"))
-SMS_SWEEP_INTERVAL = float(os.environ.get("SMS_SWEEP_INTERVAL", "60"))
+SMS_CHUNK_SIZE = env.int("SMS_CHUNK_SIZE", default=200)
+SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=5)
+SMS_RETRY_BACKOFF_BASE = env.float("SMS_RETRY_BACKOFF_BASE", default=1.0)
+SMS_RETRY_BACKOFF_MAX = env.float("SMS_RETRY_BACKOFF_MAX", default=60.0)
+SMS_SENDING_TIMEOUT = env.int("SMS_SENDING_TIMEOUT", default=300)
+SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "sms-sweep": {"task": "sms.tasks.sweep", "schedule": SMS_SWEEP_INTERVAL},
 }
