@@ -82,7 +82,13 @@ def sms_settings_create_with_organisation(
     its settings inline in one transaction, and the row it writes must not collide
     with ours. A loaded fixture (``raw``) brings its own rows."""
     if created and not raw:
-        transaction.on_commit(lambda: sms_settings_for(organisation=instance))
+        # By id: creating it with ``organisation=instance`` would cache this fresh
+        # row on the caller's organisation, where a later ``org.sms_settings`` would
+        # read (and save back) a stale copy.
+        organisation_id = instance.pk
+        transaction.on_commit(
+            lambda: SmsSettings.objects.get_or_create(organisation_id=organisation_id)
+        )
 
 
 def _check_amount(amount: Any, *, positive: bool) -> int:
