@@ -1,7 +1,5 @@
 """The CRM part of the HTTP API: thin views over selectors and services."""
 
-from functools import cached_property
-
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -20,10 +18,11 @@ class OrganisationScopedMixin:
 
     request: Request
 
-    @cached_property
+    @property
     def organisation(self) -> Organisation:
-        # One lookup per request (a view instance lives for one request).
-        return selectors.membership_for(self.request.user).organisation
+        # ``request.membership`` (crm.middleware) looks it up once per request, after
+        # DRF has authenticated the user.
+        return self.request.membership.organisation  # type: ignore[attr-defined]
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()  # type: ignore[misc]

@@ -2,8 +2,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from crm.selectors import membership_for
-
 
 class IsOrganisationMember(BasePermission):
     """Signed in and a member of an organisation; writing needs a role that may write."""
@@ -11,7 +9,8 @@ class IsOrganisationMember(BasePermission):
     message = _("You are not a member of an organisation that may do this.")
 
     def has_permission(self, request: Request, view: object) -> bool:
-        membership = membership_for(request.user)
-        if membership is None:
+        # Read after DRF's authentication: the token's user, not the session's.
+        membership = request.membership  # type: ignore[attr-defined]
+        if not membership:
             return False
         return request.method in SAFE_METHODS or membership.can_write

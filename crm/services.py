@@ -1,9 +1,11 @@
 """Writes of the CRM core: one transaction each, keyword-only arguments."""
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from crm.models import Account, Contact, OptOutSource, Organisation
@@ -33,12 +35,32 @@ def account_delete(*, account: Account) -> None:
     account.delete()
 
 
-def _apply_opt_out(contact: Contact, opted_out: bool, source: str, was: bool | None) -> None:
-    """Record when and by whom an opt-out changed, whenever it changes."""
-    if was is None or was != opted_out:
-        contact.sms_opt_out = opted_out
-        contact.sms_opt_out_at = timezone.now()
-        contact.sms_opt_out_source = source
+def contact_opt_out_set(
+    *, contact: Contact, opted_out: bool, source: str, at: datetime.datetime | None = None
+) -> bool:
+    """Set one contact's SMS opt-out in memory; the caller saves the contact.
+
+    Invariant (shared with ``contacts_opt_out_set``): ``sms_opt_out_at`` and
+    ``sms_opt_out_source`` say when and from where the flag last changed, so they are
+    written exactly when the flag changes and never when it stays as it was. A new
+    contact starts opted in. Answers whether the flag changed.
+    """
+    if contact.sms_opt_out == opted_out:
+        return False
+    contact.sms_opt_out = opted_out
+    contact.sms_opt_out_at = at or timezone.now()
+    contact.sms_opt_out_source = source
+    return True
+
+
+@transaction.atomic
+def contacts_opt_out_set(*, contacts: QuerySet[Contact], opted_out: bool, source: str) -> int:
+    """Set the SMS opt-out of many saved contacts in one UPDATE, stamping only those
+    whose flag changes (the invariant of ``contact_opt_out_set``). Answers how many
+    contacts changed."""
+    return contacts.exclude(sms_opt_out=opted_out).update(
+        sms_opt_out=opted_out, sms_opt_out_at=timezone.now(), sms_opt_out_source=source
+    )
 
 
 @transaction.atomic
@@ -48,8 +70,7 @@ def contact_create(
     data = dict(data)
     opted_out = data.pop("sms_opt_out", False)
     contact = Contact(organisation=organisation, **data)
-    if opted_out:
-        _apply_opt_out(contact, True, source, None)
+    contact_opt_out_set(contact=contact, opted_out=opted_out, source=source)
     contact.normalise_phones()
     contact.save()
     return contact
@@ -61,7 +82,7 @@ def contact_update(
 ) -> Contact:
     data = dict(data)
     if "sms_opt_out" in data:
-        _apply_opt_out(contact, data.pop("sms_opt_out"), source, contact.sms_opt_out)
+        contact_opt_out_set(contact=contact, opted_out=data.pop("sms_opt_out"), source=source)
     for field, value in data.items():
         setattr(contact, field, value)
     contact.normalise_phones()
@@ -88,10 +109,7 @@ def contacts_bulk_create(
         data = dict(row)
         opted_out = bool(data.pop("sms_opt_out", False))
         contact = Contact(organisation=organisation, **data)
-        if opted_out:
-            contact.sms_opt_out = True
-            contact.sms_opt_out_at = now
-            contact.sms_opt_out_source = source
+        contact_opt_out_set(contact=contact, opted_out=opted_out, source=source, at=now)
         contact.normalise_phones()
         contacts.append(contact)
     return Contact.objects.bulk_create(contacts, batch_size=1000)

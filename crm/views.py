@@ -1,7 +1,5 @@
 """HTML pages of the CRM core: thin views over selectors."""
 
-from functools import cached_property
-
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -17,14 +15,14 @@ class OrganisationMixin(LoginRequiredMixin):
     request: HttpRequest
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and selectors.membership_for(request.user) is None:
+        if request.user.is_authenticated and not request.membership:  # type: ignore[attr-defined]
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    @cached_property
+    @property
     def organisation(self) -> Organisation:
-        # One lookup per request (a view instance lives for one request).
-        return selectors.membership_for(self.request.user).organisation
+        # ``request.membership`` (crm.middleware) looks it up once per request.
+        return self.request.membership.organisation  # type: ignore[attr-defined]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

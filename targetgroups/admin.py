@@ -1,12 +1,13 @@
 from django.contrib import admin
 
+from crm.admin import OrganisationScopedAdminMixin
 from targetgroups.models import TargetGroup
 
 
 @admin.register(TargetGroup)
-class TargetGroupAdmin(admin.ModelAdmin):
+class TargetGroupAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "organisation", "match", "created_by", "updated_at"]
-    list_filter = ["organisation", "match"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter), "match"]
     search_fields = ["name", "description"]
     list_select_related = ["organisation", "created_by"]
     autocomplete_fields = ["organisation"]

@@ -22,7 +22,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Upper
 from django.db.models.lookups import (
     Contains,
@@ -37,7 +37,16 @@ from django.db.models.lookups import (
 from django.utils import timezone
 
 from crm.models import Contact, Organisation
-from targetgroups.fields import CATALOGUE, Field, FieldType, Match, Operator, parse_date
+from targetgroups.fields import (
+    CATALOGUE,
+    ConditionsInvalid,
+    Field,
+    FieldType,
+    Match,
+    Operator,
+    parse_date,
+    validate_conditions,
+)
 from targetgroups.models import TargetGroup
 
 NOTHING = Q(pk__in=[])
@@ -180,6 +189,28 @@ def conditions_q(*, match: str, conditions: list[dict[str, Any]]) -> Q:
     return q
 
 
+def members_q(
+    *,
+    match: str,
+    conditions: list[dict[str, Any]],
+    included: Iterable[int] | QuerySet = (),
+    excluded: Iterable[int] | QuerySet = (),
+) -> Q:
+    """The ``Q`` (over ``Contact``) of (matching the conditions, or included) and not
+    excluded. ``included`` and ``excluded`` are ids or a queryset of ids (a subquery).
+    Not scoped: callers filter by organisation."""
+    q = conditions_q(match=match, conditions=conditions)
+    if not isinstance(included, QuerySet):
+        included = list(included)
+    if isinstance(included, QuerySet) or included:
+        q |= Q(pk__in=included)
+    if not isinstance(excluded, QuerySet):
+        excluded = list(excluded)
+    if isinstance(excluded, QuerySet) or excluded:
+        q &= ~Q(pk__in=excluded)
+    return q
+
+
 def contacts_matching(
     *,
     organisation: Organisation,
@@ -193,32 +224,65 @@ def contacts_matching(
     ``included`` and ``excluded`` are ids or a queryset of ids (a subquery); ids of
     another organisation's contacts never make them members.
     """
-    q = conditions_q(match=match, conditions=conditions)
-    if not isinstance(included, QuerySet):
-        included = list(included)
-    if isinstance(included, QuerySet) or included:
-        q |= Q(pk__in=included)
-    qs = Contact.objects.filter(organisation=organisation).filter(q)
-    if isinstance(excluded, QuerySet) or (excluded := list(excluded)):
-        qs = qs.exclude(pk__in=excluded)
-    return qs.select_related("account")
+    q = members_q(match=match, conditions=conditions, included=included, excluded=excluded)
+    return Contact.objects.filter(organisation=organisation).filter(q).select_related("account")
+
+
+def _hand_picked(target_group: TargetGroup) -> tuple[QuerySet, QuerySet]:
+    """Subqueries of the ids included and excluded by hand."""
+    through_in = TargetGroup.included_contacts.through.objects
+    through_ex = TargetGroup.excluded_contacts.through.objects
+    return (
+        through_in.filter(targetgroup_id=target_group.pk).values("contact_id"),
+        through_ex.filter(targetgroup_id=target_group.pk).values("contact_id"),
+    )
 
 
 def target_group_members(*, target_group: TargetGroup) -> QuerySet[Contact]:
     """The group's members, in the contact list's order, as one SQL query."""
-    through_in = TargetGroup.included_contacts.through.objects
-    through_ex = TargetGroup.excluded_contacts.through.objects
+    included, excluded = _hand_picked(target_group)
     return contacts_matching(
         organisation=target_group.organisation,
         match=target_group.match,
         conditions=target_group.conditions,
-        included=through_in.filter(targetgroup_id=target_group.pk).values("contact_id"),
-        excluded=through_ex.filter(targetgroup_id=target_group.pk).values("contact_id"),
+        included=included,
+        excluded=excluded,
     )
 
 
 def target_group_member_count(*, target_group: TargetGroup) -> int:
     return target_group_members(target_group=target_group).order_by().count()
+
+
+def target_group_member_counts(
+    *, organisation: Organisation, target_groups: Iterable[TargetGroup]
+) -> dict[int, int | None]:
+    """The member counts of some groups of one organisation, by group id, in ONE query
+    (one ``COUNT(...) FILTER (WHERE members of the group)`` per group over the
+    organisation's contacts), for lists that show a page of groups.
+
+    A group whose stored conditions no longer pass the field catalogue (a field or
+    operator since removed, data written around the services) counts as ``None``,
+    "unavailable", instead of failing the whole list.
+    """
+    counts: dict[int, int | None] = {}
+    aggregates: dict[str, Count] = {}
+    for group in target_groups:
+        assert group.organisation_id == organisation.pk
+        try:
+            conditions = validate_conditions(group.conditions)
+        except ConditionsInvalid:
+            counts[group.pk] = None
+            continue
+        included, excluded = _hand_picked(group)
+        q = members_q(
+            match=group.match, conditions=conditions, included=included, excluded=excluded
+        )
+        aggregates[f"group_{group.pk}"] = Count("pk", filter=q)
+    if aggregates:
+        row = Contact.objects.filter(organisation=organisation).aggregate(**aggregates)
+        counts.update({int(key.removeprefix("group_")): n for key, n in row.items()})
+    return counts
 
 
 def target_group_list(*, organisation: Organisation) -> QuerySet[TargetGroup]:
@@ -230,6 +294,20 @@ def target_group_contact_ids(*, target_group: TargetGroup) -> tuple[list[int], l
     included = list(target_group.included_contacts.order_by("pk").values_list("pk", flat=True))
     excluded = list(target_group.excluded_contacts.order_by("pk").values_list("pk", flat=True))
     return included, excluded
+
+
+def target_groups_contact_ids(
+    *, target_groups: Iterable[TargetGroup]
+) -> dict[int, tuple[list[int], list[int]]]:
+    """``target_group_contact_ids`` of several groups, by group id, in two queries."""
+    ids = {group.pk: ([], []) for group in target_groups}
+    for index, through in enumerate(
+        (TargetGroup.included_contacts.through, TargetGroup.excluded_contacts.through)
+    ):
+        rows = through.objects.filter(targetgroup_id__in=ids).order_by("contact_id")
+        for group_id, contact_id in rows.values_list("targetgroup_id", "contact_id"):
+            ids[group_id][index].append(contact_id)
+    return ids
 
 
 def contacts_not_in_organisation(*, organisation: Organisation, ids: Iterable[int]) -> list[int]:

@@ -44,46 +44,11 @@ def _ids_field() -> serializers.ListField:
     )
 
 
-class _ContactIdsMixin:
-    def _check_ids(self, value: list[int]) -> list[int]:
-        foreign = selectors.contacts_not_in_organisation(
-            organisation=self.context["organisation"], ids=value
-        )
-        if foreign:
-            raise serializers.ValidationError(
-                _("No contacts with these ids in your organisation: %(ids)s.")
-                % {"ids": ", ".join(map(str, foreign))}
-            )
-        return sorted(set(value))
+class TargetGroupSerializer(serializers.ModelSerializer):
+    """A group in and out. The conditions are checked here (each named by its index);
+    whether hand-picked ids are the organisation's contacts is checked once, by the
+    services (``hand_picked_contacts_check``)."""
 
-    def validate_included_contacts(self, value: list[int]) -> list[int]:
-        return self._check_ids(value)
-
-    def validate_excluded_contacts(self, value: list[int]) -> list[int]:
-        return self._check_ids(value)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        inc = attrs.get("included_contacts")
-        exc = attrs.get("excluded_contacts")
-        instance = getattr(self, "instance", None)
-        if instance is not None and (inc is None) != (exc is None):
-            current_inc, current_exc = selectors.target_group_contact_ids(target_group=instance)
-            inc = current_inc if inc is None else inc
-            exc = current_exc if exc is None else exc
-        both = set(inc or []) & set(exc or [])
-        if both:
-            raise serializers.ValidationError(
-                {
-                    "excluded_contacts": [
-                        _("A contact cannot be both included and excluded: %(ids)s.")
-                        % {"ids": ", ".join(map(str, sorted(both)))}
-                    ]
-                }
-            )
-        return attrs
-
-
-class TargetGroupSerializer(_ContactIdsMixin, serializers.ModelSerializer):
     conditions = ConditionsField(required=False)
     match = serializers.ChoiceField(choices=[m.value for m in Match], required=False)
     included_contacts = _ids_field()
@@ -111,11 +76,20 @@ class TargetGroupSerializer(_ContactIdsMixin, serializers.ModelSerializer):
             raise serializers.ValidationError(_("Enter a name."))
         return value.strip()
 
-    def get_member_count(self, obj: TargetGroup) -> int:
+    def get_member_count(self, obj: TargetGroup) -> int | None:
+        """``None`` when the group's stored conditions cannot be counted (lists only)."""
+        counts = self.context.get("member_counts")
+        if counts is not None:
+            return counts[obj.pk]
         return selectors.target_group_member_count(target_group=obj)
 
     def to_representation(self, instance: TargetGroup) -> dict[str, Any]:
-        included, excluded = selectors.target_group_contact_ids(target_group=instance)
+        # A list passes every row's ids in the context (two queries for the page).
+        contact_ids = self.context.get("contact_ids")
+        if contact_ids is not None:
+            included, excluded = contact_ids[instance.pk]
+        else:
+            included, excluded = selectors.target_group_contact_ids(target_group=instance)
         data = {
             "id": instance.pk,
             "name": instance.name,
@@ -131,7 +105,7 @@ class TargetGroupSerializer(_ContactIdsMixin, serializers.ModelSerializer):
         return data
 
 
-class CountInputSerializer(_ContactIdsMixin, serializers.Serializer):
+class CountInputSerializer(serializers.Serializer):
     """Unsaved conditions (and hand-picked contacts) whose members to count."""
 
     match = serializers.ChoiceField(choices=[m.value for m in Match], default=Match.ALL)
@@ -150,17 +124,6 @@ class ContactIdsSerializer(serializers.Serializer):
         min_length=1,
         max_length=MAX_HAND_PICKED,
     )
-
-    def validate_contacts(self, value: list[int]) -> list[int]:
-        foreign = selectors.contacts_not_in_organisation(
-            organisation=self.context["organisation"], ids=value
-        )
-        if foreign:
-            raise serializers.ValidationError(
-                _("No contacts with these ids in your organisation: %(ids)s.")
-                % {"ids": ", ".join(map(str, foreign))}
-            )
-        return value
 
 
 class FieldSerializer(serializers.Serializer):

@@ -22,26 +22,51 @@ def _clean_conditions(conditions: Any) -> list[dict[str, Any]]:
         ) from exc
 
 
-def _check_contacts(
-    organisation: Organisation, included: Iterable[int] | None, excluded: Iterable[int] | None
+def _unknown_contacts_refused(organisation: Organisation, **lists: list[int]) -> None:
+    """Raise ``unknown_contacts`` unless every id of every named list is a contact of the
+    organisation; the error names each list with its own unknown ids (the API answers
+    400 with them under the list's name)."""
+    foreign = set(
+        selectors.contacts_not_in_organisation(
+            organisation=organisation, ids=[i for ids in lists.values() for i in ids]
+        )
+    )
+    if not foreign:
+        return
+
+    def message(ids: set[int]) -> str:
+        return _("No contacts with these ids in your organisation: %(ids)s.") % {
+            "ids": ", ".join(map(str, sorted(ids)))
+        }
+
+    raise DomainError(
+        "unknown_contacts",
+        message(foreign),
+        **{
+            name: [message(foreign & set(ids))] for name, ids in lists.items() if foreign & set(ids)
+        },
+    )
+
+
+def hand_picked_contacts_check(
+    *, organisation: Organisation, included: Iterable[int] | None, excluded: Iterable[int] | None
 ) -> tuple[list[int] | None, list[int] | None]:
+    """The one check of hand-picked contacts, made before a group is written and before
+    the live count: every id is a contact of the organisation (``unknown_contacts``)
+    and no contact is both included and excluded (``included_and_excluded``), else
+    DomainError (400 through the API, naming ``included_contacts`` or
+    ``excluded_contacts``). Answers the lists sorted and without repeats (``None``
+    stays ``None``: that list is not being set)."""
     inc = None if included is None else sorted(set(included))
     exc = None if excluded is None else sorted(set(excluded))
-    foreign = selectors.contacts_not_in_organisation(
-        organisation=organisation, ids=[*(inc or []), *(exc or [])]
+    _unknown_contacts_refused(
+        organisation, included_contacts=inc or [], excluded_contacts=exc or []
     )
-    if foreign:
-        raise DomainError(
-            "unknown_contacts",
-            _("No contacts with these ids in your organisation: %(ids)s.")
-            % {"ids": ", ".join(map(str, foreign))},
-        )
     if inc is not None and exc is not None and set(inc) & set(exc):
-        both = ", ".join(map(str, sorted(set(inc) & set(exc))))
-        raise DomainError(
-            "included_and_excluded",
-            _("A contact cannot be both included and excluded: %(ids)s.") % {"ids": both},
-        )
+        both = _("A contact cannot be both included and excluded: %(ids)s.") % {
+            "ids": ", ".join(map(str, sorted(set(inc) & set(exc))))
+        }
+        raise DomainError("included_and_excluded", both, excluded_contacts=[both])
     return inc, exc
 
 
@@ -64,7 +89,9 @@ def target_group_create(
     if match not in (Match.ALL, Match.ANY):
         raise DomainError("invalid_match", _("Match is “all” or “any”."))
     cleaned = _clean_conditions(conditions or [])
-    inc, exc = _check_contacts(organisation, included_contacts, excluded_contacts)
+    inc, exc = hand_picked_contacts_check(
+        organisation=organisation, included=included_contacts, excluded=excluded_contacts
+    )
     group = TargetGroup.objects.create(
         organisation=organisation,
         name=name.strip(),
@@ -96,10 +123,10 @@ def target_group_update(*, target_group: TargetGroup, data: Mapping[str, Any]) -
     # An id moved from one list to the other in one request is checked against the
     # list it leaves as it will be after the request.
     current_inc, current_exc = selectors.target_group_contact_ids(target_group=target_group)
-    inc, exc = _check_contacts(
-        target_group.organisation,
-        included if included is not None else current_inc,
-        excluded if excluded is not None else current_exc,
+    inc, exc = hand_picked_contacts_check(
+        organisation=target_group.organisation,
+        included=included if included is not None else current_inc,
+        excluded=excluded if excluded is not None else current_exc,
     )
     for field in ("name", "description", "match", "conditions"):
         if field in data:
@@ -118,7 +145,9 @@ def target_group_delete(*, target_group: TargetGroup) -> None:
 
 
 def _hand_pick(target_group: TargetGroup, contact_ids: Iterable[int], *, to: str | None) -> None:
-    ids, _unused = _check_contacts(target_group.organisation, contact_ids, None)
+    ids = sorted(set(contact_ids))
+    # Named as the API names the list it posts.
+    _unknown_contacts_refused(target_group.organisation, contacts=ids)
     if not ids:
         raise DomainError("no_contacts", _("Choose at least one contact."))
     if to != "included":

@@ -25,8 +25,8 @@ SEARCH_RESULTS = 20
 
 class _WriteMixin:
     def can_write(self) -> bool:
-        membership = crm_selectors.membership_for(self.request.user)  # type: ignore[attr-defined]
-        return membership is not None and membership.can_write
+        membership = self.request.membership  # type: ignore[attr-defined]
+        return bool(membership) and membership.can_write
 
     def require_write(self) -> None:
         if not self.can_write():
@@ -43,10 +43,11 @@ class TargetGroupListView(OrganisationMixin, _WriteMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["rows"] = [
-            (group, selectors.target_group_member_count(target_group=group))
-            for group in context["target_groups"]
-        ]
+        groups = list(context["target_groups"])
+        counts = selectors.target_group_member_counts(
+            organisation=self.organisation, target_groups=groups
+        )
+        context["rows"] = [(group, counts[group.pk]) for group in groups]
         context["can_write"] = self.can_write()
         return context
 
@@ -63,7 +64,7 @@ class TargetGroupCreateView(OrganisationMixin, _WriteMixin, FormView):
     form_class = TargetGroupForm
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and crm_selectors.membership_for(request.user):
+        if request.user.is_authenticated and request.membership:  # type: ignore[attr-defined]
             self.require_write()
         return super().dispatch(request, *args, **kwargs)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -162,6 +163,16 @@ def logged_in(user: Any) -> Client:
     client.force_login(user)
     client.user = user
     return client
+
+
+def grant(user: Any, *perms: str) -> Any:
+    """Give ``user`` the permissions named ``"app_label.codename"``; answers the user."""
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from crm.models import Account, Contact
 from sms.models import Sendout
-from tests.conftest import python_process
+from tests.conftest import logged_in, python_process
 from tests.hostile import World, build_world
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -279,8 +279,7 @@ def test_another_organisations_object_is_404(
         client.force_authenticate(user)
         methods = ["get", "post", "patch", "delete"]
     else:
-        client = Client()
-        client.force_login(user)
+        client = logged_in(user)
         methods = ["get", "post"]
 
     def call(method: str, pk: int) -> int:

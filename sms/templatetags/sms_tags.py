@@ -1,16 +1,15 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from crm.selectors import membership_for
 from sms.selectors import sendout_list, sms_settings_get
 
 register = template.Library()
 
 
 @register.simple_tag
-def sms_send_state(organisation, user) -> dict:
-    """May this user send SMS messages here, and if not, why (in words)."""
-    membership = membership_for(user)
+def sms_send_state(organisation, membership) -> dict:
+    """May the member (``request.membership``, or ``None``) send SMS messages here,
+    and if not, why (in words)."""
     sms_settings = sms_settings_get(organisation=organisation)
     if sms_settings is None or not sms_settings.sms_enabled:
         return {
@@ -20,7 +19,7 @@ def sms_send_state(organisation, user) -> dict:
                 "An administrator can enable them in the admin."
             ),
         }
-    if membership is None or not membership.can_write:
+    if not membership or not membership.can_write:
         return {"can_send": False, "reason": _("Your role may not send SMS messages.")}
     return {"can_send": True, "reason": ""}
 

@@ -3,14 +3,13 @@
 import pytest
 from django import forms
 from django.contrib.admin import helpers
-from django.contrib.auth.models import Permission
 from django.test import Client
 
 from crm.models import Organisation
 from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings
 from sms.quota import quota_balance, quota_top_up
 from sms.statuses import MessageStatus
-from tests.conftest import logged_in
+from tests.conftest import grant, logged_in
 from tests.factories import OutboundMessageFactory, SendoutFactory
 
 CHANGELIST = "/admin/crm/organisation/"
@@ -21,13 +20,7 @@ def change_url(organisation: Organisation) -> str:
 
 
 def staff_client(make_user, organisation, *perms: str) -> Client:
-    user = make_user(organisation, is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return logged_in(user)
+    return logged_in(grant(make_user(organisation, is_staff=True), *perms))
 
 
 def form_data(response) -> dict:
