@@ -1,8 +1,9 @@
 """Test data, built the way production builds it: one factory per model, and the
 sendout through the real service so that its quota is reserved as on a press of Send.
 
-This module and tests/sms/conftest.py are the only test helpers that call the SMS
-services; a service moving house changes their imports and nothing else.
+This module, tests/sms/conftest.py (``send_to_the_end``) and tests/worker.py
+(``sweep``) are the only test helpers that call the sendout services; a service
+moving house changes their imports, and the imports of the tests of that service.
 """
 
 from collections.abc import Iterable, Sequence
