@@ -2,13 +2,18 @@
 something to act on (SMS active, quota, a target group with members, a sendout)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from crm.models import Account, Contact, Organisation
 from sms.models import Sendout
-from sms.quota import quota_top_up, sms_settings_for
-from sms.sendouts.create import sendout_create
 from targetgroups.models import TargetGroup
-from targetgroups.services import target_group_create
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    SmsSettingsFactory,
+    TargetGroupFactory,
+    create_sendout,
+)
 
 
 @dataclass
@@ -21,38 +26,36 @@ class World:
     target_group: TargetGroup
     sendout: Sendout
 
-
-def sms_ready(organisation: Organisation, *, quota: int = 1_000) -> None:
-    sms_settings = sms_settings_for(organisation=organisation)
-    sms_settings.sms_enabled = True
-    sms_settings.save(update_fields=["sms_enabled"])
-    quota_top_up(organisation=organisation, amount=quota, reason="tests")
+    def object_for(self, path: str) -> Any:
+        """The object of the kind an API path acts on (``/api/v1/contacts/{id}/`` ...)."""
+        for prefix, obj in (
+            ("/api/v1/accounts/", self.account),
+            ("/api/v1/contacts/", self.contact),
+            ("/api/v1/sms/sendouts/", self.sendout),
+            ("/api/v1/target-groups/", self.target_group),
+        ):
+            if path.startswith(prefix):
+                return obj
+        raise AssertionError(f"{path}: no object of this kind in the hostile world; add it")
 
 
 def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") -> World:
     """An account, a contact at it, a target group holding the contact and a sendout
     of that group, with SMS active and some quota."""
-    sms_ready(organisation)
-    account = Account.objects.create(organisation=organisation, name=name, city="Helsinki")
-    contact = Contact.objects.create(
+    SmsSettingsFactory(organisation=organisation, quota=1_000)
+    account = AccountFactory(organisation=organisation, name=name, city="Helsinki")
+    contact = ContactFactory(
         organisation=organisation,
         account=account,
-        first_name="Matti",
-        last_name="Virtanen",
         mobile_phone="+358 40 123 4567",
-        city="Helsinki",
     )
-    group = target_group_create(
+    group = TargetGroupFactory(
         organisation=organisation,
         name=f"{name} group",
         created_by=user,
-        included_contacts=[contact.pk],
+        included_contacts=[contact],
     )
-    sendout, _created = sendout_create(
-        target_group=group,
-        created_by=user,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hei {{contact.first_name}}!",
+    sendout = create_sendout(
+        target_group=group, created_by=user, body="Hei {{contact.first_name}}!"
     )
     return World(organisation, account, contact, group, sendout)

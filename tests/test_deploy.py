@@ -7,14 +7,13 @@ not pass, or a stale variable, fails this test.
 """
 
 import ast
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import python_process
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = ("migrate", "web", "worker", "beat")
@@ -173,21 +172,14 @@ def test_production_settings_load_from_the_compose_environment(compose, tmp_path
         for name, value in compose["services"]["web"]["environment"].items()
     }
     environment.update(VAR_DIR=str(tmp_path / "var"), STATIC_ROOT=str(tmp_path / "static"))
-    clean = {k: v for k, v in os.environ.items() if k not in settings_variables()}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings as s; "
-            "print(s.DEBUG, s.STORAGES['staticfiles']['BACKEND'], "
-            "s.DATABASES['default']['HOST'], s.CELERY_BROKER_URL, s.LOG_FORMAT, "
-            "s.SMS_SEND_TIMEOUT)",
-        ],
-        env={**clean, **environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = python_process(
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, s.STORAGES['staticfiles']['BACKEND'], "
+        "s.DATABASES['default']['HOST'], s.CELERY_BROKER_URL, s.LOG_FORMAT, "
+        "s.SMS_SEND_TIMEOUT)",
+        without=settings_variables(),
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
@@ -227,7 +219,6 @@ print("static", response.status_code, "immutable" in response["Cache-Control"])
 def test_production_serves_hashed_static_files_and_an_unredirected_healthz(tmp_path):
     """What the image does: collectstatic at build, whitenoise at run time, behind TLS."""
     env = {
-        **{k: v for k, v in os.environ.items() if k not in settings_variables()},
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "s" * 50,
@@ -237,13 +228,11 @@ def test_production_serves_hashed_static_files_and_an_unredirected_healthz(tmp_p
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "LOG_LEVEL": "ERROR",
     }
-    run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 120}
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], **run
-    )
+    production = {"without": settings_variables(), "env": env, "timeout": 120}
+    collected = python_process("manage.py", "collectstatic", "--noinput", "-v0", **production)
     assert collected.returncode == 0, collected.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
-    result = subprocess.run([sys.executable, "-c", PRODUCTION_PAGE_CHECK], **run)
+    result = python_process("-c", PRODUCTION_PAGE_CHECK, **production)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "healthz 200",

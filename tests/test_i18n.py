@@ -14,11 +14,14 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from crm.models import Account, Contact
-from sms.quota import quota_top_up, sms_settings_for
-from sms.sendouts.create import sendout_create
-from targetgroups.services import target_group_create
 from tests.conftest import require
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    SmsSettingsFactory,
+    TargetGroupFactory,
+    create_sendout,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
@@ -203,29 +206,23 @@ def english_in(text: str) -> list[str]:
 
 @pytest.fixture
 def finnish_world(org, user, settings, django_capture_on_commit_callbacks):
-    sms = sms_settings_for(organisation=org)
-    sms.sms_enabled = True
-    sms.operator_number = "+358401110000"
-    sms.save()
-    quota_top_up(organisation=org, amount=1000, reason="test")
-    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
-    contact = Contact.objects.create(
+    SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=1000)
+    account = AccountFactory(organisation=org, name="Kaleva Oy", city="Oulu")
+    contact = ContactFactory(
         organisation=org,
         account=account,
-        first_name="Matti",
-        last_name="Virtanen",
         city="Oulu",
         mobile_phone="+358 40 100 0001",
         sms_opt_out=False,
     )
-    group = target_group_create(
+    group = TargetGroupFactory(
         organisation=org,
         name="Oulu",
         created_by=user,
         conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        sendout, _ = sendout_create(
+        sendout = create_sendout(
             target_group=group, created_by=user, sender="", phone_field="", body="Hei!"
         )
     return {"account": account, "contact": contact, "group": group, "sendout": sendout}

@@ -6,7 +6,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from crm.models import Account, Contact
 from sms.models import Sendout
+from tests.conftest import logged_in, python_process
 from tests.hostile import World, build_world
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -138,21 +138,14 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
 }
 
 
-def object_for(path: str, world: World) -> Any:
-    for prefix, obj in (
-        ("/api/v1/accounts/", world.account),
-        ("/api/v1/contacts/", world.contact),
-        ("/api/v1/sms/sendouts/", world.sendout),
-        ("/api/v1/target-groups/", world.target_group),
-    ):
-        if path.startswith(prefix):
-            return obj
-    raise AssertionError(f"{path}: no object kind known")
-
-
 def test_every_writing_operation_has_a_valid_request_in_the_csrf_table() -> None:
     missing = set(writing_operations()) - set(VALID_WRITES)
     assert not missing, f"add these to VALID_WRITES: {sorted(missing)}"
+
+
+def valid_write(world: World, method: str, path: str) -> tuple[str, Any]:
+    """The URL and body of VALID_WRITES' request for ``path``, on ``world``'s object."""
+    return path.replace("{id}", str(world.object_for(path).pk)), VALID_WRITES[(method, path)](world)
 
 
 def session_client(user) -> tuple[Client, str]:
@@ -173,9 +166,7 @@ def send(client: Client, method: str, url: str, body: Any, **headers: str):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
 def test_session_write_needs_the_csrf_token(org, user, method, path) -> None:
-    world = build_world(org, user)
-    url = path.replace("{id}", str(object_for(path, world).pk))
-    body = VALID_WRITES[(method, path)](world)
+    url, body = valid_write(build_world(org, user), method, path)
     client, token = session_client(user)
     before = snapshot()
 
@@ -195,9 +186,7 @@ def test_session_write_needs_the_csrf_token(org, user, method, path) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), sorted(VALID_WRITES), ids=" ".join)
 def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
-    world = build_world(org, user)
-    url = path.replace("{id}", str(object_for(path, world).pk))
-    body = VALID_WRITES[(method, path)](world)
+    url, body = valid_write(build_world(org, user), method, path)
     client = Client(enforce_csrf_checks=True)
     key = Token.objects.create(user=user).key
     response = send(client, method, url, body, Authorization=f"Token {key}")
@@ -290,8 +279,7 @@ def test_another_organisations_object_is_404(
         client.force_authenticate(user)
         methods = ["get", "post", "patch", "delete"]
     else:
-        client = Client()
-        client.force_login(user)
+        client = logged_in(user)
         methods = ["get", "post"]
 
     def call(method: str, pk: int) -> int:
@@ -549,29 +537,26 @@ def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
 # --- Production settings --------------------------------------------------------------------
 
 
-def production_env(**extra: str) -> dict[str, str]:
-    # Django's own variables (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this
-    # process) are not part of a production environment.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="crm.example.com",
-        DATABASE_URL="sqlite:///:memory:",
-        **extra,
+def in_production(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with production settings (``extra`` added to them)."""
+    return python_process(
+        *args,
+        # Django's own variables (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in
+        # this process) are not part of a production environment.
+        without=[key for key in os.environ if key.startswith("DJANGO_")],
+        env={
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "crm.example.com",
+            "DATABASE_URL": "sqlite:///:memory:",
+            **extra,
+        },
+        timeout=120,
     )
-    return env
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR,
-        env=production_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = in_production("manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -583,13 +568,8 @@ def test_production_settings_are_strict() -> None:
         " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_CONTENT_TYPE_NOSNIFF,"
         " s.X_FRAME_OPTIONS, s.CACHES['default']['BACKEND']]))"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=BASE_DIR,
-        env=production_env(REDIS_CACHE_URL="redis://127.0.0.1:6379/10"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = in_production(
+        "manage.py", "shell", "-c", code, REDIS_CACHE_URL="redis://127.0.0.1:6379/10"
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [

@@ -1,5 +1,7 @@
 """A real ``celery -A config worker`` in a subprocess, and the test process's Celery
-app pointed at the same broker. Used by the integration tests and the bench."""
+app pointed at the same broker; the environment of a worker that sends through the
+Twilio stand-in, and the sweeper as beat runs it. Used by the integration, fault
+and load tests and the bench."""
 
 from __future__ import annotations
 
@@ -10,16 +12,26 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import kombu.pools
 from django.conf import settings
 from django.db import connection
 
+from sms.sendouts.common import sendout_enqueue
+from sms.sendouts.lifecycle import sweep_stuck_messages
+
+if TYPE_CHECKING:
+    from tests.sms.twilio_standin import TwilioStandin
+
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
+CALLBACK_BASE = "https://crm.example.com"
+TWILIO_FROM = "+15005550006"
 
 
 def broker_url_for_tests() -> str:
@@ -161,3 +173,64 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def standin_worker_env(
+    standin: TwilioStandin, *, broker_url: str, database: str | None = None, **overrides: str
+) -> dict[str, str]:
+    """The environment of a worker that shares the test database (or ``database``)
+    and sends through the Twilio stand-in: short timeouts and backoffs, so that
+    retries happen within a test; ``overrides`` win."""
+    return {
+        "DATABASE_URL": database or database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        **standin.settings(),
+        "TWILIO_FROM_NUMBER": TWILIO_FROM,
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+        "SMS_STATUS_CALLBACK_BASE_URL": CALLBACK_BASE,
+        "SMS_SEND_CONCURRENCY": "8",
+        "SMS_SEND_TIMEOUT": "2,5",
+        "SMS_RETRY_BACKOFF_BASE": "0.05",
+        "SMS_RETRY_BACKOFF_MAX": "0.3",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
+Starter = Callable[..., CeleryWorker]
+
+
+@contextlib.contextmanager
+def started_workers(
+    app, *, env: Mapping[str, str], log_path: Callable[[int], Path], concurrency: int
+) -> Iterator[Starter]:
+    """``start(concurrency=..., **env)`` starts a worker (the n-th logs to
+    ``log_path(n)``) and waits until it answers through ``app``'s broker; every
+    worker started is stopped at the end."""
+    started: list[CeleryWorker] = []
+
+    def start(concurrency: int = concurrency, **more_env: str) -> CeleryWorker:
+        worker = CeleryWorker(
+            env={**env, **more_env},
+            concurrency=concurrency,
+            log_path=log_path(len(started) + 1),
+        )
+        started.append(worker.start())
+        worker.wait_ready(app)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def sweep(*, older_than: timedelta) -> int:
+    """One run of the sweeper, as ``sms.tasks.sweep`` does it for beat: messages in
+    ``sending`` longer than ``older_than`` become unknown, and sendouts with
+    untouched pending messages are enqueued again. Answers how many were."""
+    lost = sweep_stuck_messages(older_than=older_than)
+    for sendout_id in lost:
+        sendout_enqueue(sendout_id=sendout_id)
+    return len(lost)

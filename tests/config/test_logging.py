@@ -3,16 +3,12 @@ pick (LOG_FORMAT, json by default in production)."""
 
 import json
 import logging
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from config.logging import JsonFormatter
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import python_process
 
 
 def test_json_formatter_writes_one_line_with_extra_fields():
@@ -43,15 +39,11 @@ def test_log_format_follows_the_settings(env, json_lines, tmp_path):
         "import django, logging; django.setup(); "
         "logging.getLogger('sms.services').info('hello %s', 'there', extra={'sendout_id': 5})"
     )
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    result = python_process(
+        "-c",
+        code,
+        without={"DEBUG", "LOG_FORMAT", "SECRET_KEY", "ALLOWED_HOSTS"},
         env={
-            **clean,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECRET_KEY": "s" * 50,
             "ALLOWED_HOSTS": "crm.example",
@@ -59,10 +51,6 @@ def test_log_format_follows_the_settings(env, json_lines, tmp_path):
             "LOG_LEVEL": "INFO",
             **env,
         },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     line = result.stderr.strip().splitlines()[-1]

@@ -1,17 +1,17 @@
 """Organisation scoping in the CRM and target-group admins."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 
 from crm.models import Account, Contact
 from targetgroups.models import TargetGroup
+from tests.conftest import grant, logged_in
 
 VIEW_PERMISSIONS = [
-    ("crm", "view_contact"),
-    ("crm", "view_account"),
-    ("crm", "view_membership"),
-    ("targetgroups", "view_targetgroup"),
+    "crm.view_contact",
+    "crm.view_account",
+    "crm.view_membership",
+    "targetgroups.view_targetgroup",
 ]
 
 
@@ -32,20 +32,9 @@ def rows(org, other_org) -> dict:
     }
 
 
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def staff(make_user, org) -> Client:
-    user = make_user(org, is_staff=True)
-    for app_label, codename in VIEW_PERMISSIONS:
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return login(user)
+    return logged_in(grant(make_user(org, is_staff=True), *VIEW_PERMISSIONS))
 
 
 def changelist(model: str) -> str:
@@ -81,20 +70,13 @@ def test_staff_see_only_their_own_organisations_members(staff, make_user, other_
 
 
 def test_staff_without_an_organisation_see_nothing(make_user, rows):
-    user = make_user(None, is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="crm", codename="view_contact")
-    )
-    html = login(user).get("/admin/crm/contact/").content.decode()
+    user = grant(make_user(None, is_staff=True), "crm.view_contact")
+    html = logged_in(user).get("/admin/crm/contact/").content.decode()
     assert "Ourcontact" not in html and "Theircontact" not in html
 
 
 def test_staff_may_not_move_a_contact_to_another_organisation(make_user, org, other_org, rows):
-    user = make_user(org, is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="crm", codename="add_contact")
-    )
-    client = login(user)
+    client = logged_in(grant(make_user(org, is_staff=True), "crm.add_contact"))
     data = {"organisation": other_org.pk, "last_name": "Planted", "language": "fi"}
     response = client.post("/admin/crm/contact/add/", data)
     assert response.status_code == 200  # the form again, with an error
@@ -107,8 +89,8 @@ def test_staff_may_not_move_a_contact_to_another_organisation(make_user, org, ot
 
 
 @pytest.mark.parametrize("model", ["contact", "account", "targetgroup"])
-def test_a_superuser_sees_every_organisation(make_user, rows, model):
-    client = login(make_user(None, is_staff=True, is_superuser=True))
+def test_a_superuser_sees_every_organisation(superuser_client, rows, model):
+    client = superuser_client
     html = client.get(changelist(model)).content.decode()
     ours, theirs = rows[model]
     assert str(ours) in html and str(theirs) in html

@@ -36,11 +36,9 @@ def groups(org, contact) -> list[TargetGroup]:
         "/contacts/",
     ],
 )
-def test_a_page_looks_the_membership_up_once(user, groups, path):
-    client = Client()
-    client.force_login(user)
+def test_a_page_looks_the_membership_up_once(browser, groups, path):
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(path.format(pk=groups[0].pk))
+        response = browser.get(path.format(pk=groups[0].pk))
     assert response.status_code == 200
     assert len(membership_queries(queries)) == 1
 

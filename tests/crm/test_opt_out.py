@@ -75,10 +75,9 @@ def _admin_post(client: Client, contact: Contact, opted_out: bool) -> None:
     assert response.status_code == 302
 
 
-def test_the_admin_stamps_a_change_of_the_flag_only(make_user, org):
+def test_the_admin_stamps_a_change_of_the_flag_only(superuser_client, org):
     contact = Contact.objects.create(organisation=org, last_name="Admin")
-    client = Client()
-    client.force_login(make_user(None, is_staff=True, is_superuser=True))
+    client = superuser_client
     _admin_post(client, contact, opted_out=False)
     contact.refresh_from_db()
     assert (contact.sms_opt_out, contact.sms_opt_out_at) == (False, None)

@@ -1,14 +1,7 @@
-import pytest
 from django.test import Client
 
 from crm.models import Account, Contact
-
-
-@pytest.fixture
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import logged_in
 
 
 def test_login_page_renders_without_external_assets(db):
@@ -80,8 +73,7 @@ def test_contact_fields_are_shown_inertly(browser, org):
 
 
 def test_user_without_organisation_is_refused(make_user):
-    client = Client()
-    client.force_login(make_user(None))
+    client = logged_in(make_user(None))
     assert client.get("/contacts/").status_code == 403
 
 

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from crm.models import Account, Contact
-from sms.models import OutboundMessage, SenderName, Sendout
-from sms.quota import quota_adjust, quota_top_up, sms_settings_for
-from targetgroups.services import target_group_create
+from crm.models import Contact
+from sms.models import OutboundMessage, Sendout
+from sms.quota import quota_adjust
+from tests.factories import SmsSettingsFactory, people_of_oulu
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,19 +17,18 @@ LONG = "Tämä on pitkä viesti. " * 30  # 660 characters
 
 @pytest.fixture
 def sms_org(org, user):
-    sms = sms_settings_for(organisation=org)
-    sms.sms_enabled = True
-    sms.named_senders_enabled = True
-    sms.operator_number = "+358401110000"
-    sms.save()
-    SenderName.objects.create(organisation=org, name="AcmeOy")
-    quota_top_up(organisation=org, amount=1000, reason="test")
+    SmsSettingsFactory(
+        organisation=org,
+        named_senders_enabled=True,
+        operator_number="+358401110000",
+        approved=["AcmeOy"],
+        quota=1000,
+    )
     return org
 
 
 @pytest.fixture
 def group(org, user):
-    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
     rows = [
         ("Matti", "+358 40 100 0001", False),
         ("Maija", "+358 40 100 0002", False),
@@ -40,22 +39,7 @@ def group(org, user):
         ("Kaisa", "+358 40 100 0007", True),  # opted out
         ("Ville", "+358 40 100 0001", False),  # Matti's number again
     ]
-    for first, phone, opted_out in rows:
-        Contact.objects.create(
-            organisation=org,
-            account=account,
-            first_name=first,
-            last_name="Oululainen",
-            city="Oulu",
-            mobile_phone=phone,
-            sms_opt_out=opted_out,
-        )
-    return target_group_create(
-        organisation=org,
-        name="Oulu",
-        created_by=user,
-        conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
-    )
+    return people_of_oulu(org, user, rows)
 
 
 def open_modal(page, group):
@@ -63,6 +47,17 @@ def open_modal(page, group):
     page.get_by_role("button", name="Send SMS messages").click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
+    return dialog
+
+
+def up_to_the_confirmation(page, login, user, group):
+    """Log in, open the modal, type a message and submit it: the confirmation shows."""
+    login(user.username)
+    dialog = open_modal(page, group)
+    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
+    dialog.locator("#sms-preview").filter(has_text="4 of 8").wait_for()
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.locator("#sms-confirm").wait_for()
     return dialog
 
 
@@ -185,12 +180,7 @@ def test_named_senders_off_offers_only_the_operator(page, login, user, sms_org, 
 def test_insufficient_quota_is_refused_clearly_and_sends_nothing(
     page, login, screenshot, user, sms_org, group
 ):
-    login(user.username)
-    dialog = open_modal(page, group)
-    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
-    dialog.locator("#sms-preview").filter(has_text="4 of 8").wait_for()
-    dialog.get_by_role("button", name="Submit").click()
-    dialog.locator("#sms-confirm").wait_for()
+    dialog = up_to_the_confirmation(page, login, user, group)
     # The quota runs out between the confirmation and Yes.
     quota_adjust(organisation=sms_org, amount=-998, reason="spent elsewhere")
     dialog.get_by_role("button", name="Yes").click()
@@ -218,12 +208,7 @@ def test_escape_closes_and_focus_returns(page, login, user, sms_org, group):
 def test_a_changed_count_sends_nothing_and_shows_the_new_numbers(
     page, login, user, org, sms_org, group
 ):
-    login(user.username)
-    dialog = open_modal(page, group)
-    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
-    dialog.locator("#sms-preview").filter(has_text="4 of 8").wait_for()
-    dialog.get_by_role("button", name="Submit").click()
-    dialog.locator("#sms-confirm").wait_for()
+    dialog = up_to_the_confirmation(page, login, user, group)
     # Somebody adds a member between the confirmation and Yes.
     Contact.objects.create(
         organisation=org,

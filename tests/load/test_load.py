@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,21 +39,18 @@ import pytest
 from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
-from crm.models import Contact, Organisation
+from crm.models import Organisation
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
-from sms.selectors import quota_balance
-from sms.sendouts.common import sendout_enqueue
-from sms.sendouts.lifecycle import sweep_stuck_messages
 from sms.statuses import SendoutStatus
-from tests.sms.sending_helpers import CHARGED_STATUSES, CITY, enable_sms, make_group
+from tests.factories import SmsSettingsFactory, TargetGroupFactory, sendable_contacts
+from tests.sms.books import assert_books_balance
 from tests.worker import (
     ROOT,
     CeleryWorker,
-    app_using_broker,
     broker_url_for_tests,
     database_url,
     free_port,
-    using_test_broker,
+    sweep,
 )
 
 pytestmark = [
@@ -64,12 +61,6 @@ pytestmark = [
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CONTACTS_PER_ORGANISATION = 40
-
-
-@pytest.fixture
-def broker(require_postgres) -> Iterator[object]:
-    with using_test_broker() as url, app_using_broker(url) as app:
-        yield app
 
 
 @pytest.fixture
@@ -150,13 +141,9 @@ def make_organisations(make_org, make_user, *, organisations: int, users_per: in
     accounts = []
     for n in range(organisations):
         org = make_org(f"Kuorma {n} Oy")
-        enable_sms(org, quota=quota)
-        Contact.objects.bulk_create(
-            Contact(organisation=org, first_name=f"Etu{i}", last_name="Suku", city=CITY,
-                    mobile_phone=f"+35840{3_000_000 + n * 1000 + i}")
-            for i in range(CONTACTS_PER_ORGANISATION)
-        )  # fmt: skip
-        group = make_group(org)
+        SmsSettingsFactory(organisation=org, quota=quota)
+        sendable_contacts(org, CONTACTS_PER_ORGANISATION, start=1_000_000 + n * 1000)
+        group = TargetGroupFactory(organisation=org, in_town=True)
         for _ in range(users_per):
             token = Token.objects.create(user=make_user(org))
             accounts.append({"token": token.key, "target_group": group.pk, "organisation": org.pk})
@@ -193,8 +180,7 @@ def wait_for_worker(timeout: float = 120) -> None:
     while Sendout.objects.filter(status__in=open_statuses).exists():
         assert time.monotonic() < started + timeout, "sendouts still open after the load run"
         if time.monotonic() > started + 10:
-            for sendout_id in sweep_stuck_messages(older_than=timedelta(seconds=5)):
-                sendout_enqueue(sendout_id=sendout_id)
+            sweep(older_than=timedelta(seconds=5))
         time.sleep(0.5)
 
 
@@ -217,35 +203,11 @@ def check_books(report: dict, organisations: list[Organisation], *, topped_up: i
         assert reservations == [-billed], sendout_id
     charged_total = 0
     for org in organisations:
-        ledger = list(
-            QuotaTransaction.objects.filter(organisation=org)
-            .order_by("id")
-            .values_list("amount", "balance_after")
-        )
-        running = 0
-        for amount, balance_after in ledger:
-            running += amount
-            assert balance_after == running >= 0, (org.name, amount, balance_after, running)
-        assert quota_balance(organisation=org) == running
-        charged = 0
-        for sendout in Sendout.objects.filter(organisation=org):
-            refunded = (
-                QuotaTransaction.objects.filter(sendout=sendout, kind="refund").aggregate(
-                    n=Sum("amount")
-                )["n"]
-                or 0
-            )
-            left = (
-                OutboundMessage.objects.filter(
-                    sendout=sendout, status__in=CHARGED_STATUSES
-                ).aggregate(n=Sum("messages"))["n"]
-                or 0
-            )
+        finished = list(Sendout.objects.filter(organisation=org))
+        for sendout in finished:
             assert sendout.status == SendoutStatus.COMPLETED
-            assert sendout.messages_charged == sendout.messages_reserved - refunded == left
-            charged += sendout.messages_charged
-        assert quota_balance(organisation=org) == topped_up - charged
-        charged_total += charged
+        assert_books_balance(org, *finished, topped_up=topped_up)
+        charged_total += sum(sendout.messages_charged for sendout in finished)
     return {"sendouts": len(accepted), "messages_charged": charged_total}
 
 

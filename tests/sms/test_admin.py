@@ -3,20 +3,14 @@
 import pytest
 from django import forms
 from django.contrib.admin import helpers
-from django.contrib.auth.models import Permission
 from django.test import Client
 
 from crm.models import Organisation
-from sms.models import (
-    OutboundMessage,
-    QuotaKind,
-    QuotaTransaction,
-    SenderName,
-    Sendout,
-    SmsSettings,
-)
+from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings
 from sms.quota import quota_balance, quota_top_up
 from sms.statuses import MessageStatus
+from tests.conftest import grant, logged_in
+from tests.factories import OutboundMessageFactory, SendoutFactory
 
 CHANGELIST = "/admin/crm/organisation/"
 
@@ -25,26 +19,8 @@ def change_url(organisation: Organisation) -> str:
     return f"/admin/crm/organisation/{organisation.pk}/change/"
 
 
-@pytest.fixture
-def superuser_client(make_user) -> Client:
-    user = make_user(None, is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def staff_client(make_user, organisation, *perms: str) -> Client:
-    user = make_user(organisation, is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
+    return logged_in(grant(make_user(organisation, is_staff=True), *perms))
 
 
 def form_data(response) -> dict:
@@ -316,19 +292,10 @@ def test_quota_in_the_list_of_organisations(superuser_client, org):
 def test_sendouts_and_messages_are_read_only_with_filters_and_search(
     superuser_client, org, contact
 ):
-    sendout = Sendout.objects.create(
-        organisation=org,
-        target_group=None,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hei",
-        messages_reserved=2,
-    )
-    OutboundMessage.objects.create(
-        sendout=sendout, contact=contact, to="+358401234567", body="Hei", messages=1
-    )
-    OutboundMessage.objects.create(
-        sendout=sendout, status=MessageStatus.SKIPPED, reason="missing_number"
+    sendout = SendoutFactory(organisation=org, messages_reserved=2)
+    OutboundMessageFactory(sendout=sendout, contact=contact, to="+358401234567")
+    OutboundMessageFactory(
+        sendout=sendout, to="", body="", status=MessageStatus.SKIPPED, reason="missing_number"
     )
     content = superuser_client.get(
         "/admin/sms/sendout/", {"status": "queued", "organisation__id__exact": org.pk}
@@ -348,21 +315,13 @@ def test_sendouts_and_messages_are_read_only_with_filters_and_search(
 
 
 def _reserved_sendout(org, contact, pending: int = 2):
-    sendout = Sendout.objects.create(
-        organisation=org,
-        target_group=None,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hei",
-    )
+    sendout = SendoutFactory(organisation=org)
     quota_top_up(organisation=org, amount=10)
     from sms.quota import quota_reserve
 
     quota_reserve(organisation=org, amount=pending, sendout=sendout)
     for n in range(pending):
-        OutboundMessage.objects.create(
-            sendout=sendout, contact=contact, to=f"+35840123456{n}", body="Hei", messages=1
-        )
+        OutboundMessageFactory(sendout=sendout, contact=contact, to=f"+35840123456{n}")
     return sendout
 
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from crm.models import Role
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.tags import TAGS, parse_template
-from tests.sms.builders import group_of, person, sms_on
+from tests.factories import ContactFactory, SmsSettingsFactory, TargetGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,35 @@ def preview_url(group) -> str:
 def known_group(org):
     """Four sendable members and one of each number problem, opt-out and duplicate."""
     contacts = [
-        person(org, "Maija", mobile_phone="+358 40 100 0001"),
-        person(org, "Juha", mobile_phone="+358 40 100 0002"),
-        person(org, "Åsa", mobile_phone="+358 40 100 0003"),
-        person(org, "Eero", mobile_phone="+358 40 100 0004"),
-        person(org, "Out", mobile_phone="+358 40 100 0005", sms_opt_out=True),
-        person(org, "Nonumber"),
-        person(org, "Local", mobile_phone="040 100 0006"),
-        person(org, "Bad", mobile_phone="+358 1"),
-        person(org, "Twin", mobile_phone="+358401000001"),
+        ContactFactory(
+            organisation=org, first_name="Maija", mobile_phone="+358 40 100 0001", blank=True
+        ),
+        ContactFactory(
+            organisation=org, first_name="Juha", mobile_phone="+358 40 100 0002", blank=True
+        ),
+        ContactFactory(
+            organisation=org, first_name="Åsa", mobile_phone="+358 40 100 0003", blank=True
+        ),
+        ContactFactory(
+            organisation=org, first_name="Eero", mobile_phone="+358 40 100 0004", blank=True
+        ),
+        ContactFactory(
+            organisation=org,
+            first_name="Out",
+            mobile_phone="+358 40 100 0005",
+            sms_opt_out=True,
+            blank=True,
+        ),
+        ContactFactory(organisation=org, first_name="Nonumber", blank=True),
+        ContactFactory(
+            organisation=org, first_name="Local", mobile_phone="040 100 0006", blank=True
+        ),
+        ContactFactory(organisation=org, first_name="Bad", mobile_phone="+358 1", blank=True),
+        ContactFactory(
+            organisation=org, first_name="Twin", mobile_phone="+358401000001", blank=True
+        ),
     ]
-    return group_of(org, contacts)
+    return TargetGroupFactory(organisation=org, included_contacts=contacts)
 
 
 def nothing_written(org, balance: int) -> None:
@@ -49,7 +67,7 @@ def nothing_written(org, balance: int) -> None:
 
 
 def test_options_shape(api, org, known_group):
-    sms_on(org, quota=25)
+    SmsSettingsFactory(organisation=org, quota=25)
     body = api.get(options_url(known_group)).json()
     assert {
         "enabled",
@@ -75,14 +93,19 @@ def test_options_shape(api, org, known_group):
 
 
 def test_options_senders_named_off_lists_only_the_operator(api, org, known_group):
-    sms_on(org, approved=["Acme"])
+    SmsSettingsFactory(organisation=org, approved=["Acme"])
     senders = api.get(options_url(known_group)).json()["senders"]
     assert [(s["value"], s["default"]) for s in senders] == [("operator", True)]
     assert senders[0]["label"]
 
 
 def test_options_senders_named_on_lists_approved_names_only(api, org, known_group):
-    sms_on(org, named_senders=True, approved=["Zeta", "Acme"], not_approved=["Pending"])
+    SmsSettingsFactory(
+        organisation=org,
+        named_senders_enabled=True,
+        approved=["Zeta", "Acme"],
+        not_approved=["Pending"],
+    )
     senders = api.get(options_url(known_group)).json()["senders"]
     assert [(s["value"], s["label"], s["default"]) for s in senders][1:] == [
         ("Acme", "Acme", False),
@@ -115,8 +138,13 @@ def test_a_new_organisation_gets_its_settings_off_and_without_quota(
 
 
 def test_options_of_another_organisations_group_is_404(api, other_org):
-    theirs = group_of(other_org, [person(other_org, "X", mobile_phone=FI)])
-    sms_on(other_org)
+    theirs = TargetGroupFactory(
+        organisation=other_org,
+        included_contacts=[
+            ContactFactory(organisation=other_org, first_name="X", mobile_phone=FI, blank=True)
+        ],
+    )
+    SmsSettingsFactory(organisation=other_org)
     assert api.get(options_url(theirs)).status_code == 404
 
 
@@ -128,7 +156,7 @@ def test_options_anonymous_is_401(known_group):
 
 
 def test_preview_answers_every_field_with_exact_numbers(api, org, known_group):
-    sms_on(org, quota=10)
+    SmsSettingsFactory(organisation=org, quota=10)
     response = api.post(
         preview_url(known_group),
         {
@@ -166,18 +194,32 @@ def test_preview_answers_every_field_with_exact_numbers(api, org, known_group):
 
 
 def test_preview_samples_are_at_most_five(api, org):
-    group = group_of(
-        org, [person(org, f"P{i}", mobile_phone=f"+358 40 200 00{i:02d}") for i in range(8)]
+    group = TargetGroupFactory(
+        organisation=org,
+        included_contacts=[
+            ContactFactory(
+                organisation=org,
+                first_name=f"P{i}",
+                mobile_phone=f"+358 40 200 00{i:02d}",
+                blank=True,
+            )
+            for i in range(8)
+        ],
     )
-    sms_on(org, quota=100)
+    SmsSettingsFactory(organisation=org, quota=100)
     body = api.post(preview_url(group), {"body": "Hi"}, format="json").json()
     assert len(body["samples"]) == 5
     assert body["recipients"]["sendable"] == 8 and body["messages"] == 8
 
 
 def test_preview_long_messages_bill_per_160_and_segment_per_153(api, org):
-    group = group_of(org, [person(org, "A", mobile_phone=FI)])
-    sms_on(org, quota=2)
+    group = TargetGroupFactory(
+        organisation=org,
+        included_contacts=[
+            ContactFactory(organisation=org, first_name="A", mobile_phone=FI, blank=True)
+        ],
+    )
+    SmsSettingsFactory(organisation=org, quota=2)
     body = api.post(preview_url(group), {"body": "x" * 161}, format="json").json()
     assert (body["messages"], body["chars"]) == (2, 161)
     assert (body["encoding"], body["carrier_segments"]) == ("GSM-7", 2)
@@ -185,8 +227,13 @@ def test_preview_long_messages_bill_per_160_and_segment_per_153(api, org):
 
 
 def test_preview_ucs2_warns_naming_the_character(api, org):
-    group = group_of(org, [person(org, "A", mobile_phone=FI)])
-    sms_on(org, quota=5)
+    group = TargetGroupFactory(
+        organisation=org,
+        included_contacts=[
+            ContactFactory(organisation=org, first_name="A", mobile_phone=FI, blank=True)
+        ],
+    )
+    SmsSettingsFactory(organisation=org, quota=5)
     body = api.post(
         preview_url(group), {"body": "Tervetuloa ☀ {{contact.first_name}}"}, format="json"
     ).json()
@@ -196,17 +243,19 @@ def test_preview_ucs2_warns_naming_the_character(api, org):
 
 
 def test_preview_over_quota_warns_and_goes_negative(api, org, known_group):
-    sms_on(org, quota=3)
+    SmsSettingsFactory(organisation=org, quota=3)
     body = api.post(preview_url(known_group), {"body": "Hi"}, format="json").json()
     assert body["quota_after"] == -1
     assert any("4" in w and "3" in w for w in body["warnings"])
 
 
 def test_preview_uses_the_work_phone_when_asked(api, org):
-    a = person(org, "A", mobile_phone=FI, work_phone="")
-    sms_on(org, quota=5)
+    a = ContactFactory(organisation=org, first_name="A", mobile_phone=FI, work_phone="", blank=True)
+    SmsSettingsFactory(organisation=org, quota=5)
     body = api.post(
-        preview_url(group_of(org, [a])), {"body": "Hi", "phone_field": "work_phone"}, format="json"
+        preview_url(TargetGroupFactory(organisation=org, included_contacts=[a])),
+        {"body": "Hi", "phone_field": "work_phone"},
+        format="json",
     ).json()
     assert body["recipients"]["skipped"] == {"missing_number": 1}
 
@@ -227,7 +276,13 @@ def test_preview_uses_the_work_phone_when_asked(api, org):
     ],
 )
 def test_preview_bad_field_is_400_at_that_field(api, org, known_group, data, field, words):
-    sms_on(org, quota=10, named_senders=True, approved=["Acme"], not_approved=["Pending"])
+    SmsSettingsFactory(
+        organisation=org,
+        quota=10,
+        named_senders_enabled=True,
+        approved=["Acme"],
+        not_approved=["Pending"],
+    )
     response = api.post(preview_url(known_group), data, format="json")
     assert response.status_code == 400
     errors = response.json()
@@ -237,7 +292,7 @@ def test_preview_bad_field_is_400_at_that_field(api, org, known_group, data, fie
 
 
 def test_preview_named_sender_while_named_senders_are_off_is_400(api, org, known_group):
-    sms_on(org, quota=10, named_senders=False, approved=["Acme"])
+    SmsSettingsFactory(organisation=org, quota=10, named_senders_enabled=False, approved=["Acme"])
     response = api.post(preview_url(known_group), {"body": "Hi", "sender": "Acme"}, format="json")
     assert response.status_code == 400
     assert "not active" in response.json()["sender"][0]
@@ -246,7 +301,7 @@ def test_preview_named_sender_while_named_senders_are_off_is_400(api, org, known
 
 
 def test_preview_with_an_approved_named_sender(api, org, known_group):
-    sms_on(org, quota=10, named_senders=True, approved=["Acme"])
+    SmsSettingsFactory(organisation=org, quota=10, named_senders_enabled=True, approved=["Acme"])
     response = api.post(preview_url(known_group), {"body": "Hi", "sender": "Acme"}, format="json")
     assert response.status_code == 200
 
@@ -258,8 +313,13 @@ def test_preview_when_sms_is_off_is_403(api, org, known_group):
 
 
 def test_preview_of_another_organisations_group_is_404(api, other_org):
-    theirs = group_of(other_org, [person(other_org, "X", mobile_phone=FI)])
-    sms_on(other_org, quota=10)
+    theirs = TargetGroupFactory(
+        organisation=other_org,
+        included_contacts=[
+            ContactFactory(organisation=other_org, first_name="X", mobile_phone=FI, blank=True)
+        ],
+    )
+    SmsSettingsFactory(organisation=other_org, quota=10)
     assert api.post(preview_url(theirs), {"body": "Hi"}, format="json").status_code == 404
 
 
@@ -271,7 +331,7 @@ def test_preview_anonymous_is_401(known_group):
 
 def test_preview_by_a_viewer_is_403(org, make_user, known_group):
     # The lead's choice: preview is a POST, and viewers may not write; kept 403.
-    sms_on(org, quota=10)
+    SmsSettingsFactory(organisation=org, quota=10)
     client = APIClient()
     client.force_authenticate(make_user(org, role=Role.VIEWER))
     response = client.post(preview_url(known_group), {"body": "Hi"}, format="json")

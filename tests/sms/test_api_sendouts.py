@@ -1,22 +1,21 @@
 """``POST /target-groups/{id}/sms/sendouts/``, the sendout list, detail, recipients and
-cancel, and the send path (dispatch and chunks) with the locmem backend.
+cancel. The send path itself is tested in tests/sms/sendouts/.
 
 The on-commit hook would enqueue a Celery task; tests run inside a transaction that
-never commits, so it never runs (some tests capture it to count it),
-and the send path is driven by calling the services directly.
+never commits, so it never runs (some tests capture it to count it), and a test
+that needs messages sent drives the send path in process (``send_to_the_end``).
 """
 
 import pytest
-from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from crm.models import Role
-from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
-from sms.statuses import MessageStatus, SendoutStatus
-from tests.sms.builders import group_of, person, sms_on
+from sms.statuses import SendoutStatus
+from tests.factories import ContactFactory, SendoutFactory, SmsSettingsFactory, TargetGroupFactory
+from tests.sms.books import assert_books_balance
 
 pytestmark = pytest.mark.django_db
 
@@ -29,26 +28,6 @@ def create_url(group) -> str:
 
 def balance(org) -> int:
     return quota_balance(organisation=org)
-
-
-def ledger_sum(org) -> int:
-    return QuotaTransaction.objects.filter(organisation=org).aggregate(s=Sum("amount"))["s"] or 0
-
-
-@pytest.fixture
-def group(org):
-    """Three sendable members (the third's text is 2 messages), one opted out, one
-    without a number."""
-    return group_of(
-        org,
-        [
-            person(org, "Maija", mobile_phone="+358 40 100 0001"),
-            person(org, "Juha", mobile_phone="+358 40 100 0002"),
-            person(org, "L" * 100, mobile_phone="+358 40 100 0003"),
-            person(org, "Out", mobile_phone="+358 40 100 0004", sms_opt_out=True),
-            person(org, "Nonumber"),
-        ],
-    )
 
 
 def post(client, group, data, key: str | None = None):
@@ -69,7 +48,7 @@ def nothing_written(org, before: int, rows_before: int) -> None:
 def test_create_answers_202_writes_messages_and_reserves_once(
     api, org, user, group, django_capture_on_commit_callbacks
 ):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     with django_capture_on_commit_callbacks(execute=False) as captured:
         response = post(api, group, {"body": "x" * 61 + "{{contact.first_name}}"})
     assert response.status_code == 202, response.json()
@@ -119,12 +98,13 @@ def test_create_answers_202_writes_messages_and_reserves_once(
     ]
     rows = QuotaTransaction.objects.filter(sendout_id=body["id"])
     assert [(r.kind, r.amount, r.balance_after) for r in rows] == [(QuotaKind.RESERVATION, -4, 16)]
-    assert balance(org) == 16 == ledger_sum(org)
+    assert balance(org) == 16
+    assert_books_balance(org)
     assert len(captured) == 1  # the dispatch is enqueued on commit, once
 
 
 def test_create_renders_the_body_per_recipient(api, org, group):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     sendout_id = post(api, group, {"body": BODY}).json()["id"]
     bodies = list(
         OutboundMessage.objects.filter(sendout_id=sendout_id, status="pending").values_list(
@@ -137,7 +117,7 @@ def test_create_renders_the_body_per_recipient(api, org, group):
 def test_insufficient_quota_is_409_with_needs_and_has_and_writes_nothing(
     api, org, group, django_capture_on_commit_callbacks
 ):
-    sms_on(org, quota=2)
+    SmsSettingsFactory(organisation=org, quota=2)
     with django_capture_on_commit_callbacks(execute=False) as captured:
         response = post(api, group, {"body": BODY})
     assert response.status_code == 409
@@ -150,7 +130,7 @@ def test_insufficient_quota_is_409_with_needs_and_has_and_writes_nothing(
 
 
 def test_count_changed_is_409_and_writes_nothing(api, org, group):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     response = post(api, group, {"body": BODY, "expected_messages": 4})
     assert response.status_code == 409
     assert response.json()["code"] == "count_changed"
@@ -168,8 +148,19 @@ def test_sms_off_is_403_and_writes_nothing(api, org, group):
 
 
 def test_nobody_sendable_is_400(api, org):
-    sms_on(org, quota=5)
-    only_out = group_of(org, [person(org, "Out", mobile_phone="+358401000009", sms_opt_out=True)])
+    SmsSettingsFactory(organisation=org, quota=5)
+    only_out = TargetGroupFactory(
+        organisation=org,
+        included_contacts=[
+            ContactFactory(
+                organisation=org,
+                first_name="Out",
+                mobile_phone="+358401000009",
+                sms_opt_out=True,
+                blank=True,
+            )
+        ],
+    )
     response = post(api, only_out, {"body": "Hi"})
     assert response.status_code == 400
     assert response.json()["code"] == "no_recipients"
@@ -193,7 +184,9 @@ def test_nobody_sendable_is_400(api, org):
     ],
 )
 def test_bad_field_is_400_at_that_field_and_writes_nothing(api, org, group, data, field):
-    sms_on(org, quota=20, named_senders=True, not_approved=["Pending"])
+    SmsSettingsFactory(
+        organisation=org, quota=20, named_senders_enabled=True, not_approved=["Pending"]
+    )
     response = post(api, group, data)
     assert response.status_code == 400
     errors = response.json()
@@ -203,7 +196,7 @@ def test_bad_field_is_400_at_that_field_and_writes_nothing(api, org, group, data
 
 
 def test_named_sender_while_named_senders_are_off_is_400(api, org, group):
-    sms_on(org, quota=20, approved=["Acme"])
+    SmsSettingsFactory(organisation=org, quota=20, approved=["Acme"])
     response = post(api, group, {"body": BODY, "sender": "Acme"})
     assert response.status_code == 400
     assert list(response.json()) == ["sender"]
@@ -211,21 +204,28 @@ def test_named_sender_while_named_senders_are_off_is_400(api, org, group):
 
 
 def test_approved_named_sender_is_kept(api, org, group):
-    sms_on(org, quota=20, named_senders=True, approved=["Acme"])
+    SmsSettingsFactory(organisation=org, quota=20, named_senders_enabled=True, approved=["Acme"])
     response = post(api, group, {"body": BODY, "sender": "Acme"})
     assert response.status_code == 202
     assert response.json()["sender"] == "Acme"
 
 
 def test_another_organisations_group_is_404(api, other_org):
-    sms_on(other_org, quota=20)
-    theirs = group_of(other_org, [person(other_org, "X", mobile_phone="+358401000001")])
+    SmsSettingsFactory(organisation=other_org, quota=20)
+    theirs = TargetGroupFactory(
+        organisation=other_org,
+        included_contacts=[
+            ContactFactory(
+                organisation=other_org, first_name="X", mobile_phone="+358401000001", blank=True
+            )
+        ],
+    )
     assert post(api, theirs, {"body": "Hi"}).status_code == 404
     assert not Sendout.objects.exists()
 
 
 def test_viewer_may_not_create(org, make_user, group):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     client = APIClient()
     client.force_authenticate(make_user(org, role=Role.VIEWER))
     assert post(client, group, {"body": BODY}).status_code == 403
@@ -235,7 +235,7 @@ def test_viewer_may_not_create(org, make_user, group):
 def test_same_idempotency_key_twice_is_one_sendout(
     api, org, group, django_capture_on_commit_callbacks
 ):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     with django_capture_on_commit_callbacks(execute=False) as captured:
         first = post(api, group, {"body": BODY}, key="click-1")
         second = post(api, group, {"body": BODY}, key="click-1")
@@ -248,7 +248,7 @@ def test_same_idempotency_key_twice_is_one_sendout(
 
 
 def test_same_key_from_another_user_is_another_sendout(api, org, make_user, group):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     other = APIClient()
     other.force_authenticate(make_user(org))
     first = post(api, group, {"body": BODY}, key="click-1")
@@ -258,7 +258,7 @@ def test_same_key_from_another_user_is_another_sendout(api, org, make_user, grou
 
 
 def test_different_keys_are_different_sendouts(api, org, group):
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     assert (
         post(api, group, {"body": BODY}, key="a").json()["id"]
         != post(api, group, {"body": BODY}, key="b").json()["id"]
@@ -270,16 +270,14 @@ def test_different_keys_are_different_sendouts(api, org, group):
 
 @pytest.fixture
 def sendout(api, org, group) -> Sendout:
-    sms_on(org, quota=20)
+    SmsSettingsFactory(organisation=org, quota=20)
     response = post(api, group, {"body": BODY})
     assert response.status_code == 202
     return Sendout.objects.get(pk=response.json()["id"])
 
 
 def test_list_and_detail(api, sendout, other_org):
-    theirs = Sendout.objects.create(
-        organisation=other_org, sender="operator", phone_field="mobile_phone", body="x"
-    )
+    theirs = SendoutFactory(organisation=other_org, body="x")
     listed = api.get("/api/v1/sms/sendouts/").json()
     assert [s["id"] for s in listed["results"]] == [sendout.pk]
     detail = api.get(f"/api/v1/sms/sendouts/{sendout.pk}/").json()
@@ -318,14 +316,14 @@ def test_cancel_refunds_pending_messages(api, org, sendout):
     assert body["counts"]["cancelled"] == 3 and body["counts"]["pending"] == 0
     refunds = QuotaTransaction.objects.filter(sendout=sendout, kind=QuotaKind.REFUND)
     assert [(r.amount, r.balance_after) for r in refunds] == [(3, 20)]
-    assert balance(org) == 20 == ledger_sum(org)
+    assert balance(org) == 20
+    assert_books_balance(org)
     again = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/")
     assert again.status_code == 409
 
 
-def test_cancelling_a_completed_sendout_is_409(api, org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    send_all(sendout)
+def test_cancelling_a_completed_sendout_is_409(api, org, sendout, sms_outbox, send_to_the_end):
+    send_to_the_end(sendout)
     response = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/")
     assert response.status_code == 409
     assert response.json()["code"] == "not_cancellable"
@@ -340,140 +338,17 @@ def test_viewer_may_read_but_not_cancel(org, make_user, sendout):
     assert Sendout.objects.get(pk=sendout.pk).status == SendoutStatus.QUEUED
 
 
-# --- the send path, with the locmem backend ---------------------------------------------------
+# --- cancelling while the send path runs -------------------------------------------------
 
 
-def send_all(sendout: Sendout) -> dict[int, float]:
-    retries: dict[int, float] = {}
-    for chunk in sendout_dispatch(sendout_id=sendout.pk):
-        retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
-    return retries
-
-
-def check_books(org, sendout: Sendout) -> None:
-    sendout.refresh_from_db()
-    open_ = OutboundMessage.objects.filter(sendout=sendout, status__in=["pending", "sending"])
-    charged = (
-        OutboundMessage.objects.filter(
-            sendout=sendout, status__in=["sent", "unknown", "sending"]
-        ).aggregate(s=Sum("messages"))["s"]
-        or 0
-    )
-    if not open_.exists():
-        assert sendout.messages_charged == charged
-    assert balance(org) == ledger_sum(org)
-
-
-def test_send_texts_every_sendable_recipient_once(org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_CHUNK_SIZE = 2  # two chunks
-    assert send_all(sendout) == {}
-    assert sorted((m.to, m.body) for m in sms_outbox) == [
-        ("+358401000001", "Hei Maija!"),
-        ("+358401000002", "Hei Juha!"),
-        ("+358401000003", "Hei " + "L" * 100 + "!"),
-    ]
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.COMPLETED and sendout.finished_at is not None
-    assert sendout.messages_charged == 3
-    statuses = dict(
-        OutboundMessage.objects.filter(sendout=sendout).values_list("to", "status").exclude(to="")
-    )
-    assert set(statuses.values()) == {MessageStatus.SENT}
-    assert all(
-        OutboundMessage.objects.filter(sendout=sendout, status="sent").values_list(
-            "provider_id", flat=True
-        )
-    )
-    # Running the chunks again sends nothing more.
-    assert send_all(sendout) == {}
-    assert len(sms_outbox) == 3
-    check_books(org, sendout)
-
-
-def test_permanent_failure_fails_and_refunds(org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
-    send_all(sendout)
-    failed = OutboundMessage.objects.get(sendout=sendout, to="+358401000002")
-    assert (failed.status, failed.error_code, failed.reason) == (
-        "failed",
-        "21211",
-        "provider_rejected",
-    )
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.COMPLETED
-    assert (sendout.messages_reserved, sendout.messages_refunded, sendout.messages_charged) == (
-        3,
-        1,
-        2,
-    )
-    assert balance(org) == 18
-    assert len(sms_outbox) == 2
-    check_books(org, sendout)
-
-
-def test_transient_failure_goes_back_to_pending_with_a_delay(org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_MAX_ATTEMPTS = 3
-    locmem.failures["+358401000001"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
-    retries = send_all(sendout)
-    retrying = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
-    assert list(retries) == [retrying.pk]
-    assert retries[retrying.pk] > 0
-    assert (retrying.status, retrying.reason, retrying.attempts) == ("pending", "retrying", 1)
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.SENDING  # not complete while one is open
-    # The retry succeeds (the scripted failure is used up).
-    assert sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
-    retrying.refresh_from_db()
-    assert (retrying.status, retrying.attempts) == ("sent", 2)
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 3
-    assert [m.to for m in sms_outbox].count("+358401000001") == 1
-    check_books(org, sendout)
-
-
-def test_transient_failure_out_of_attempts_fails_and_refunds(org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_MAX_ATTEMPTS = 2
-    locmem.failures["+358401000001"] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
-    retries = send_all(sendout)
-    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
-    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
-    assert (message.status, message.reason, message.attempts) == ("failed", "out_of_retries", 2)
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 2
-    assert balance(org) == 18
-    check_books(org, sendout)
-
-
-def test_ambiguous_failure_is_unknown_and_charged(org, sendout, sms_outbox, settings):
-    settings.SMS_BACKEND = "locmem"
-    locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
-    assert send_all(sendout) == {}
-    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
-    assert (message.status, message.reason) == ("unknown", "ambiguous_error")
-    sendout.refresh_from_db()
-    assert sendout.status == SendoutStatus.COMPLETED
-    assert sendout.messages_charged == 3  # the unknown message (2) stays charged
-    assert balance(org) == 17
-    # Never sent again.
-    send_all(sendout)
-    assert [a.to for a in locmem.attempts].count("+358401000003") == 1
-    check_books(org, sendout)
-
-
-def test_cancel_after_partial_send_refunds_only_what_did_not_leave(
-    api, org, sendout, sms_outbox, settings
-):
-    settings.SMS_BACKEND = "locmem"
+def test_cancel_after_partial_send_refunds_only_what_did_not_leave(api, org, sendout, sms_outbox):
     first = sendout_dispatch(sendout_id=sendout.pk)[0][:1]
     sendout_send_chunk(sendout_id=sendout.pk, message_ids=first)
     body = api.post(f"/api/v1/sms/sendouts/{sendout.pk}/cancel/").json()
     assert (body["status"], body["messages_charged"]) == ("cancelled", 1)
     assert body["counts"]["sent"] == 1 and body["counts"]["cancelled"] == 2
-    assert balance(org) == 19 == ledger_sum(org)
+    assert balance(org) == 19
+    assert_books_balance(org)
     # A chunk arriving after the cancel sends nothing.
     remaining = list(OutboundMessage.objects.filter(sendout=sendout).values_list("id", flat=True))
     sendout_send_chunk(sendout_id=sendout.pk, message_ids=remaining)

@@ -36,26 +36,20 @@ from django.db import connection
 from django.db.models import Count
 
 from sms.models import OutboundMessage, Sendout
-from sms.sendouts.common import sendout_enqueue
-from sms.sendouts.create import sendout_create
-from sms.sendouts.lifecycle import sweep_stuck_messages
 from sms.statuses import MessageStatus, SendoutStatus
 from tests.conftest import port_answers, require
-from tests.sms.sending_helpers import (
-    CHARGED_STATUSES,
-    FINAL_STATUSES,
-    assert_books_balance,
-    enable_sms,
-    make_contacts,
-    make_group,
-)
+from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
+from tests.sms.books import CHARGED_STATUSES, FINAL_STATUSES, assert_books_balance
 from tests.sms.twilio_standin import TwilioStandin
 from tests.worker import (
     ROOT,
-    CeleryWorker,
+    Starter,
     app_using_broker,
     database_url,
     free_port,
+    standin_worker_env,
+    started_workers,
+    sweep,
     using_test_broker,
 )
 
@@ -66,8 +60,6 @@ pytestmark = [
 ]
 
 WORKER_APPLICATION_NAME = "sms-worker"
-CALLBACK_BASE = "https://crm.example.com"
-TWILIO_FROM = "+15005550006"
 # Two messages per recipient (over 160 characters), so that billed messages and
 # recipients differ in every sum.
 BODY = (
@@ -181,46 +173,24 @@ def own_redis(require_postgres, log_dir) -> Iterator[RedisServer]:
         server.kill()
 
 
-Starter = Callable[..., CeleryWorker]
-
-
 @contextlib.contextmanager
 def workers(broker: str, standin: TwilioStandin, log_dir: Path) -> Iterator[Starter]:
     """``start(**env)`` starts a worker on ``broker``; every one is stopped at the end.
     The worker's PostgreSQL sessions are named ``sms-worker`` (application_name)."""
-    started: list[CeleryWorker] = []
-    with app_using_broker(broker) as app:
-
-        def start(concurrency: int = 2, **env: str) -> CeleryWorker:
-            worker = CeleryWorker(
-                env={
-                    "DATABASE_URL": f"{database_url()}?application_name={WORKER_APPLICATION_NAME}",
-                    "CELERY_BROKER_URL": broker,
-                    **standin.settings(),
-                    "TWILIO_FROM_NUMBER": TWILIO_FROM,
-                    "TWILIO_MESSAGING_SERVICE_SID": "",
-                    "SMS_STATUS_CALLBACK_BASE_URL": CALLBACK_BASE,
-                    "SMS_CHUNK_SIZE": "25",
-                    "SMS_SEND_CONCURRENCY": "8",
-                    "SMS_SEND_TIMEOUT": "2,5",
-                    "SMS_MAX_ATTEMPTS": "5",
-                    "SMS_RETRY_BACKOFF_BASE": "0.05",
-                    "SMS_RETRY_BACKOFF_MAX": "0.3",
-                    "LOG_LEVEL": "WARNING",
-                    **env,
-                },
-                concurrency=concurrency,
-                log_path=log_dir / f"worker-{len(started) + 1}.log",
-            )
-            started.append(worker.start())
-            worker.wait_ready(app)
-            return worker
-
-        try:
-            yield start
-        finally:
-            for worker in started:
-                worker.stop()
+    env = standin_worker_env(
+        standin,
+        broker_url=broker,
+        database=f"{database_url()}?application_name={WORKER_APPLICATION_NAME}",
+        SMS_CHUNK_SIZE="25",
+        SMS_MAX_ATTEMPTS="5",
+    )
+    with (
+        app_using_broker(broker) as app,
+        started_workers(
+            app, env=env, log_path=lambda n: log_dir / f"worker-{n}.log", concurrency=2
+        ) as start,
+    ):
+        yield start
 
 
 def status_counts(sendout: Sendout) -> dict[str, int]:
@@ -230,14 +200,6 @@ def status_counts(sendout: Sendout) -> dict[str, int]:
         .values_list("status")
         .annotate(n=Count("id"))
     )
-
-
-def sweep(*, older_than: timedelta) -> int:
-    """One run of the sweeper, as ``sms.tasks.sweep`` does it; answers sendouts requeued."""
-    lost = sweep_stuck_messages(older_than=older_than)
-    for sendout_id in lost:
-        sendout_enqueue(sendout_id=sendout_id)
-    return len(lost)
 
 
 def drive_to_completion(
@@ -270,18 +232,6 @@ def drive_to_completion(
     # The sweeper's run after the end: nothing left for it to find.
     assert sweep(older_than=timedelta(0)) == 0
     figures.sweeps += 1
-
-
-def create_sendout(org, user) -> Sendout:
-    sendout, created = sendout_create(
-        target_group=make_group(org),
-        created_by=user,
-        sender="operator",
-        phone_field="mobile_phone",
-        body=BODY,
-    )
-    assert created
-    return sendout
 
 
 def script_provider_faults(standin: TwilioStandin) -> None:
@@ -333,18 +283,20 @@ def check_invariants(sendout: Sendout, standin: TwilioStandin, figures: Figures,
 # --- fast fault tests (make test) ------------------------------------------------------------
 
 
-def test_provider_errors_and_dropped_connections(org, user, standin, broker_url, log_dir):
+def test_provider_errors_and_dropped_connections(
+    org, user, town_group, standin, broker_url, log_dir
+):
     """(a) The provider answers about 20 % 429/5xx and sometimes hangs up after
     taking the message, during a sendout of 500."""
     total = 500
-    enable_sms(org, quota=2 * total)
-    make_contacts(org, total)
+    SmsSettingsFactory(organisation=org, quota=2 * total)
+    sendable_contacts(org, total)
     script_provider_faults(standin)
     figures = Figures("provider_errors")
     started = time.monotonic()
     with workers(broker_url, standin, log_dir) as start:
         start()
-        sendout = create_sendout(org, user)
+        sendout = create_sendout(target_group=town_group, created_by=user, body=BODY)
         drive_to_completion(sendout, figures)
     figures.faults = provider_faults(standin)
     figures.seconds = time.monotonic() - started
@@ -367,12 +319,14 @@ def terminate_worker_connections() -> int:
         return cursor.fetchone()[0]
 
 
-def test_worker_database_connections_dropped_mid_sendout(org, user, standin, broker_url, log_dir):
+def test_worker_database_connections_dropped_mid_sendout(
+    org, user, town_group, standin, broker_url, log_dir
+):
     """(b) Every PostgreSQL connection of the worker is terminated, again and again,
     while it sends 500 messages."""
     total = 500
-    enable_sms(org, quota=2 * total)
-    make_contacts(org, total)
+    SmsSettingsFactory(organisation=org, quota=2 * total)
+    sendable_contacts(org, total)
     standin.latency = 0.05
     figures = Figures("postgres_connections_dropped")
     terminated = {"rounds": 0, "backends": 0}
@@ -392,7 +346,7 @@ def test_worker_database_connections_dropped_mid_sendout(org, user, standin, bro
     started = time.monotonic()
     with workers(broker_url, standin, log_dir) as start:
         start()
-        sendout = create_sendout(org, user)
+        sendout = create_sendout(target_group=town_group, created_by=user, body=BODY)
         drive_to_completion(sendout, figures, during=drop_connections)
     figures.faults = {"backends_terminated": terminated["backends"]}
     figures.seconds = time.monotonic() - started
@@ -400,12 +354,12 @@ def test_worker_database_connections_dropped_mid_sendout(org, user, standin, bro
     check_invariants(sendout, standin, figures, topped_up=2 * total)
 
 
-def test_redis_restarted_mid_sendout(org, user, standin, own_redis, log_dir):
+def test_redis_restarted_mid_sendout(org, user, town_group, standin, own_redis, log_dir):
     """(c) The broker (our own redis-server, no persistence: every queued task is
     lost) is killed mid-sendout and started again two seconds later."""
     total = 500
-    enable_sms(org, quota=2 * total)
-    make_contacts(org, total)
+    SmsSettingsFactory(organisation=org, quota=2 * total)
+    sendable_contacts(org, total)
     standin.latency = 0.05
     figures = Figures("redis_restarted")
     restarts = {"n": 0}
@@ -421,7 +375,7 @@ def test_redis_restarted_mid_sendout(org, user, standin, own_redis, log_dir):
     started = time.monotonic()
     with workers(own_redis.url, standin, log_dir) as start:
         start()
-        sendout = create_sendout(org, user)
+        sendout = create_sendout(target_group=town_group, created_by=user, body=BODY)
         drive_to_completion(sendout, figures, during=restart_redis)
     figures.faults = {"redis_restarts": restarts["n"]}
     figures.seconds = time.monotonic() - started
@@ -435,15 +389,15 @@ def test_redis_restarted_mid_sendout(org, user, standin, own_redis, log_dir):
 
 @pytest.mark.soak
 def test_soak_worker_killed_repeatedly_with_provider_faults(
-    org, user, standin, broker_url, log_dir
+    org, user, town_group, standin, broker_url, log_dir
 ):
     """The worker is SIGKILLed five times during a sendout of 10,000 while the
     provider fails about 20 % of requests; after each crash the sweeper runs and a
     new worker starts."""
     total = int(os.environ.get("SOAK_RECIPIENTS", "10000"))
     kills_wanted = int(os.environ.get("SOAK_KILLS", "5"))
-    enable_sms(org, quota=2 * total)
-    make_contacts(org, total)
+    SmsSettingsFactory(organisation=org, quota=2 * total)
+    sendable_contacts(org, total)
     standin.latency = 0.01
     script_provider_faults(standin)
     figures = Figures("soak_worker_killed")
@@ -452,7 +406,7 @@ def test_soak_worker_killed_repeatedly_with_provider_faults(
     started = time.monotonic()
     with workers(broker_url, standin, log_dir) as start:
         worker = start(**settings)
-        sendout = create_sendout(org, user)
+        sendout = create_sendout(target_group=town_group, created_by=user, body=BODY)
         step = total // (kills_wanted + 2)
         while kills < kills_wanted:
             deadline = time.monotonic() + 120

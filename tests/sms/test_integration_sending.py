@@ -7,37 +7,33 @@ flushed first); the worker subprocess shares the committed test database.
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db.models import Count
 
 from sms.models import OutboundMessage, Sendout
 from sms.sendouts.common import sendout_enqueue
-from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sweep_stuck_messages
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
-from tests.sms.sending_helpers import (
-    BODY,
-    FINAL_STATUSES,
+from tests.factories import (
     OPERATOR_NUMBER,
-    assert_books_balance,
-    enable_sms,
-    make_contacts,
-    make_group,
-    make_unsendable_contacts,
+    SmsSettingsFactory,
+    create_sendout,
     number,
+    sendable_contacts,
+    unsendable_contacts,
 )
+from tests.sms.books import FINAL_STATUSES, assert_books_balance
 from tests.sms.twilio_standin import TwilioStandin
 from tests.worker import (
+    CALLBACK_BASE,
     ROOT,
-    CeleryWorker,
-    app_using_broker,
+    Starter,
     broker_url_for_tests,
-    database_url,
-    using_test_broker,
+    standin_worker_env,
+    started_workers,
 )
 
 pytestmark = [
@@ -45,15 +41,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-CALLBACK_BASE = "https://crm.example.com"
-TWILIO_FROM = "+15005550006"
-
-
-@pytest.fixture
-def broker(require_postgres):
-    with using_test_broker() as url, app_using_broker(url) as app:
-        yield app
 
 
 @pytest.fixture
@@ -63,40 +50,18 @@ def standin() -> Iterator[TwilioStandin]:
 
 
 @pytest.fixture
-def start_worker(broker, standin, request) -> Iterator[Callable[..., CeleryWorker]]:
+def start_worker(broker, standin, request) -> Iterator[Starter]:
     """Start a worker (``start_worker(**env)``); every one is stopped at the end."""
-    workers: list[CeleryWorker] = []
     log = ROOT / "var" / f"test-worker-{request.node.name}.log"
     log.unlink(missing_ok=True)
-
-    def start(concurrency: int = 4, **env: str) -> CeleryWorker:
-        worker = CeleryWorker(
-            env={
-                "DATABASE_URL": database_url(),
-                "CELERY_BROKER_URL": broker_url_for_tests(),
-                **standin.settings(),
-                "TWILIO_FROM_NUMBER": TWILIO_FROM,
-                "TWILIO_MESSAGING_SERVICE_SID": "",
-                "SMS_STATUS_CALLBACK_BASE_URL": CALLBACK_BASE,
-                "SMS_CHUNK_SIZE": "10",
-                "SMS_SEND_CONCURRENCY": "8",
-                "SMS_SEND_TIMEOUT": "2,5",
-                "SMS_MAX_ATTEMPTS": "4",
-                "SMS_RETRY_BACKOFF_BASE": "0.05",
-                "SMS_RETRY_BACKOFF_MAX": "0.3",
-                "LOG_LEVEL": "WARNING",
-                **env,
-            },
-            concurrency=concurrency,
-            log_path=Path(log),
-        )
-        workers.append(worker.start())
-        worker.wait_ready(broker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
+    env = standin_worker_env(
+        standin,
+        broker_url=broker_url_for_tests(),
+        SMS_CHUNK_SIZE="10",
+        SMS_MAX_ATTEMPTS="4",
+    )
+    with started_workers(broker, env=env, log_path=lambda n: log, concurrency=4) as start:
+        yield start
 
 
 def wait_until_done(sendout: Sendout, *, timeout: float = 60) -> Sendout:
@@ -109,28 +74,18 @@ def wait_until_done(sendout: Sendout, *, timeout: float = 60) -> Sendout:
     raise AssertionError(f"sendout not completed in {timeout}s: {sendout.status} {sendout.counts}")
 
 
-def create_sendout(org, user) -> Sendout:
-    sendout, created = sendout_create(
-        target_group=make_group(org),
-        created_by=user,
-        sender="operator",
-        phone_field="mobile_phone",
-        body=BODY,
-    )
-    assert created
-    return sendout
-
-
 def statuses(sendout: Sendout) -> dict[str, OutboundMessage]:
     return {m.to: m for m in OutboundMessage.objects.filter(sendout=sendout).exclude(to="")}
 
 
-def test_every_sendable_recipient_receives_exactly_one_text(org, user, standin, start_worker):
-    enable_sms(org, quota=1000)
-    contacts = make_contacts(org, 40)
-    skipped = make_unsendable_contacts(org)
+def test_every_sendable_recipient_receives_exactly_one_text(
+    org, user, town_group, standin, start_worker
+):
+    SmsSettingsFactory(organisation=org, quota=1000)
+    contacts = sendable_contacts(org, 40)
+    skipped = unsendable_contacts(org)
     start_worker()
-    sendout = wait_until_done(create_sendout(org, user))
+    sendout = wait_until_done(create_sendout(target_group=town_group, created_by=user))
 
     expected = {c.mobile_phone: f"Hei {c.first_name}, tervetuloa!" for c in contacts}
     assert standin.count_by_to() == dict.fromkeys(expected, 1)
@@ -156,10 +111,10 @@ def test_every_sendable_recipient_receives_exactly_one_text(org, user, standin, 
 
 
 def test_provider_failures_are_refunded_and_transient_ones_sent_once(
-    org, user, standin, start_worker
+    org, user, town_group, standin, start_worker
 ):
-    enable_sms(org, quota=1000)
-    make_contacts(org, 20)
+    SmsSettingsFactory(organisation=org, quota=1000)
+    sendable_contacts(org, 20)
     permanent = {number(0): 21211, number(1): 21610, number(2): 21614}
     for to, code in permanent.items():
         standin.script(to, status=400, code=code)
@@ -173,7 +128,7 @@ def test_provider_failures_are_refunded_and_transient_ones_sent_once(
     dropped = number(8)
     standin.script(dropped, drop=True, times=1)
     start_worker()
-    sendout = wait_until_done(create_sendout(org, user))
+    sendout = wait_until_done(create_sendout(target_group=town_group, created_by=user))
 
     counts = standin.count_by_to()
     got = statuses(sendout)
@@ -214,14 +169,16 @@ def test_provider_failures_are_refunded_and_transient_ones_sent_once(
     assert_books_balance(org, sendout, topped_up=1000)
 
 
-def test_a_worker_killed_mid_sendout_texts_nobody_twice(org, user, standin, start_worker):
+def test_a_worker_killed_mid_sendout_texts_nobody_twice(
+    org, user, town_group, standin, start_worker
+):
     total = 3000
-    enable_sms(org, quota=total)
-    make_contacts(org, total)
+    SmsSettingsFactory(organisation=org, quota=total)
+    sendable_contacts(org, total)
     standin.latency = 0.02
     settings = {"SMS_CHUNK_SIZE": "50", "SMS_SEND_CONCURRENCY": "8"}
     worker = start_worker(concurrency=2, **settings)
-    sendout = create_sendout(org, user)
+    sendout = create_sendout(target_group=town_group, created_by=user)
 
     deadline = time.monotonic() + 60
     while len(standin.received) < total // 5:

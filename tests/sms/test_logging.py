@@ -9,15 +9,12 @@ from datetime import timedelta
 import pytest
 
 from config.logging import JsonFormatter
-from crm.models import Account, Contact
 from sms import tasks
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage
-from sms.quota import quota_top_up, sms_settings_for
-from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel, sweep_stuck_messages
-from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
-from targetgroups.services import target_group_create
+from sms.sendouts.send import sendout_dispatch
+from tests.factories import SmsSettingsFactory, create_sendout, people_of_oulu
 
 BODY = "Hei {{contact.first_name}}, tervetuloa Kalevan asiakasiltaan!"
 PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, ...
@@ -25,57 +22,31 @@ PHONE_DIGITS = re.compile(r"\d[\d ]{6,}\d")  # +358 40 100 0001, 358401000001, .
 
 @pytest.fixture
 def sendout_world(org, user, settings, sms_outbox):
-    settings.SMS_BACKEND = "locmem"
     settings.SMS_CHUNK_SIZE = 2
     settings.SMS_MAX_ATTEMPTS = 3
-    sms = sms_settings_for(organisation=org)
-    sms.sms_enabled = True
-    sms.operator_number = "+358401110000"
-    sms.save()
-    quota_top_up(organisation=org, amount=100, reason="test")
-    account = Account.objects.create(organisation=org, name="Kaleva Oy", city="Oulu")
+    SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=100)
     names = ["Matti", "Maija", "Juha", "Anna", "Sanna"]
-    for n, first in enumerate(names, start=1):
-        Contact.objects.create(
-            organisation=org,
-            account=account,
-            first_name=first,
-            last_name="Oululainen",
-            city="Oulu",
-            mobile_phone=f"+358 40 100 000{n}",
-        )
-    Contact.objects.create(organisation=org, first_name="Timo", city="Oulu", mobile_phone="")
-    group = target_group_create(
-        organisation=org,
-        name="Oulu",
-        created_by=user,
-        conditions=[{"field": "contact.city", "operator": "equals", "value": "oulu"}],
-    )
+    people = [(first, f"+358 40 100 000{n}", False) for n, first in enumerate(names, start=1)]
+    group = people_of_oulu(org, user, [*people, ("Timo", "", False)])
     locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
     locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
     locmem.failures["+358401000004"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
     return group, names
 
 
-def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
-    with django_capture_on_commit_callbacks(execute=False):
-        sendout, _ = sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
-    retries: dict[int, float] = {}
-    for chunk in sendout_dispatch(sendout_id=sendout.pk):
-        retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
-    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
-    with django_capture_on_commit_callbacks(execute=False):
-        second, _ = sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
+def run_sendouts(group, user, capture_on_commit, send_to_the_end) -> list[int]:
+    def press_send():
+        with capture_on_commit(execute=False):
+            return create_sendout(
+                target_group=group, created_by=user, sender="", phone_field="", body=BODY
+            )
+
+    sendout = press_send()
+    send_to_the_end(sendout)
+    second = press_send()
     sendout_cancel(sendout=second, cancelled_by=user)
     # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
-    with django_capture_on_commit_callbacks(execute=False):
-        third, _ = sendout_create(
-            target_group=group, created_by=user, sender="", phone_field="", body=BODY
-        )
+    third = press_send()
     sendout_dispatch(sendout_id=third.pk)
     OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
     sweep_stuck_messages(older_than=timedelta(seconds=-1))
@@ -84,11 +55,13 @@ def run_sendouts(group, user, django_capture_on_commit_callbacks) -> list[int]:
 
 @pytest.mark.django_db
 def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
-    sendout_world, user, caplog, django_capture_on_commit_callbacks
+    sendout_world, user, caplog, django_capture_on_commit_callbacks, send_to_the_end
 ):
     group, names = sendout_world
     caplog.set_level(logging.INFO)
-    first, second, third = run_sendouts(group, user, django_capture_on_commit_callbacks)
+    first, second, third = run_sendouts(
+        group, user, django_capture_on_commit_callbacks, send_to_the_end
+    )
     assert len(locmem.attempts) == 6  # 5 numbers + 1 retry; nothing for the cancelled one
 
     records = [r for r in caplog.records if r.levelno >= logging.INFO]

@@ -14,17 +14,7 @@ from sms.models import (
 )
 from sms.statuses import MESSAGE_TRANSITIONS, MessageStatus, allowed_previous, can_move
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
-
-
-def new_sendout(organisation, **extra) -> Sendout:
-    fields = {
-        "organisation": organisation,
-        "target_group": None,
-        "sender": "operator",
-        "phone_field": "mobile_phone",
-        "body": "Hello",
-    }
-    return Sendout.objects.create(**(fields | extra))
+from tests.factories import SendoutFactory
 
 
 def raises_integrity(fn) -> None:
@@ -138,28 +128,32 @@ def test_sender_name_model_validation(org):
 
 
 def test_messages_charged_is_reserved_minus_refunded(org):
-    sendout = new_sendout(org, messages_reserved=10, messages_refunded=3)
+    sendout = SendoutFactory(organisation=org, messages_reserved=10, messages_refunded=3)
     assert sendout.messages_charged == 7
 
 
 def test_refunds_cannot_exceed_reservations_in_the_database(org):
-    sendout = new_sendout(org, messages_reserved=2)
+    sendout = SendoutFactory(organisation=org, messages_reserved=2)
     raises_integrity(lambda: Sendout.objects.filter(pk=sendout.pk).update(messages_refunded=3))
 
 
 def test_idempotency_key_unique_per_user_when_given(org, user, make_user):
-    new_sendout(org, created_by=user, idempotency_key="k1")
-    new_sendout(org, created_by=user, idempotency_key="")
-    new_sendout(org, created_by=user, idempotency_key="")  # no key: no constraint
-    new_sendout(org, created_by=make_user(org), idempotency_key="k1")  # another user
-    raises_integrity(lambda: new_sendout(org, created_by=user, idempotency_key="k1"))
+    SendoutFactory(organisation=org, created_by=user, idempotency_key="k1")
+    SendoutFactory(organisation=org, created_by=user, idempotency_key="")
+    SendoutFactory(organisation=org, created_by=user, idempotency_key="")  # no key: no constraint
+    SendoutFactory(
+        organisation=org, created_by=make_user(org), idempotency_key="k1"
+    )  # another user
+    raises_integrity(
+        lambda: SendoutFactory(organisation=org, created_by=user, idempotency_key="k1")
+    )
 
 
 # --- outbound messages -----------------------------------------------------------------
 
 
 def test_provider_id_unique_when_given(org):
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     OutboundMessage.objects.create(sendout=sendout, provider_id="SM1", messages=1)
     OutboundMessage.objects.create(sendout=sendout, provider_id="", messages=1)
     OutboundMessage.objects.create(sendout=sendout, provider_id="", messages=1)
@@ -169,7 +163,7 @@ def test_provider_id_unique_when_given(org):
 
 
 def test_skipped_message_is_never_billed_in_the_database(org):
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     OutboundMessage.objects.create(sendout=sendout, status=MessageStatus.SKIPPED, messages=0)
     raises_integrity(
         lambda: OutboundMessage.objects.create(
@@ -179,7 +173,7 @@ def test_skipped_message_is_never_billed_in_the_database(org):
 
 
 def test_deleting_a_contact_keeps_its_message_history(org, contact):
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     message = OutboundMessage.objects.create(
         sendout=sendout, contact=contact, to="+358401234567", body="Hi", messages=1
     )
@@ -247,7 +241,7 @@ def test_allowed_previous_matches_can_move():
     ],
 )
 def test_ledger_sign_must_fit_kind_in_the_database(org, kind, amount, with_sendout):
-    sendout = new_sendout(org) if with_sendout else None
+    sendout = SendoutFactory(organisation=org) if with_sendout else None
     raises_integrity(
         lambda: QuotaTransaction.objects.create(
             organisation=org, kind=kind, amount=amount, balance_after=10, sendout=sendout
@@ -266,7 +260,7 @@ def test_ledger_sign_must_fit_kind_in_the_database(org, kind, amount, with_sendo
     ],
 )
 def test_ledger_rows_that_fit(org, kind, amount, with_sendout):
-    sendout = new_sendout(org) if with_sendout else None
+    sendout = SendoutFactory(organisation=org) if with_sendout else None
     QuotaTransaction.objects.create(
         organisation=org, kind=kind, amount=amount, balance_after=10, sendout=sendout
     )
@@ -283,7 +277,7 @@ def test_ledger_balance_after_cannot_be_negative(org):
 def test_a_sendout_with_ledger_rows_cannot_be_deleted(org):
     from django.db.models import ProtectedError
 
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     QuotaTransaction.objects.create(
         organisation=org, kind=QuotaKind.RESERVATION, amount=-1, balance_after=0, sendout=sendout
     )

@@ -3,7 +3,6 @@ the sum of the ledger and never below zero."""
 
 import pytest
 from django.db import transaction
-from django.db.models import Sum
 
 from core.errors import DomainError
 from sms.models import QuotaKind, QuotaTransaction, Sendout, SmsSettings
@@ -16,30 +15,8 @@ from sms.quota import (
     quota_top_up,
     sms_settings_for,
 )
-
-
-def new_sendout(organisation, **extra) -> Sendout:
-    fields = {
-        "organisation": organisation,
-        "target_group": None,
-        "sender": "operator",
-        "phone_field": "mobile_phone",
-        "body": "Hello",
-    }
-    return Sendout.objects.create(**(fields | extra))
-
-
-def ledger_sum(organisation) -> int:
-    total = QuotaTransaction.objects.filter(organisation=organisation).aggregate(s=Sum("amount"))
-    return total["s"] or 0
-
-
-def assert_consistent(organisation) -> None:
-    """The stored balance equals the ledger's sum and the latest balance_after."""
-    balance = quota_balance(organisation=organisation)
-    assert balance == ledger_sum(organisation)
-    latest = QuotaTransaction.objects.filter(organisation=organisation).first()
-    assert balance == (latest.balance_after if latest else 0)
+from tests.factories import SendoutFactory
+from tests.sms.books import assert_books_balance
 
 
 def snapshot(organisation) -> tuple:
@@ -70,7 +47,7 @@ def test_top_up_writes_one_row_and_the_balance(org, user):
     assert row.balance_after == 150
     assert quota_balance(organisation=org) == 150
     assert QuotaTransaction.objects.count() == 2
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_balances_are_per_organisation(org, other_org):
@@ -91,13 +68,13 @@ def test_adjust_either_way_with_a_reason(org, user):
     )
     quota_adjust(organisation=org, amount=5, reason="Goodwill")
     assert quota_balance(organisation=org) == 11
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_adjust_to_exactly_zero_is_allowed(org):
     quota_top_up(organisation=org, amount=10)
     assert quota_adjust(organisation=org, amount=-10, reason="Closed").balance_after == 0
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_adjust_below_zero_is_refused_and_changes_nothing(org):
@@ -147,7 +124,7 @@ def test_adjust_refuses_bad_amounts(org, amount):
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
 def test_reserve_and_refund_refuse_bad_amounts(org, amount):
     quota_top_up(organisation=org, amount=5)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     quota_reserve(organisation=org, amount=2, sendout=sendout)
     before = snapshot(org)
     with pytest.raises(DomainError) as info:
@@ -171,25 +148,25 @@ def test_balance_cannot_exceed_a_database_integer(org):
 
 def test_reserve_takes_quota_and_marks_the_sendout(org, user):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     row = quota_reserve(organisation=org, amount=7, sendout=sendout, created_by=user)
     assert (row.kind, row.amount, row.balance_after) == (QuotaKind.RESERVATION, -7, 3)
     assert (row.sendout, row.created_by) == (sendout, user)
     assert sendout.messages_reserved == 7
     assert Sendout.objects.get(pk=sendout.pk).messages_reserved == 7
     assert quota_balance(organisation=org) == 3
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_reserve_exactly_the_balance(org):
     quota_top_up(organisation=org, amount=10)
-    quota_reserve(organisation=org, amount=10, sendout=new_sendout(org))
+    quota_reserve(organisation=org, amount=10, sendout=SendoutFactory(organisation=org))
     assert quota_balance(organisation=org) == 0
 
 
 def test_reserve_more_than_the_balance_is_refused_and_changes_nothing(org):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     before = snapshot(org)
     with pytest.raises(DomainError) as info:
         quota_reserve(organisation=org, amount=11, sendout=sendout)
@@ -205,20 +182,20 @@ def test_reserve_more_than_the_balance_is_refused_and_changes_nothing(org):
 
 def test_reserve_without_settings_is_refused(org):
     with pytest.raises(DomainError) as info:
-        quota_reserve(organisation=org, amount=1, sendout=new_sendout(org))
+        quota_reserve(organisation=org, amount=1, sendout=SendoutFactory(organisation=org))
     assert info.value.extra == {"needs": 1, "has": 0}
 
 
 def test_reserve_for_another_organisations_sendout_is_a_bug(org, other_org):
     quota_top_up(organisation=org, amount=10)
     with pytest.raises(ValueError):
-        quota_reserve(organisation=org, amount=1, sendout=new_sendout(other_org))
+        quota_reserve(organisation=org, amount=1, sendout=SendoutFactory(organisation=other_org))
     assert quota_balance(organisation=org) == 10
 
 
 def test_refund_gives_back_and_marks_the_sendout(org):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     quota_reserve(organisation=org, amount=6, sendout=sendout)
     row = quota_refund(organisation=org, amount=2, sendout=sendout, reason="skipped")
     assert (row.kind, row.amount, row.balance_after, row.reason) == (
@@ -231,12 +208,12 @@ def test_refund_gives_back_and_marks_the_sendout(org):
     assert sendout.messages_charged == 4
     quota_refund(organisation=org, amount=4, sendout=sendout, reason="cancelled")
     assert quota_balance(organisation=org) == 10
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_refund_beyond_the_reservation_is_refused(org):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     quota_reserve(organisation=org, amount=3, sendout=sendout)
     quota_refund(organisation=org, amount=2, sendout=sendout, reason="skipped")
     before = snapshot(org)
@@ -248,7 +225,7 @@ def test_refund_beyond_the_reservation_is_refused(org):
 
 def test_refund_needs_a_reason(org):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     quota_reserve(organisation=org, amount=3, sendout=sendout)
     with pytest.raises(DomainError):
         quota_refund(organisation=org, amount=1, sendout=sendout, reason="")
@@ -256,7 +233,7 @@ def test_refund_needs_a_reason(org):
 
 def test_a_failure_in_the_callers_transaction_undoes_the_reservation(org):
     quota_top_up(organisation=org, amount=10)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     before = snapshot(org)
     with pytest.raises(RuntimeError), transaction.atomic():
         quota_reserve(organisation=org, amount=4, sendout=sendout)
@@ -267,17 +244,17 @@ def test_a_failure_in_the_callers_transaction_undoes_the_reservation(org):
 
 def test_a_refused_reservation_inside_a_callers_transaction_leaves_it_usable(org):
     quota_top_up(organisation=org, amount=3)
-    sendout = new_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     with transaction.atomic():
         with pytest.raises(DomainError):
             quota_reserve(organisation=org, amount=4, sendout=sendout)
         quota_reserve(organisation=org, amount=3, sendout=sendout)
     assert quota_balance(organisation=org) == 0
-    assert_consistent(org)
+    assert_books_balance(org)
 
 
 def test_ledger_invariant_after_every_step(org):
-    sendouts = [new_sendout(org) for _ in range(3)]
+    sendouts = [SendoutFactory(organisation=org) for _ in range(3)]
     steps = [
         lambda: quota_top_up(organisation=org, amount=20),
         lambda: quota_reserve(organisation=org, amount=8, sendout=sendouts[0]),
@@ -292,4 +269,4 @@ def test_ledger_invariant_after_every_step(org):
     for step, balance in zip(steps, expected, strict=True):
         step()
         assert quota_balance(organisation=org) == balance
-        assert_consistent(org)
+        assert_books_balance(org)

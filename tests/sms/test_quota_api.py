@@ -3,8 +3,8 @@
 from rest_framework.test import APIClient
 
 from crm.models import Role
-from sms.models import Sendout
 from sms.quota import quota_adjust, quota_reserve, quota_top_up
+from tests.factories import SendoutFactory
 
 URL = "/api/v1/sms/quota/"
 
@@ -33,9 +33,7 @@ def test_empty_quota(api):
 
 def test_shape_latest_first_and_scoped(api, org, other_org, user):
     quota_top_up(organisation=org, amount=100, reason="Invoice 1", created_by=user)
-    sendout = Sendout.objects.create(
-        organisation=org, target_group=None, sender="operator", phone_field="mobile_phone", body="x"
-    )
+    sendout = SendoutFactory(organisation=org, body="x")
     quota_reserve(organisation=org, amount=30, sendout=sendout, created_by=user)
     quota_adjust(organisation=org, amount=-5, reason="Fix")
     quota_top_up(organisation=other_org, amount=999, reason="Theirs")

@@ -4,69 +4,22 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from core.errors import DomainError
 from sms.models import QuotaTransaction, Sendout
 from sms.quota import quota_adjust, quota_balance, quota_reserve, quota_top_up
+from tests.conftest import run_in_threads
+from tests.factories import SendoutFactory
+from tests.sms.books import assert_books_balance
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 
 
-def run_in_threads(work: list[Callable[[], None]]) -> list[BaseException]:
-    """Run each callable in its own thread, all released at once; each thread closes
-    its own database connection at the end."""
-    barrier = threading.Barrier(len(work))
-    errors: list[BaseException] = []
-
-    def run(fn: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            fn()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return errors
-
-
-def new_sendout(organisation) -> Sendout:
-    return Sendout.objects.create(
-        organisation=organisation,
-        target_group=None,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hello",
-    )
-
-
-def assert_ledger_is_a_chain(organisation) -> None:
-    """Rows in commit order: each balance_after is the previous one plus its amount,
-    never below zero, and the last one is the stored balance."""
-    running = 0
-    for amount, balance_after in (
-        QuotaTransaction.objects.filter(organisation=organisation)
-        .order_by("id")
-        .values_list("amount", "balance_after")
-    ):
-        running += amount
-        assert balance_after == running
-        assert running >= 0
-    assert quota_balance(organisation=organisation) == running
-
-
 def test_exactly_the_reservations_that_fit_succeed(org):
     quota_top_up(organisation=org, amount=100)
-    sendouts = [new_sendout(org) for _ in range(THREADS)]
+    sendouts = [SendoutFactory(organisation=org) for _ in range(THREADS)]
     outcomes: list[str] = []
 
     def reserve(sendout: Sendout) -> Callable[[], None]:
@@ -87,13 +40,13 @@ def test_exactly_the_reservations_that_fit_succeed(org):
     assert quota_balance(organisation=org) == 0
     reserved = sorted(Sendout.objects.values_list("messages_reserved", flat=True))
     assert reserved == [0] * 6 + [10] * 10
-    assert_ledger_is_a_chain(org)
+    assert_books_balance(org)
 
 
 def test_mixed_top_ups_adjustments_and_reservations(org, other_org):
     quota_top_up(organisation=org, amount=30)
     quota_top_up(organisation=other_org, amount=7)
-    sendouts = [new_sendout(org) for _ in range(THREADS)]
+    sendouts = [SendoutFactory(organisation=org) for _ in range(THREADS)]
     applied: list[int] = []
     refused: list[int] = []
     lock = threading.Lock()
@@ -135,7 +88,7 @@ def test_mixed_top_ups_adjustments_and_reservations(org, other_org):
     ledger = QuotaTransaction.objects.filter(organisation=org)
     assert ledger.count() == 1 + len(applied)
     assert sum(ledger.values_list("amount", flat=True)) == expected
-    assert_ledger_is_a_chain(org)
+    assert_books_balance(org)
     reserved = sum(Sendout.objects.values_list("messages_reserved", flat=True))
     assert reserved == 3 * applied.count(-3)
     # The other organisation's quota is untouched.

@@ -3,11 +3,9 @@
 import pytest
 from django.core.cache import cache
 
+from sms.backends import locmem
 from sms.ratelimit import SenderRateLimit
-from sms.sendouts import send
-from sms.sendouts.create import sendout_create
-from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
-from tests.sms.sending_helpers import enable_sms, make_contacts, make_group
+from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
 
 
 class FakeClock:
@@ -23,6 +21,17 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept += seconds
         self.now += seconds
+
+
+class ClockedLocmemBackend(locmem.SmsBackend):
+    """locmem, noting the fake clock's second for every message it is handed."""
+
+    clock = FakeClock()  # each test patches in its own clock and list
+    sent_at: list[int] = []
+
+    def send_messages(self, messages):
+        self.sent_at.extend(int(self.clock.now) for _ in messages)
+        return super().send_messages(messages)
 
 
 @pytest.fixture(autouse=True)
@@ -60,40 +69,21 @@ def test_the_cap_must_be_positive():
 
 @pytest.mark.django_db
 def test_a_capped_sendout_is_sent_in_slices_of_the_cap(
-    org, user, settings, sms_outbox, monkeypatch
+    org, user, town_group, settings, sms_outbox, send_to_the_end, monkeypatch
 ):
-    settings.SMS_BACKEND = "locmem"
     clock = FakeClock()
     monkeypatch.setattr("sms.ratelimit.time.time", clock.time)
     monkeypatch.setattr("sms.ratelimit.time.sleep", clock.sleep)
-    sms_settings = enable_sms(org, quota=50)
-    sms_settings.messages_per_second = 3
-    sms_settings.save()
-    make_contacts(org, 10)
-    sendout, _ = sendout_create(
-        target_group=make_group(org),
-        created_by=user,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hei {{contact.first_name}}",
+    SmsSettingsFactory(organisation=org, quota=50, messages_per_second=3)
+    sendable_contacts(org, 10)
+    sendout = create_sendout(
+        target_group=town_group, created_by=user, body="Hei {{contact.first_name}}"
     )
     sent_at: list[int] = []
-    real_send = send.get_backend
-
-    def backend_recording_time():
-        backend = real_send()
-        send = backend.send_messages
-
-        def send_messages(messages):
-            sent_at.extend(int(clock.now) for _ in messages)
-            return send(messages)
-
-        backend.send_messages = send_messages
-        return backend
-
-    monkeypatch.setattr(send, "get_backend", backend_recording_time)
-    for chunk in sendout_dispatch(sendout_id=sendout.pk):
-        sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    monkeypatch.setattr(ClockedLocmemBackend, "clock", clock)
+    monkeypatch.setattr(ClockedLocmemBackend, "sent_at", sent_at)
+    settings.SMS_BACKEND = f"{__name__}.ClockedLocmemBackend"
+    send_to_the_end(sendout)
     assert len(sms_outbox) == 10
     per_second = {second: sent_at.count(second) for second in set(sent_at)}
     assert max(per_second.values()) <= 3

@@ -6,8 +6,7 @@ from crm.models import Contact
 from sms.recipients import recipients_resolve, recipients_summarise
 from sms.rules.numbers import SkipReason
 from sms.tags import parse_template
-from targetgroups.services import target_group_create
-from tests.sms.builders import group_of, group_where, person
+from tests.factories import ContactFactory, TargetGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +46,15 @@ def test_each_skip_reason_and_its_precedence(org):
         (("Second", OTHER, False), None),  # the too-long contact did not take OTHER
     ]
     contacts = [
-        person(org, first_name=name, mobile_phone=phone, sms_opt_out=out)
+        ContactFactory(
+            organisation=org, first_name=name, mobile_phone=phone, sms_opt_out=out, blank=True
+        )
         for (name, phone, out), _ in rows
     ]
     body = "x" * 381 + "{{contact.first_name}}"  # 381 + 100 = 481 for the long name
-    got = by_contact(resolve(group_of(org, contacts), body=body))
+    got = by_contact(
+        resolve(TargetGroupFactory(organisation=org, included_contacts=contacts), body=body)
+    )
 
     assert [got[c.pk].reason for c in contacts] == [reason for _, reason in rows]
     assert len(got) == len(rows)
@@ -69,11 +72,13 @@ def test_each_skip_reason_and_its_precedence(org):
 
 def test_too_long_when_a_tag_value_is_long(org):
     contacts = [
-        person(org, first_name="A" * 100, mobile_phone=FI),
-        person(org, first_name="A" * 99, mobile_phone=OTHER),
+        ContactFactory(organisation=org, first_name="A" * 100, mobile_phone=FI, blank=True),
+        ContactFactory(organisation=org, first_name="A" * 99, mobile_phone=OTHER, blank=True),
     ]
     body = "x" * 381 + "{{contact.first_name}}"  # 381 + 100 = 481; 381 + 99 = 480
-    got = by_contact(resolve(group_of(org, contacts), body=body))
+    got = by_contact(
+        resolve(TargetGroupFactory(organisation=org, included_contacts=contacts), body=body)
+    )
     first, second = got[contacts[0].pk], got[contacts[1].pk]
     assert (first.reason, first.chars, first.messages) == (SkipReason.TOO_LONG, 481, 0)
     assert (second.reason, second.chars, second.messages) == (None, 480, 3)
@@ -81,17 +86,24 @@ def test_too_long_when_a_tag_value_is_long(org):
 
 def test_members_come_in_id_order_with_names(org):
     contacts = [
-        person(org, first_name=f"P{i}", last_name="Koski", mobile_phone=FI) for i in range(3)
+        ContactFactory(
+            organisation=org, first_name=f"P{i}", last_name="Koski", mobile_phone=FI, blank=True
+        )
+        for i in range(3)
     ]
-    got = resolve(group_of(org, reversed(contacts)))
+    got = resolve(TargetGroupFactory(organisation=org, included_contacts=reversed(contacts)))
     assert [r.contact_id for r in got] == [c.pk for c in contacts]
     assert got[0].name == "P0 Koski"
 
 
 def test_work_phone_is_used_when_chosen(org):
-    c = person(org, "Maija", mobile_phone="", work_phone=OTHER)
-    d = person(org, "Juha", mobile_phone=FI, work_phone="")
-    group = group_of(org, [c, d])
+    c = ContactFactory(
+        organisation=org, first_name="Maija", mobile_phone="", work_phone=OTHER, blank=True
+    )
+    d = ContactFactory(
+        organisation=org, first_name="Juha", mobile_phone=FI, work_phone="", blank=True
+    )
+    group = TargetGroupFactory(organisation=org, included_contacts=[c, d])
     work = by_contact(resolve(group, phone_field="work_phone"))
     assert (work[c.pk].to, work[c.pk].reason) == (OTHER_E164, None)
     assert work[d.pk].reason == SkipReason.MISSING_NUMBER
@@ -101,34 +113,64 @@ def test_work_phone_is_used_when_chosen(org):
 
 
 def test_tags_render_with_fallback_and_account_fields(org, account):
-    named = person(org, "Maija", last_name="Mäkelä", mobile_phone=FI, account=account)
-    nameless = person(org, "", mobile_phone=OTHER)
+    named = ContactFactory(
+        organisation=org,
+        first_name="Maija",
+        last_name="Mäkelä",
+        mobile_phone=FI,
+        account=account,
+        blank=True,
+    )
+    nameless = ContactFactory(organisation=org, first_name="", mobile_phone=OTHER, blank=True)
     body = "Hei {{ contact.first_name | ystävä }}, {{contact.full_name}} / {{account.name|-}}!"
-    got = by_contact(resolve(group_of(org, [named, nameless]), body=body))
+    got = by_contact(
+        resolve(
+            TargetGroupFactory(organisation=org, included_contacts=[named, nameless]), body=body
+        )
+    )
     assert got[named.pk].body == "Hei Maija, Maija Mäkelä / Kaleva Oy!"
     assert got[nameless.pk].body == "Hei ystävä,  / -!"
     assert got[named.pk].chars == len("Hei Maija, Maija Mäkelä / Kaleva Oy!")
 
 
 def test_a_field_holding_a_tag_or_html_stays_literal(org):
-    c = person(org, "{{contact.email}}", city="<b>Oulu</b>", email="x@example.com", mobile_phone=FI)
-    got = resolve(group_of(org, [c]), body="{{contact.first_name}} {{contact.city}}")
+    c = ContactFactory(
+        organisation=org,
+        first_name="{{contact.email}}",
+        city="<b>Oulu</b>",
+        email="x@example.com",
+        mobile_phone=FI,
+        blank=True,
+    )
+    got = resolve(
+        TargetGroupFactory(organisation=org, included_contacts=[c]),
+        body="{{contact.first_name}} {{contact.city}}",
+    )
     assert got[0].body == "{{contact.email}} <b>Oulu</b>"
 
 
 def test_only_members_of_the_groups_organisation(org, other_org):
-    mine = person(org, "Mine", city="Helsinki", mobile_phone=FI)
-    theirs = person(other_org, "Theirs", city="Helsinki", mobile_phone=OTHER)
-    group = group_where(org, "contact.city", "Helsinki")
+    mine = ContactFactory(
+        organisation=org, first_name="Mine", city="Helsinki", mobile_phone=FI, blank=True
+    )
+    theirs = ContactFactory(
+        organisation=other_org, first_name="Theirs", city="Helsinki", mobile_phone=OTHER, blank=True
+    )
+    group = TargetGroupFactory(
+        organisation=org,
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Helsinki"}],
+    )
     # Even a row smuggled into the hand-picked list past the service stays out.
     group.included_contacts.add(theirs)
     assert [r.contact_id for r in resolve(group)] == [mine.pk]
 
 
 def test_excluded_contacts_are_not_recipients(org):
-    a = person(org, "A", city="Turku", mobile_phone=FI)
-    b = person(org, "B", city="Turku", mobile_phone=OTHER)
-    group = target_group_create(
+    a = ContactFactory(organisation=org, first_name="A", city="Turku", mobile_phone=FI, blank=True)
+    b = ContactFactory(
+        organisation=org, first_name="B", city="Turku", mobile_phone=OTHER, blank=True
+    )
+    group = TargetGroupFactory(
         organisation=org,
         name="Turku",
         conditions=[{"field": "contact.city", "operator": "equals", "value": "turku"}],
@@ -138,10 +180,20 @@ def test_excluded_contacts_are_not_recipients(org):
 
 
 def test_summary_counts_and_samples(org):
-    contacts = [person(org, f"P{i}", mobile_phone=f"+358 40 100 00{i:02d}") for i in range(7)]
-    contacts += [person(org, "Out", mobile_phone=FI, sms_opt_out=True), person(org, "No")]
+    contacts = [
+        ContactFactory(
+            organisation=org, first_name=f"P{i}", mobile_phone=f"+358 40 100 00{i:02d}", blank=True
+        )
+        for i in range(7)
+    ]
+    contacts += [
+        ContactFactory(
+            organisation=org, first_name="Out", mobile_phone=FI, sms_opt_out=True, blank=True
+        ),
+        ContactFactory(organisation=org, first_name="No", blank=True),
+    ]
     summary = recipients_summarise(
-        target_group=group_of(org, contacts),
+        target_group=TargetGroupFactory(organisation=org, included_contacts=contacts),
         phone_field="mobile_phone",
         template=parse_template("Hei {{contact.first_name}}"),
     )
@@ -153,11 +205,19 @@ def test_summary_counts_and_samples(org):
 
 def test_summary_adds_up_to_the_resolution(org):
     contacts = [
-        person(org, "A" * (i * 7 % 100), mobile_phone=f"+358 40 300 00{i % 30:02d}")
+        ContactFactory(
+            organisation=org,
+            first_name="A" * (i * 7 % 100),
+            mobile_phone=f"+358 40 300 00{i % 30:02d}",
+            blank=True,
+        )
         for i in range(60)
     ]
-    contacts += [person(org, "Out", sms_opt_out=True), person(org, "Bad", mobile_phone="+358 1")]
-    group = group_of(org, contacts)
+    contacts += [
+        ContactFactory(organisation=org, first_name="Out", sms_opt_out=True, blank=True),
+        ContactFactory(organisation=org, first_name="Bad", mobile_phone="+358 1", blank=True),
+    ]
+    group = TargetGroupFactory(organisation=org, included_contacts=contacts)
     template = parse_template("x" * 380 + "{{contact.first_name}} {{contact.city|Suomi}}")
     resolved = resolve(group, body=template.source)
     summary = recipients_summarise(
@@ -185,10 +245,10 @@ def test_summary_adds_up_to_the_resolution(org):
 def test_a_row_written_past_the_model_is_still_checked(org):
     """A phone field changed by ``QuerySet.update`` leaves both stored columns blank
     (never a valid state): the number is parsed then."""
-    good = person(org, "A")
-    bad = person(org, "B")
+    good = ContactFactory(organisation=org, first_name="A", blank=True)
+    bad = ContactFactory(organisation=org, first_name="B", blank=True)
     Contact.objects.filter(pk=good.pk).update(mobile_phone=FI, mobile_phone_problem="")
     Contact.objects.filter(pk=bad.pk).update(mobile_phone="040 1", mobile_phone_problem="")
-    got = by_contact(resolve(group_of(org, [good, bad])))
+    got = by_contact(resolve(TargetGroupFactory(organisation=org, included_contacts=[good, bad])))
     assert (got[good.pk].to, got[good.pk].reason) == (FI_E164, None)
     assert got[bad.pk].reason == SkipReason.MISSING_COUNTRY_CODE

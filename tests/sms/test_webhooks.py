@@ -8,8 +8,9 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import Contact, OptOutSource
-from sms.models import OutboundMessage, Sendout
+from sms.models import OutboundMessage
 from sms.statuses import MessageStatus
+from tests.factories import ContactFactory, OutboundMessageFactory, SendoutFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,33 +26,18 @@ def twilio_webhook_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
 
 
-def signed_post(path: str, params: dict[str, str], *, url: str | None = None, token=TOKEN):
-    """POST like Twilio: form-encoded, signed over ``url`` (default: BASE + path)."""
-    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+def post_form(path: str, params: dict[str, str], *, signature: str | None):
+    """POST like Twilio: form-encoded, with ``signature`` in its header (or none)."""
+    headers = {"X-Twilio-Signature": signature} if signature else {}
     return Client().post(
-        path,
-        urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": signature},
+        path, urlencode(params), content_type="application/x-www-form-urlencoded", headers=headers
     )
 
 
-def make_sendout(org) -> Sendout:
-    return Sendout.objects.create(
-        organisation=org, sender="operator", phone_field="mobile_phone", body="Hei"
-    )
-
-
-def make_message(sendout, *, status, provider_id="", to="+358401234567", contact=None):
-    return OutboundMessage.objects.create(
-        sendout=sendout,
-        contact=contact,
-        to=to,
-        body="Hei",
-        messages=0 if status == MessageStatus.SKIPPED else 1,
-        status=status,
-        provider_id=provider_id,
-    )
+def signed_post(path: str, params: dict[str, str], *, url: str | None = None, token=TOKEN):
+    """POST like Twilio, signed over ``url`` (default: BASE + path)."""
+    signature = RequestValidator(token).compute_signature(url or BASE + path, params)
+    return post_form(path, params, signature=signature)
 
 
 def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:
@@ -84,7 +70,9 @@ def snapshot(message: OutboundMessage) -> tuple:
     ],
 )
 def test_status_callback_moves_a_sent_message_forward(org, report, expected):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     response = signed_post(STATUS_PATH, status_params("SM1", report))
     assert response.status_code == 204
     message.refresh_from_db()
@@ -92,14 +80,18 @@ def test_status_callback_moves_a_sent_message_forward(org, report, expected):
 
 
 def test_status_callback_records_the_error_code(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "undelivered", ErrorCode="30003"))
     message.refresh_from_db()
     assert (message.status, message.error_code) == (MessageStatus.UNDELIVERED, "30003")
 
 
 def test_replayed_callback_changes_nothing(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     before = snapshot(message)
     response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
@@ -109,7 +101,9 @@ def test_replayed_callback_changes_nothing(org):
 
 @pytest.mark.parametrize("older", ["sent", "queued", "undelivered"])
 def test_older_or_conflicting_status_after_delivered_changes_nothing(org, older):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     before = snapshot(message)
     assert before[0] == MessageStatus.DELIVERED
@@ -118,9 +112,11 @@ def test_older_or_conflicting_status_after_delivered_changes_nothing(org, older)
 
 
 def test_callback_for_another_message_touches_only_that_one(org):
-    sendout = make_sendout(org)
-    one = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
-    two = make_message(sendout, status=MessageStatus.SENT, provider_id="SM2", to="+358401234568")
+    sendout = SendoutFactory(organisation=org)
+    one = OutboundMessageFactory(sendout=sendout, status=MessageStatus.SENT, provider_id="SM1")
+    two = OutboundMessageFactory(
+        sendout=sendout, status=MessageStatus.SENT, provider_id="SM2", to="+358401234568"
+    )
     signed_post(STATUS_PATH, status_params("SM2", "delivered"))
     one.refresh_from_db()
     two.refresh_from_db()
@@ -130,9 +126,11 @@ def test_callback_for_another_message_touches_only_that_one(org):
 def test_unknown_message_learns_its_fate_from_the_callback_url(org):
     """A message whose answer we never got has no provider id; the callback URL
     names it, and Twilio's report is the truth about it."""
-    sendout = make_sendout(org)
-    message = make_message(sendout, status=MessageStatus.UNKNOWN)
-    other = make_message(sendout, status=MessageStatus.UNKNOWN, to="+358401234568")
+    sendout = SendoutFactory(organisation=org)
+    message = OutboundMessageFactory(sendout=sendout, status=MessageStatus.UNKNOWN)
+    other = OutboundMessageFactory(
+        sendout=sendout, status=MessageStatus.UNKNOWN, to="+358401234568"
+    )
     path = f"{STATUS_PATH}?message={message.pk}"
     response = signed_post(path, status_params("SM9", "delivered"))
     assert response.status_code == 204
@@ -143,15 +141,17 @@ def test_unknown_message_learns_its_fate_from_the_callback_url(org):
 
 
 def test_unknown_with_provider_id_moves_to_delivered(org):
-    message = make_message(make_sendout(org), status=MessageStatus.UNKNOWN, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.UNKNOWN, provider_id="SM1"
+    )
     signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
 
 
 def test_callback_url_cannot_steal_a_message_that_has_a_provider_id(org):
-    sendout = make_sendout(org)
-    message = make_message(sendout, status=MessageStatus.SENT, provider_id="SM1")
+    sendout = SendoutFactory(organisation=org)
+    message = OutboundMessageFactory(sendout=sendout, status=MessageStatus.SENT, provider_id="SM1")
     before = snapshot(message)
     signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM2", "undelivered"))
     assert snapshot(message) == before
@@ -159,14 +159,16 @@ def test_callback_url_cannot_steal_a_message_that_has_a_provider_id(org):
 
 @pytest.mark.parametrize("pending", [MessageStatus.PENDING, MessageStatus.FAILED])
 def test_callback_by_url_leaves_messages_that_are_not_unknown(org, pending):
-    message = make_message(make_sendout(org), status=pending)
+    message = OutboundMessageFactory(sendout__organisation=org, status=pending)
     before = snapshot(message)
     signed_post(f"{STATUS_PATH}?message={message.pk}", status_params("SM3", "delivered"))
     assert snapshot(message) == before
 
 
 def test_unknown_provider_status_changes_nothing(org):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     assert signed_post(STATUS_PATH, status_params("SM1", "exploded")).status_code == 204
     assert snapshot(message) == before
@@ -177,7 +179,9 @@ def test_unknown_provider_status_changes_nothing(org):
     ["forged", "missing", "wrong_token", "tampered_body", "wrong_base", "wrong_path"],
 )
 def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     params = status_params("SM1", "delivered")
     signature = RequestValidator(TOKEN).compute_signature(BASE + STATUS_PATH, params)
@@ -196,20 +200,16 @@ def test_unsigned_or_forged_status_callback_is_refused(org, tamper):
         )
     elif tamper == "wrong_path":
         signature = RequestValidator(TOKEN).compute_signature(BASE + INBOUND_PATH, params)
-    headers = {"X-Twilio-Signature": signature} if signature else {}
-    response = Client().post(
-        STATUS_PATH,
-        urlencode(body),
-        content_type="application/x-www-form-urlencoded",
-        headers=headers,
-    )
+    response = post_form(STATUS_PATH, body, signature=signature)
     assert response.status_code == 403
     assert snapshot(message) == before
 
 
 def test_callback_is_refused_when_the_base_url_is_not_configured(org, settings):
     settings.SMS_STATUS_CALLBACK_BASE_URL = ""
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     before = snapshot(message)
     response = signed_post(STATUS_PATH, status_params("SM1", "delivered"))
     assert response.status_code == 403
@@ -218,7 +218,9 @@ def test_callback_is_refused_when_the_base_url_is_not_configured(org, settings):
 
 def test_base_url_with_trailing_slash_still_validates(org, settings):
     settings.SMS_STATUS_CALLBACK_BASE_URL = BASE + "/"
-    message = make_message(make_sendout(org), status=MessageStatus.SENT, provider_id="SM1")
+    message = OutboundMessageFactory(
+        sendout__organisation=org, status=MessageStatus.SENT, provider_id="SM1"
+    )
     assert signed_post(STATUS_PATH, status_params("SM1", "delivered")).status_code == 204
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
@@ -232,10 +234,10 @@ def test_status_webhook_refuses_get():
 
 
 def texted_contact(org, sendout, *, number="+358401234567", status=MessageStatus.SENT, **extra):
-    contact = Contact.objects.create(
-        organisation=org, first_name="Liisa", mobile_phone=number, **extra
+    contact = ContactFactory(
+        organisation=org, first_name="Liisa", mobile_phone=number, blank=True, **extra
     )
-    make_message(sendout, status=status, to=number, contact=contact)
+    OutboundMessageFactory(sendout=sendout, status=status, to=number, contact=contact)
     return contact
 
 
@@ -252,7 +254,7 @@ def inbound_params(body: str, from_: str = "+358401234567") -> dict[str, str]:
 
 @pytest.mark.parametrize("word", ["STOP", "LOPETA", "stop.", "  Stop! ", "unsubscribe", "lopeta"])
 def test_stop_reply_opts_the_texted_contacts_out(org, word):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     first = texted_contact(org, sendout)
     second = texted_contact(org, sendout, status=MessageStatus.DELIVERED)
     before = timezone.now()
@@ -268,7 +270,7 @@ def test_stop_reply_opts_the_texted_contacts_out(org, word):
 
 @pytest.mark.parametrize("word", ["START", "unstop"])
 def test_start_reply_opts_them_back_in(org, word):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     contact = texted_contact(
         org,
         sendout,
@@ -286,7 +288,7 @@ def test_start_reply_opts_them_back_in(org, word):
 
 @pytest.mark.parametrize("text", ["Thanks!", "stop it please", "STOPP", "", "kiitos"])
 def test_unrelated_reply_changes_nothing(org, text):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     assert signed_post(INBOUND_PATH, inbound_params(text)).status_code == 200
     contact.refresh_from_db()
     assert (contact.sms_opt_out, contact.sms_opt_out_at, contact.sms_opt_out_source) == (
@@ -297,7 +299,7 @@ def test_unrelated_reply_changes_nothing(org, text):
 
 
 def test_stop_from_another_number_changes_nobody(org):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     signed_post(INBOUND_PATH, inbound_params("STOP", from_="+358409999999"))
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
@@ -306,14 +308,14 @@ def test_stop_from_another_number_changes_nobody(org):
 @pytest.mark.parametrize("status", [MessageStatus.SKIPPED, MessageStatus.PENDING])
 def test_stop_from_a_number_we_never_texted_changes_nobody(org, status):
     """A contact whose message never left was not texted at that number."""
-    contact = texted_contact(org, make_sendout(org), status=status)
+    contact = texted_contact(org, SendoutFactory(organisation=org), status=status)
     signed_post(INBOUND_PATH, inbound_params("STOP"))
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
 
 
 def test_stop_changes_only_contacts_texted_at_that_number(org):
-    sendout = make_sendout(org)
+    sendout = SendoutFactory(organisation=org)
     texted = texted_contact(org, sendout)
     # Same person's number typed on another contact that we never texted.
     untouched = Contact.objects.create(
@@ -328,23 +330,17 @@ def test_stop_changes_only_contacts_texted_at_that_number(org):
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "wrong_base"])
 def test_forged_inbound_is_refused_and_changes_nothing(org, tamper):
-    contact = texted_contact(org, make_sendout(org))
+    contact = texted_contact(org, SendoutFactory(organisation=org))
     params = inbound_params("STOP")
     if tamper == "forged":
-        headers = {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+        signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
     elif tamper == "missing":
-        headers = {}
+        signature = None
     else:
         signature = RequestValidator(TOKEN).compute_signature(
             "http://testserver" + INBOUND_PATH, params
         )
-        headers = {"X-Twilio-Signature": signature}
-    response = Client().post(
-        INBOUND_PATH,
-        urlencode(params),
-        content_type="application/x-www-form-urlencoded",
-        headers=headers,
-    )
+    response = post_form(INBOUND_PATH, params, signature=signature)
     assert response.status_code == 403
     contact.refresh_from_db()
     assert contact.sms_opt_out is False

@@ -1,24 +1,18 @@
-from django.test import Client
-
 from targetgroups.models import TargetGroup
 
 
-def test_admin_lists_groups_filtered_by_organisation(make_user, org, other_org):
+def test_admin_lists_groups_filtered_by_organisation(superuser_client, org, other_org):
     TargetGroup.objects.create(organisation=org, name="Ours")
     TargetGroup.objects.create(organisation=other_org, name="Theirs")
-    client = Client()
-    client.force_login(make_user(None, is_staff=True, is_superuser=True))
-    html = client.get(
+    html = superuser_client.get(
         "/admin/targetgroups/targetgroup/", {"organisation__id__exact": org.pk}
     ).content.decode()
     assert "Ours" in html and "Theirs" not in html
 
 
-def test_admin_refuses_a_bad_condition(make_user, org):
+def test_admin_refuses_a_bad_condition(superuser_client, org):
     group = TargetGroup.objects.create(organisation=org, name="G")
-    client = Client()
-    client.force_login(make_user(None, is_staff=True, is_superuser=True))
-    response = client.post(
+    response = superuser_client.post(
         f"/admin/targetgroups/targetgroup/{group.pk}/change/",
         {
             "organisation": org.pk,

@@ -3,7 +3,6 @@ group's own count, and "unavailable" for a group whose conditions cannot be buil
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Account, Contact
@@ -72,10 +71,8 @@ def test_counts_are_one_query(org, groups):
     assert len(queries) == 1
 
 
-def test_the_list_page_shows_the_same_counts(user, org, groups):
-    client = Client()
-    client.force_login(user)
-    response = client.get("/target-groups/")
+def test_the_list_page_shows_the_same_counts(browser, org, groups):
+    response = browser.get("/target-groups/")
     shown = {group.pk: count for group, count in response.context["rows"]}
     assert shown == {g.pk: selectors.target_group_member_count(target_group=g) for g in groups}
 
@@ -87,9 +84,8 @@ def _queries(fetch) -> int:
     return len(queries)
 
 
-def test_the_list_page_and_the_api_list_do_not_query_per_row(user, api, org, groups):
-    client = Client()
-    client.force_login(user)
+def test_the_list_page_and_the_api_list_do_not_query_per_row(browser, api, org, groups):
+    client = browser
     page_few = _queries(lambda: client.get("/target-groups/"))
     api_few = _queries(lambda: api.get(URL))
     for n in range(10):
@@ -118,7 +114,7 @@ BROKEN = [
 
 
 @pytest.mark.parametrize("conditions", BROKEN)
-def test_a_group_whose_conditions_cannot_be_built_is_unavailable(user, api, org, conditions):
+def test_a_group_whose_conditions_cannot_be_built_is_unavailable(browser, api, org, conditions):
     Contact.objects.create(organisation=org, last_name="A", city="Helsinki")
     good = TargetGroup.objects.create(
         organisation=org,
@@ -126,9 +122,7 @@ def test_a_group_whose_conditions_cannot_be_built_is_unavailable(user, api, org,
         conditions=[{"field": "contact.city", "operator": "equals", "value": "Helsinki"}],
     )
     broken = TargetGroup.objects.create(organisation=org, name="Broken", conditions=conditions)
-    client = Client()
-    client.force_login(user)
-    response = client.get("/target-groups/")
+    response = browser.get("/target-groups/")
     assert response.status_code == 200
     assert dict(response.context["rows"]) == {good: 1, broken: None}
     assert "unavailable" in response.content.decode()

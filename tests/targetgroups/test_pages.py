@@ -8,15 +8,9 @@ from django.test import Client, override_settings
 
 from crm.models import Contact, Role
 from targetgroups.models import TargetGroup
+from tests.conftest import logged_in
 
 HELSINKI = [{"field": "contact.city", "operator": "equals", "value": "helsinki"}]
-
-
-@pytest.fixture
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -154,8 +148,7 @@ def test_delete_asks_then_deletes(browser, group):
 
 
 def test_viewer_sees_but_cannot_change(make_user, org, group, contact):
-    client = Client()
-    client.force_login(make_user(org, role=Role.VIEWER))
+    client = logged_in(make_user(org, role=Role.VIEWER))
     html = client.get("/target-groups/").content.decode()
     assert "New target group" not in html
     assert client.get("/target-groups/new/").status_code == 403

@@ -7,10 +7,9 @@ import pytest
 from django.db import connection
 
 from sms.backends import locmem
-from sms.sendouts.create import sendout_create
-from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
 from sms.statuses import MessageStatus
-from tests.sms.sending_helpers import assert_books_balance, enable_sms, make_contacts, make_group
+from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
+from tests.sms.books import assert_books_balance
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,19 +26,16 @@ class ConnectionKillingBackend(locmem.SmsBackend):
         return results
 
 
-def test_results_are_recorded_on_a_fresh_connection(org, user, settings, sms_outbox):
+def test_results_are_recorded_on_a_fresh_connection(
+    org, user, town_group, settings, sms_outbox, send_to_the_end
+):
     settings.SMS_BACKEND = f"{__name__}.ConnectionKillingBackend"
-    enable_sms(org, quota=20)
-    make_contacts(org, 4)
-    sendout, _ = sendout_create(
-        target_group=make_group(org),
-        created_by=user,
-        sender="operator",
-        phone_field="mobile_phone",
-        body="Hei {{contact.first_name}}",
+    SmsSettingsFactory(organisation=org, quota=20)
+    sendable_contacts(org, 4)
+    sendout = create_sendout(
+        target_group=town_group, created_by=user, body="Hei {{contact.first_name}}"
     )
-    for chunk in sendout_dispatch(sendout_id=sendout.pk):
-        sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    send_to_the_end(sendout)
 
     assert len(sms_outbox) == 4
     assert set(sendout.messages.values_list("status", flat=True)) == {MessageStatus.SENT}

@@ -1,0 +1,244 @@
+"""``sms/sendouts/send.py``, in process: dispatch, claim, send, record and finish,
+through the locmem backend. The real worker, broker and Twilio wire format are in
+tests/sms/test_integration_sending.py."""
+
+import pytest
+
+from crm.models import Contact
+from sms.backends import ErrorKind, SendError, locmem
+from sms.models import OutboundMessage, Sendout
+from sms.selectors import quota_balance
+from sms.sendouts.send import sendout_send_chunk
+from sms.statuses import MessageReason, MessageStatus, SendoutStatus
+from tests.factories import (
+    OPERATOR_NUMBER,
+    SmsSettingsFactory,
+    create_sendout,
+    number,
+    sendable_contacts,
+    unsendable_contacts,
+)
+from tests.sms.books import assert_books_balance
+
+pytestmark = pytest.mark.django_db
+
+GREETING = "Hei {{contact.first_name}}!"
+
+
+@pytest.fixture(autouse=True)
+def locmem_backend(settings, sms_outbox):
+    settings.SMS_CHUNK_SIZE = 3
+    return sms_outbox
+
+
+@pytest.fixture
+def sendout(org, user, group) -> Sendout:
+    """GREETING to the five members of ``group`` with a quota of 20: three messages
+    pending, one billed message each, and two skipped."""
+    SmsSettingsFactory(organisation=org, quota=20)
+    return create_sendout(target_group=group, created_by=user, body=GREETING)
+
+
+def test_every_sendable_recipient_is_texted_once(
+    org, user, town_group, send_to_the_end, locmem_backend
+):
+    SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 7)
+    unsendable_contacts(org)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    send_to_the_end(sendout)
+    assert sorted(m.to for m in locmem_backend) == sorted(number(i) for i in range(7))
+    by_to = {m.to: m for m in locmem_backend}
+    for contact in contacts:
+        assert by_to[contact.mobile_phone].body == f"Hei {contact.first_name}, tervetuloa!"
+        assert by_to[contact.mobile_phone].sender == OPERATOR_NUMBER
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert sendout.counts["sent"] == 7
+    assert sendout.counts["skipped"] == 5
+    assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_callback_url_names_the_message(
+    org, user, town_group, send_to_the_end, settings, locmem_backend
+):
+    settings.SMS_STATUS_CALLBACK_BASE_URL = "https://crm.example.com/"
+    SmsSettingsFactory(organisation=org, quota=10)
+    sendable_contacts(org, 2)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    send_to_the_end(sendout)
+    ids = {m.to: m.pk for m in OutboundMessage.objects.filter(sendout=sendout)}
+    for message in locmem_backend:
+        assert message.status_callback == (
+            f"https://crm.example.com/sms/webhooks/twilio/status/?message={ids[message.to]}"
+        )
+
+
+def test_provider_errors_fail_retry_or_stay_unknown(
+    org, user, town_group, send_to_the_end, settings, locmem_backend
+):
+    settings.SMS_MAX_ATTEMPTS = 3
+    SmsSettingsFactory(organisation=org, quota=100)
+    sendable_contacts(org, 5)
+    locmem.failures[number(0)] = SendError(kind=ErrorKind.PERMANENT, code="21211")
+    locmem.failures[number(1)] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)] * 2
+    locmem.failures[number(2)] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
+    locmem.failures[number(3)] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    send_to_the_end(sendout)
+    got = {
+        m.to: (m.status, m.reason, m.error_code, m.attempts)
+        for m in OutboundMessage.objects.filter(sendout=sendout)
+    }
+    assert got[number(0)] == (MessageStatus.FAILED, MessageReason.PROVIDER_REJECTED, "21211", 1)
+    assert got[number(1)][0::3] == (MessageStatus.SENT, 3)
+    assert got[number(2)] == (MessageStatus.FAILED, MessageReason.OUT_OF_RETRIES, "503", 3)
+    assert got[number(3)][:3] == (
+        MessageStatus.UNKNOWN,
+        MessageReason.AMBIGUOUS_ERROR,
+        "read_timeout",
+    )
+    assert got[number(4)][0] == MessageStatus.SENT
+    assert sorted(m.to for m in locmem_backend) == [number(1), number(4)]
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert sendout.messages_refunded == 2
+    assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_contact_who_opts_out_before_sending_is_skipped_and_refunded(
+    org, user, town_group, send_to_the_end, locmem_backend
+):
+    SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 3)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    Contact.objects.filter(pk=contacts[1].pk).update(sms_opt_out=True)
+    send_to_the_end(sendout)
+    assert sorted(m.to for m in locmem_backend) == [number(0), number(2)]
+    skipped = OutboundMessage.objects.get(sendout=sendout, contact=contacts[1])
+    assert (skipped.status, skipped.reason, skipped.messages) == (
+        MessageStatus.SKIPPED,
+        "opted_out",
+        0,
+    )
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == 1
+    assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_the_organisations_messaging_service_goes_with_each_message(
+    org, user, town_group, send_to_the_end, locmem_backend
+):
+    sms_settings = SmsSettingsFactory(organisation=org, quota=10)
+    sms_settings.operator_number = ""
+    sms_settings.messaging_service_sid = "MG" + "c" * 32
+    sms_settings.save()
+    sendable_contacts(org, 2)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    send_to_the_end(sendout)
+    assert [(m.sender, m.messaging_service_sid) for m in locmem_backend] == [
+        (None, "MG" + "c" * 32)
+    ] * 2
+
+
+def test_send_texts_every_sendable_recipient_once(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    settings.SMS_CHUNK_SIZE = 2  # two chunks
+    assert send_to_the_end(sendout, rounds=1) == {}
+    assert sorted((m.to, m.body) for m in sms_outbox) == [
+        ("+358401000001", "Hei Maija!"),
+        ("+358401000002", "Hei Juha!"),
+        ("+358401000003", "Hei " + "L" * 100 + "!"),
+    ]
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.finished_at is not None
+    assert sendout.messages_charged == 3
+    statuses = dict(
+        OutboundMessage.objects.filter(sendout=sendout).values_list("to", "status").exclude(to="")
+    )
+    assert set(statuses.values()) == {MessageStatus.SENT}
+    assert all(
+        OutboundMessage.objects.filter(sendout=sendout, status="sent").values_list(
+            "provider_id", flat=True
+        )
+    )
+    # Running the chunks again sends nothing more.
+    assert send_to_the_end(sendout, rounds=1) == {}
+    assert len(sms_outbox) == 3
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_permanent_failure_fails_and_refunds(org, sendout, sms_outbox, settings, send_to_the_end):
+    locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
+    send_to_the_end(sendout, rounds=1)
+    failed = OutboundMessage.objects.get(sendout=sendout, to="+358401000002")
+    assert (failed.status, failed.error_code, failed.reason) == (
+        "failed",
+        "21211",
+        "provider_rejected",
+    )
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert (sendout.messages_reserved, sendout.messages_refunded, sendout.messages_charged) == (
+        3,
+        1,
+        2,
+    )
+    assert quota_balance(organisation=org) == 18
+    assert len(sms_outbox) == 2
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_transient_failure_goes_back_to_pending_with_a_delay(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    settings.SMS_MAX_ATTEMPTS = 3
+    locmem.failures["+358401000001"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
+    retries = send_to_the_end(sendout, rounds=1)
+    retrying = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
+    assert list(retries) == [retrying.pk]
+    assert retries[retrying.pk] > 0
+    assert (retrying.status, retrying.reason, retrying.attempts) == ("pending", "retrying", 1)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.SENDING  # not complete while one is open
+    # The retry succeeds (the scripted failure is used up).
+    assert sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries)) == {}
+    retrying.refresh_from_db()
+    assert (retrying.status, retrying.attempts) == ("sent", 2)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 3
+    assert [m.to for m in sms_outbox].count("+358401000001") == 1
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_transient_failure_out_of_attempts_fails_and_refunds(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    settings.SMS_MAX_ATTEMPTS = 2
+    locmem.failures["+358401000001"] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
+    retries = send_to_the_end(sendout, rounds=1)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=list(retries))
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000001")
+    assert (message.status, message.reason, message.attempts) == ("failed", "out_of_retries", 2)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED and sendout.messages_charged == 2
+    assert quota_balance(organisation=org) == 18
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_ambiguous_failure_is_unknown_and_charged(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    assert send_to_the_end(sendout, rounds=1) == {}
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
+    assert (message.status, message.reason) == ("unknown", "ambiguous_error")
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert sendout.messages_charged == 3  # the unknown message (2) stays charged
+    assert quota_balance(organisation=org) == 17
+    # Never sent again.
+    send_to_the_end(sendout, rounds=1)
+    assert [a.to for a in locmem.attempts].count("+358401000003") == 1
+    assert_books_balance(org, sendout, topped_up=20)
