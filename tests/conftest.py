@@ -91,6 +91,21 @@ def _empty_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _in_memory_broker() -> Iterator[None]:
+    """Tasks that in-process tests enqueue stay in this process. Without it they went
+    to the default file-system broker under var/, where the next `make run` worker
+    picked them up and ran them against its own database. Tests that need a real
+    broker switch to one themselves (tests/worker.py)."""
+    from config.celery import app
+
+    saved = app.conf.broker_url
+    if saved.startswith("filesystem"):
+        app.conf.broker_url = "memory://"
+    yield
+    app.conf.broker_url = saved
+
+
 @pytest.fixture
 def require_postgres(db) -> None:
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL=postgres://...)")
