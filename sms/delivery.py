@@ -8,15 +8,7 @@ from crm.models import Contact, OptOutSource
 from crm.services import contacts_opt_out_set
 from sms.models import OutboundMessage
 from sms.rules.numbers import normalise_number
-from sms.statuses import MessageStatus, allowed_previous
-
-# Messages that reached (or may have reached) the provider: the numbers we texted.
-LEFT_STATUSES = (
-    MessageStatus.SENT,
-    MessageStatus.DELIVERED,
-    MessageStatus.UNDELIVERED,
-    MessageStatus.UNKNOWN,
-)
+from sms.statuses import MESSAGE_LEFT_STATUSES, MessageStatus, allowed_previous
 
 
 def message_status_from_provider(
@@ -73,7 +65,7 @@ def inbound_reply(*, from_number: str, body: str) -> int:
         return 0
     contact_ids = (
         OutboundMessage.objects.filter(
-            to=number.e164, contact__isnull=False, status__in=LEFT_STATUSES
+            to=number.e164, contact__isnull=False, status__in=MESSAGE_LEFT_STATUSES
         )
         .values_list("contact_id", flat=True)
         .distinct()

@@ -75,6 +75,19 @@ MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Messages a sendout is still working on: it is not finished while any is here.
+MESSAGE_OPEN_STATUSES: tuple[str, ...] = (MessageStatus.PENDING, MessageStatus.SENDING)
+
+# Messages that reached (or may have reached) the provider: the numbers we texted,
+# charged and never refunded.
+MESSAGE_LEFT_STATUSES: tuple[str, ...] = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.UNKNOWN,
+)
+
+
 def can_move(old: str, new: str) -> bool:
     """Whether a message may move from status ``old`` to ``new`` (never backwards)."""
     return new in MESSAGE_TRANSITIONS.get(old, frozenset())

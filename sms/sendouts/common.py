@@ -8,14 +8,11 @@ from collections.abc import Sequence
 from celery import current_app
 
 from sms.models import Sendout
-from sms.statuses import MessageStatus
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "sms.tasks.sendout_dispatch"
 CHUNK_TASK = "sms.tasks.sendout_send_chunk"
-
-OPEN_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
 
 
 def log_ids(sendout: Sendout) -> dict[str, int | None]:

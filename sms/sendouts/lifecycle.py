@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
-from sms.sendouts.common import OPEN_STATUSES, log_ids, sendout_enqueue
+from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.statuses import (
+    MESSAGE_OPEN_STATUSES,
     SENDOUT_OPEN_STATUSES,
     MessageReason,
     MessageStatus,
@@ -33,7 +34,7 @@ def sendout_finish_if_done(*, sendout_id: int) -> bool:
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
         if not sendout_can_move(sendout.status, SendoutStatus.COMPLETED):
             return False
-        if sendout.messages.filter(status__in=OPEN_STATUSES).exists():
+        if sendout.messages.filter(status__in=MESSAGE_OPEN_STATUSES).exists():
             return False
         sendout.status = SendoutStatus.COMPLETED
         sendout.finished_at = timezone.now()
