@@ -18,8 +18,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from sms.backends import ErrorKind, SmsMessage, get_backend
-from sms.backends.twilio import classify_exception, parse_retry_after
+from sms.backends.twilio import classify_exception, message_status, parse_retry_after
 from sms.backends.twilio_http import PooledHttpClient, shared_http_client
+from sms.statuses import MessageStatus
 from tests.sms.twilio_standin import TwilioStandin
 
 FROM_NUMBER = "+15005550006"
@@ -449,3 +450,23 @@ def test_standin_posts_signed_status_callbacks(twilio_standin):
         assert form["MessageSid"] == result.provider_id
         assert validator.validate(callback, form, signature)
         assert not validator.validate(callback, {**form, "MessageStatus": "failed"}, signature)
+
+
+@pytest.mark.parametrize(
+    ("twilio", "ours"),
+    [
+        ("accepted", MessageStatus.SENT),
+        ("queued", MessageStatus.SENT),
+        ("sending", MessageStatus.SENT),
+        ("sent", MessageStatus.SENT),
+        (" Delivered ", MessageStatus.DELIVERED),
+        ("undelivered", MessageStatus.UNDELIVERED),
+        ("failed", MessageStatus.UNDELIVERED),  # after acceptance: the carrier's refusal
+        ("receiving", None),
+        ("read", None),
+        ("", None),
+        ("pending\x00", None),
+    ],
+)
+def test_twilios_status_words_become_ours_at_the_edge(twilio: str, ours) -> None:
+    assert message_status(twilio) == ours

@@ -3,7 +3,13 @@
 import pytest
 
 from sms.rules import RuleError
-from sms.rules.senders import OPERATOR_SENDER, resolve_sender, validate_sender_name
+from sms.rules.senders import (
+    OPERATOR_SENDER,
+    SenderChoice,
+    resolve_sender,
+    sender_choice,
+    validate_sender_name,
+)
 
 ALLOWED = "Use only letters A to Z without accents, digits, spaces and - + _ &."
 
@@ -121,4 +127,24 @@ def test_refusal_messages_name_the_reason() -> None:
         resolve_sender("Other", named_senders_enabled=True, approved_names={"Acme"})
     assert unapproved.value.message == (
         "“Other” is not an approved sender name. Choose one from the list."
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "operator_number", "service", "expected"),
+    [
+        # A named sender goes out as itself, whatever else the organisation has.
+        ("Acme", "+358401234567", "MG" + "0" * 32, SenderChoice("Acme", None)),
+        ("Acme", "", "", SenderChoice("Acme", None)),
+        # The operator sender: the organisation's number, else its messaging service,
+        # else neither (the backend's configured default).
+        (OPERATOR_SENDER, "+358401234567", "MG" + "0" * 32, SenderChoice("+358401234567", None)),
+        (OPERATOR_SENDER, "", "MG" + "0" * 32, SenderChoice(None, "MG" + "0" * 32)),
+        (OPERATOR_SENDER, "", "", SenderChoice(None, None)),
+    ],
+)
+def test_sender_choice(sender: str, operator_number: str, service: str, expected) -> None:
+    assert (
+        sender_choice(sender, operator_number=operator_number, messaging_service_sid=service)
+        == expected
     )

@@ -8,7 +8,8 @@ from crm.models import Contact
 from sms.backends import ErrorKind, SendError, locmem
 from sms.models import OutboundMessage, Sendout
 from sms.selectors import quota_balance
-from sms.sendouts.send import sendout_send_chunk
+from sms.sendouts.lifecycle import sendout_run_sweep
+from sms.sendouts.send import sendout_run_chunk, sendout_run_dispatch, sendout_send_chunk
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from tests.factories import (
     OPERATOR_NUMBER,
@@ -242,3 +243,63 @@ def test_ambiguous_failure_is_unknown_and_charged(
     send_to_the_end(sendout, rounds=1)
     assert [a.to for a in locmem.attempts].count("+358401000003") == 1
     assert_books_balance(org, sendout, topped_up=20)
+
+
+@pytest.fixture
+def handed_to_workers(monkeypatch) -> list[tuple[str, list, float | None]]:
+    """What the services hand to Celery (task name, args, countdown), recorded at
+    the library's door instead of reaching a broker."""
+    from celery import current_app
+
+    handed: list[tuple[str, list, float | None]] = []
+
+    def send_task(name: str, args=None, countdown=None, **options):
+        handed.append((name, list(args or []), countdown))
+
+    monkeypatch.setattr(current_app._get_current_object(), "send_task", send_task)
+    return handed
+
+
+def test_dispatch_hands_each_chunk_to_the_workers(org, user, town_group, handed_to_workers):
+    SmsSettingsFactory(organisation=org, quota=100)
+    sendable_contacts(org, 7)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    pending = list(
+        sendout.messages.filter(status=MessageStatus.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    assert sendout_run_dispatch(sendout_id=sendout.pk) == 3  # chunks of 3
+    assert handed_to_workers == [
+        ("sms.tasks.sendout_send_chunk", [sendout.pk, pending[0:3]], None),
+        ("sms.tasks.sendout_send_chunk", [sendout.pk, pending[3:6]], None),
+        ("sms.tasks.sendout_send_chunk", [sendout.pk, pending[6:7]], None),
+    ]
+
+
+def test_a_chunks_retries_go_back_grouped_by_their_delay(org, sendout, settings, handed_to_workers):
+    settings.SMS_RETRY_BACKOFF_BASE = settings.SMS_RETRY_BACKOFF_MAX = 0.001
+    busy = {"+358401000001": 30, "+358401000002": 30, "+358401000003": 60}
+    for to, wait in busy.items():
+        locmem.failures[to] = [
+            SendError(kind=ErrorKind.TRANSIENT, http_status=429, retry_after=wait)
+        ]
+    ids = dict(sendout.messages.filter(status=MessageStatus.PENDING).values_list("to", "id"))
+    assert sendout_run_chunk(sendout_id=sendout.pk, message_ids=sorted(ids.values())) == 3
+    # One task per delay; the order of ids inside a task does not matter.
+    tasks = sorted(
+        (name, args[0], sorted(args[1]), countdown) for name, args, countdown in handed_to_workers
+    )
+    first_two = sorted([ids["+358401000001"], ids["+358401000002"]])
+    assert tasks == [
+        ("sms.tasks.sendout_send_chunk", sendout.pk, first_two, 30),
+        ("sms.tasks.sendout_send_chunk", sendout.pk, [ids["+358401000003"]], 60),
+    ]
+
+
+def test_the_sweep_hands_a_sendout_that_lost_its_queued_work_back(
+    sendout, settings, handed_to_workers
+):
+    settings.SMS_SENDING_TIMEOUT = 0  # every pending message counts as forgotten
+    assert sendout_run_sweep() == 1
+    assert handed_to_workers == [("sms.tasks.sendout_dispatch", [sendout.pk], None)]
