@@ -8,10 +8,16 @@ from crm.models import Organisation
 from sms import tags
 from sms.checks import sendout_validate
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
-from sms.recipients import RecipientSummary, recipients_summarise
+from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.senders import OPERATOR_SENDER
-from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, char_count, encoding_info
+from sms.rules.text import (
+    CHARS_PER_MESSAGE,
+    MAX_CHARS,
+    billed_messages,
+    char_count,
+    encoding_info,
+)
 from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
 
@@ -95,6 +101,30 @@ def sendout_preview(
     return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
 
 
+def preview_skipped(
+    *,
+    target_group: TargetGroup,
+    sms_settings: SmsSettings,
+    sender: str,
+    phone_field: str,
+    body: str,
+    reason: SkipReason,
+) -> list[Recipient]:
+    """The members a sendout of ``body`` would skip for ``reason``, in id order:
+    the list behind one "N skipped" line of the preview. Checks the input as
+    ``sendout_preview`` does. Writes nothing."""
+    asked = sendout_validate(
+        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+    )
+    return [
+        recipient
+        for recipient in recipients_resolve(
+            target_group=target_group, phone_field=asked.phone_field, template=asked.template
+        )
+        if recipient.reason == reason
+    ]
+
+
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
     longest = summary.longest.body if summary.longest else body
     info = encoding_info(longest)
@@ -124,6 +154,10 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
             "skipped": {reason.value: n for reason, n in summary.skipped.items()},
         },
         "messages": summary.messages,
+        # The template is counted as typed; tags change each recipient's length.
+        "messages_per_recipient_max": (
+            billed_messages(summary.longest.chars) if summary.longest else 0
+        ),
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
         "chars": char_count(body),

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.rules.numbers import SkipReason
 
 
 class QuotaTransactionSerializer(serializers.ModelSerializer):
@@ -76,6 +77,22 @@ class PreviewInSerializer(MessageInSerializer):
     pass
 
 
+class SkippedInSerializer(MessageInSerializer):
+    """The query of ``GET .../sms/skipped/``: the preview's input and one reason."""
+
+    reason = serializers.ChoiceField(choices=[(r.value, r.label) for r in SkipReason])
+    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+
+
+class SkippedSerializer(serializers.Serializer):
+    contact = serializers.IntegerField(source="contact_id")
+    name = serializers.CharField()
+    to = serializers.CharField()
+    reason = serializers.CharField()
+    chars = serializers.IntegerField()
+
+
 class SendoutInSerializer(MessageInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
@@ -100,6 +117,9 @@ class SampleSerializer(serializers.Serializer):
 class PreviewOutSerializer(serializers.Serializer):
     recipients = RecipientsSerializer()
     messages = serializers.IntegerField()
+    messages_per_recipient_max = serializers.IntegerField(
+        help_text=_("The most messages one recipient's text bills, after tags.")
+    )
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
     chars = serializers.IntegerField()
