@@ -155,7 +155,9 @@ FIELDS: tuple[Field, ...] = (
     _contact("title", gettext_lazy("Title")),
     _contact("email", gettext_lazy("Email")),
     _contact("city", gettext_lazy("City")),
-    _contact("language", gettext_lazy("Language"), FieldType.CHOICE, choices=tuple(Language.choices)),
+    _contact(
+        "language", gettext_lazy("Language"), FieldType.CHOICE, choices=tuple(Language.choices)
+    ),
     _contact("mobile_phone", gettext_lazy("Mobile phone")),
     _contact("work_phone", gettext_lazy("Work phone")),
     _contact("created_at", gettext_lazy("Created"), FieldType.DATE),

@@ -225,7 +225,7 @@ def test_the_deciding_numbers_stand_beside_submit_at_1280x800(
     assert summary.inner_text() == "4 recipients · 4 messages · quota after 996"
     submit = dialog.get_by_role("button", name="Submit")
     for box in (summary.bounding_box(), submit.bounding_box()):
-        assert 0 <= box["y"] and box["y"] + box["height"] <= 800
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 800
     quota_adjust(organisation=org, amount=-998, reason="spent elsewhere")
     page.keyboard.type("!")
     summary.filter(has_text="more than the quota").wait_for()

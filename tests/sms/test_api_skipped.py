@@ -26,17 +26,13 @@ def test_lists_the_members_skipped_for_one_reason(api, org, known_group):  # noq
         ("Local", "", "missing_country_code")
     ]
     twin = api.get(skipped_url(known_group), {**query, "reason": "duplicate_number"}).json()
-    assert [(r["name"].split()[0], r["to"]) for r in twin["results"]] == [
-        ("Twin", "+358401000001")
-    ]
+    assert [(r["name"].split()[0], r["to"]) for r in twin["results"]] == [("Twin", "+358401000001")]
     nothing_written(org, 10)
 
 
 def test_is_paginated_in_id_order(api, org):
     SmsSettingsFactory(organisation=org, quota=10)
-    contacts = [
-        ContactFactory(organisation=org, first_name=f"N{n}", blank=True) for n in range(5)
-    ]
+    contacts = [ContactFactory(organisation=org, first_name=f"N{n}", blank=True) for n in range(5)]
     group = TargetGroupFactory(organisation=org, included_contacts=contacts)
     query = {"body": "Hei", "reason": "missing_number", "page_size": 2}
     first = api.get(skipped_url(group), query).json()
