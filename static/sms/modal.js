@@ -223,7 +223,8 @@
       parts.push(list);
     }
     const quota = document.createElement("p");
-    quota.className = data.quota_after < 0 ? "quota-after error" : "quota-after";
+    quota.className = "quota-after";
+    quota.classList.toggle("error", data.quota_after < 0);
     quota.textContent = interp(gettext("Quota after sending: %(after)s"), { after: fmt(data.quota_after) });
     parts.push(quota);
     data.samples.slice(0, 5).forEach((sample) => {
