@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import translation
 
 from crm.models import Contact, Role
 from targetgroups.models import TargetGroup
@@ -216,3 +217,19 @@ def test_conditions_tab_puts_the_error_summary_above_the_rows(browser, group):
     # The builder's strings come from the JavaScript catalogue.
     assert html.index("/jsi18n/") < html.index("targetgroups/conditions.js")
     assert 'id="tg-strings"' not in html
+
+
+def test_member_counts_use_the_languages_grouping(browser, org, settings):
+    Contact.objects.bulk_create(
+        Contact(organisation=org, last_name=f"P{n}", city="Kemi") for n in range(1200)
+    )
+    group = TargetGroup.objects.create(
+        organisation=org,
+        name="Kemi",
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Kemi"}],
+    )
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "fi"
+    with translation.override(settings.LANGUAGE_CODE):  # the request switches this thread
+        html = browser.get(f"/target-groups/{group.pk}/").content.decode()
+    assert "1\u00a0200 jäsentä</span>" in html
+    assert 'data-testid="live-count">1\u00a0200</span>' in html
