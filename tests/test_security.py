@@ -217,6 +217,7 @@ ROUTE_OBJECTS = {
     "api-targetgroup-reset": "target_group",
     "api-sms-options": "target_group",
     "api-sms-preview": "target_group",
+    "api-sms-skipped": "target_group",
     "api-sms-sendout-create": "target_group",
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
