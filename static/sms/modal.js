@@ -490,7 +490,8 @@
     const fitted = cutToFit(data, Math.max(room, 0));
     if (fitted) insertAtCursor(fitted);
     const points = Array.from(data);
-    showCut(points.length - length(fitted), points.length > 1 ? points.slice(Array.from(fitted).length).join("") : "");
+    const leftOut = points.slice(Array.from(fitted).length).join("");
+    showCut(length(data) - length(fitted), points.length > 1 ? leftOut : "");
   });
   els.body.addEventListener("input", () => {
     // A last guard for input that bypasses beforeinput (e.g. some IMEs).
