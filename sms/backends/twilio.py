@@ -22,6 +22,7 @@ sender or messaging service, and the attempt's time window on ``date_created``.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,7 +37,11 @@ import urllib3.exceptions
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.rest import Client
 
 from sms.statuses import MessageStatus
@@ -291,6 +296,7 @@ class SmsBackend(BaseSmsBackend):
     LOOKUP_LIMIT = 200
 
     def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
+        """One list request (and its pages) per query, on the sending thread pool."""
         if not queries:
             return []
         new_connection = self.open()
@@ -315,7 +321,9 @@ class SmsBackend(BaseSmsBackend):
         try:
             listed = self.client.messages.list(**kwargs, limit=self.LOOKUP_LIMIT, page_size=50)
         except Exception as exc:
-            error = classify_exception(exc, response_headers=self.http_client.last_response_headers)
+            error = _page_error(exc) or classify_exception(
+                exc, response_headers=self.http_client.last_response_headers
+            )
             if error.kind is ErrorKind.AMBIGUOUS:  # a read has no side effect: ask again
                 error = SendError(kind=ErrorKind.TRANSIENT, code=error.code, message=error.message)
             return LookupResult(query.reference, error=error)
@@ -331,3 +339,20 @@ class SmsBackend(BaseSmsBackend):
             and earliest <= record.date_created <= latest
         ]
         return LookupResult(query.reference, provider_ids=tuple(sid for _at, sid in sorted(found)))
+
+
+def _page_error(exc: BaseException) -> SendError | None:
+    """The SDK's list raises ``TwilioException("Unable to fetch page", response)``
+    for an error answer, not a ``TwilioRestException``: classified like one."""
+    if isinstance(exc, TwilioRestException) or not isinstance(exc, TwilioException):
+        return None
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    try:
+        code = str(json.loads(response.text).get("code") or "") or None
+    except (ValueError, AttributeError):
+        code = None
+    kind = ErrorKind.TRANSIENT if status == 429 or status >= 500 else ErrorKind.PERMANENT
+    return SendError(kind=kind, code=code, http_status=status, message="Unable to fetch page")
