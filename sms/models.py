@@ -223,6 +223,21 @@ class Sendout(models.Model):
         counts["recipients"] = sum(found.values())
         return counts
 
+    @property
+    def reconciliation(self) -> dict[str, int]:
+        """Messages settled by reconciliation with the provider, per outcome
+        (``Recovery``): from ``recovery_*`` annotations when the selector added
+        them, else counted now."""
+        if hasattr(self, f"recovery_{Recovery.RECOVERED.value}"):
+            return {r.value: getattr(self, f"recovery_{r.value}") for r in Recovery}
+        found = dict(
+            self.messages.exclude(recovery="")
+            .order_by()
+            .values_list("recovery")
+            .annotate(n=models.Count("id"))
+        )
+        return {r.value: found.get(r.value, 0) for r in Recovery}
+
 
 class OutboundMessage(models.Model):
     """One recipient of a sendout: the number, the rendered text and its fate."""

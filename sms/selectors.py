@@ -12,7 +12,7 @@ from sms.recipients import RecipientSummary, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, char_count, encoding_info
-from sms.statuses import MessageStatus
+from sms.statuses import MessageStatus, Recovery
 from targetgroups.models import TargetGroup
 
 
@@ -150,7 +150,11 @@ def _counts() -> dict:
         for status in MessageStatus
     }
     counts["recipients"] = Count("messages")
-    return {f"count_{k}": v for k, v in counts.items()}
+    recovered = {
+        f"recovery_{r.value}": Count("messages", filter=Q(messages__recovery=r.value))
+        for r in Recovery
+    }
+    return {f"count_{k}": v for k, v in counts.items()} | recovered
 
 
 def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:

@@ -281,3 +281,18 @@ def _release(message: OutboundMessage, *, until: datetime) -> None:
     OutboundMessage.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, claimed_by=message.claimed_by
     ).update(claimed_by="", claimed_until=until)
+
+
+def reconciliation_summary(outcomes: Counter[str]) -> str:
+    """What a reconciliation of stored ``unknown`` messages did, for people."""
+    return _(
+        "Unknown messages looked up: %(total)s. Found and sent: %(recovered)s. "
+        "Not found, refunded: %(refunded)s. Not found, sent again: %(resent)s. "
+        "Still unknown (the provider could not be asked): %(unresolved)s."
+    ) % {
+        "total": sum(outcomes.values()),
+        "recovered": outcomes[Recovery.RECOVERED],
+        "refunded": outcomes[Recovery.REFUNDED],
+        "resent": outcomes[Recovery.RESENT],
+        "unresolved": outcomes[Recovery.UNRESOLVED] + outcomes["waiting"],
+    }
