@@ -15,6 +15,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -325,6 +326,16 @@ SMS_RECONCILE_GIVE_UP = env.float("SMS_RECONCILE_GIVE_UP", default=900.0)
 SMS_LOST_WORK_SECONDS = env.float("SMS_LOST_WORK_SECONDS", default=90.0)
 SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=10.0)
 CELERY_BEAT_SCHEDULE = {
-    "sms-sweep": {"task": "sms.tasks.sweep", "schedule": SMS_SWEEP_INTERVAL},
+    # A sweep not started before the next one is due is dropped, not piled up.
+    "sms-sweep": {
+        "task": "sms.tasks.sweep",
+        "schedule": SMS_SWEEP_INTERVAL,
+        "options": {"expires": SMS_SWEEP_INTERVAL},
+    },
 }
+# The sweeper has a queue of its own, so that it never waits behind a long sendout's
+# chunks (crash recovery within seconds); a worker consumes both queues by default.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sms-sweep"))
+CELERY_TASK_ROUTES = {"sms.tasks.sweep": {"queue": "sms-sweep"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
