@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -109,7 +110,12 @@ def messages_reconcile(
     if not messages:
         return done
     if backend is None:
-        with get_backend() as opened:
+        try:
+            opened = get_backend()
+        except ImproperlyConfigured:  # no credentials: the provider cannot be asked
+            logger.exception("sms reconciliation: the SMS backend is not configured")
+            opened = BaseSmsBackend()  # answers every lookup with a permanent error
+        with opened:
             return messages_reconcile(messages=messages, backend=opened)
     now = timezone.now()
     results = backend.lookup([_query(m, now) for m in messages])

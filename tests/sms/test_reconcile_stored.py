@@ -123,3 +123,15 @@ def test_console_backend_finds_what_it_printed(settings):
     )
     assert found.provider_ids == (sent.provider_id,)
     assert other.provider_ids == () and other.error is None
+
+
+def test_without_credentials_unknown_messages_stay_unknown(old_sendout, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = ""
+    settings.TWILIO_AUTH_TOKEN = ""
+    out = StringIO()
+    call_command("sms_reconcile", stdout=out)
+    assert "Still unknown (the provider could not be asked): 3" in out.getvalue()
+    assert set(
+        OutboundMessage.objects.exclude(to=number(0)).values_list("recovery", flat=True)
+    ) == {"unresolved"}
