@@ -9,6 +9,7 @@ part needs its Django permission (``sms.change_quota`` for the quota actions).
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from core.errors import DomainError
@@ -16,7 +17,8 @@ from crm.admin import OrganisationScopedAdminMixin, ReadOnlyAdminMixin
 from crm.models import Organisation
 from sms.admin_organisation import OrganisationSmsAdmin
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
-from sms.sendouts.lifecycle import sendout_cancel
+from sms.sendouts.lifecycle import messages_reconcile_unknown, sendout_cancel
+from sms.sendouts.reconcile import reconciliation_summary
 from sms.statuses import MessageStatus
 
 admin.site.unregister(Organisation)
@@ -84,7 +86,7 @@ class SendoutAdmin(
     list_select_related = ["organisation", "created_by"]
     date_hierarchy = "created_at"
     readonly_fields = ["status_counts", "messages_charged"]
-    actions = ["cancel_sendouts"]
+    actions = ["cancel_sendouts", "reconcile_unknown"]
 
     @admin.display(description=gettext_lazy("messages charged"))
     def messages_charged(self, obj: Sendout) -> int:
@@ -113,6 +115,28 @@ class SendoutAdmin(
                 % {"n": cancelled},
                 messages.SUCCESS,
             )
+
+    def has_reconcile_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sms.change_sendout")
+
+    @admin.action(
+        description=gettext_lazy("Look up unknown messages at the provider"),
+        permissions=["reconcile"],
+    )
+    def reconcile_unknown(self, request: HttpRequest, queryset: QuerySet[Sendout]) -> None:
+        reconcile_unknown_and_report(
+            self, request, OutboundMessage.objects.filter(sendout__in=queryset)
+        )
+
+
+def reconcile_unknown_and_report(
+    model_admin: admin.ModelAdmin, request: HttpRequest, messages_qs: QuerySet[OutboundMessage]
+) -> None:
+    outcomes = messages_reconcile_unknown(messages=messages_qs)
+    if not outcomes:
+        model_admin.message_user(request, _("No unknown messages selected."), messages.INFO)
+        return
+    model_admin.message_user(request, reconciliation_summary(outcomes), messages.SUCCESS)
 
 
 @admin.register(OutboundMessage)
@@ -144,5 +168,16 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
         "=sendout__id",
     ]
     list_select_related = ["sendout", "contact"]
+    actions = ["reconcile_unknown"]
     # Counting a large table on every page is slow: the admin shows "Show all" instead.
     show_full_result_count = False
+
+    def has_reconcile_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sms.change_sendout")
+
+    @admin.action(
+        description=gettext_lazy("Look up unknown messages at the provider"),
+        permissions=["reconcile"],
+    )
+    def reconcile_unknown(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        reconcile_unknown_and_report(self, request, queryset)

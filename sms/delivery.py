@@ -2,6 +2,8 @@
 inbound replies. ``sms/webhooks.py`` is the HTTP edge that calls these."""
 
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Contact, OptOutSource
@@ -25,9 +27,10 @@ def message_status_from_provider(
 
     Idempotent: a replay or an older report changes nothing, because the update
     is conditional on a status that may move to ``status`` (``allowed_previous``). The message
-    is found by its provider id; failing that, an ``unknown`` message without a
-    provider id is found by ``message_id`` (from the callback URL) and learns its
-    provider id: the report is then the only truth about whether it left.
+    is found by its provider id; failing that, a ``sending`` or ``unknown`` message
+    without a provider id is found by ``message_id`` (from the callback URL) and
+    learns its provider id: its worker died (or lost the connection) before it
+    recorded the answer, and the report is the truth about whether it left.
     """
     new = status
     if not provider_id or new is None:
@@ -38,10 +41,17 @@ def message_status_from_provider(
         known = OutboundMessage.objects.filter(provider_id=provider_id)
         if known.exists() or message_id is None:
             return bool(known.filter(status__in=movable).update(**changes))
+        unanswered = (MessageStatus.SENDING, MessageStatus.UNKNOWN)
         return bool(
-            OutboundMessage.objects.filter(
-                pk=message_id, provider_id="", status=MessageStatus.UNKNOWN, status__in=movable
-            ).update(provider_id=provider_id[:64], **changes)
+            OutboundMessage.objects.filter(pk=message_id, provider_id="", status__in=unanswered)
+            .filter(status__in=movable)
+            .update(
+                provider_id=provider_id[:64],
+                claimed_by="",
+                claimed_until=None,
+                sent_at=Coalesce("sent_at", Value(changes["updated_at"])),
+                **changes,
+            )
         )
 
 

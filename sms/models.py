@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from sms.statuses import MessageStatus, SendoutStatus
+from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 
 
@@ -223,6 +223,21 @@ class Sendout(models.Model):
         counts["recipients"] = sum(found.values())
         return counts
 
+    @property
+    def reconciliation(self) -> dict[str, int]:
+        """Messages settled by reconciliation with the provider, per outcome
+        (``Recovery``): from ``recovery_*`` annotations when the selector added
+        them, else counted now."""
+        if hasattr(self, f"recovery_{Recovery.RECOVERED.value}"):
+            return {r.value: getattr(self, f"recovery_{r.value}") for r in Recovery}
+        found = dict(
+            self.messages.exclude(recovery="")
+            .order_by()
+            .values_list("recovery")
+            .annotate(n=models.Count("id"))
+        )
+        return {r.value: found.get(r.value, 0) for r in Recovery}
+
 
 class OutboundMessage(models.Model):
     """One recipient of a sendout: the number, the rendered text and its fate."""
@@ -252,6 +267,14 @@ class OutboundMessage(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # The lease of a claim: who sends the message now, and until when. The holder
+    # renews it while it works; the sweeper takes over a lease that expired.
+    claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempt_started_at = models.DateTimeField(_("last attempt started at"), null=True, blank=True)
+    recovery = models.CharField(
+        _("reconciliation"), max_length=16, choices=Recovery.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("outbound message")
@@ -272,6 +295,12 @@ class OutboundMessage(models.Model):
         indexes = [
             models.Index(fields=["sendout", "status"]),
             models.Index(fields=["provider_id"], name="sms_message_provider_id_idx"),
+            # The sweeper's look for expired leases.
+            models.Index(
+                fields=["claimed_until"],
+                condition=Q(status=MessageStatus.SENDING),
+                name="sms_message_lease_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from sms.rules.text import (
     char_count,
     encoding_info,
 )
-from sms.statuses import MessageStatus
+from sms.statuses import MessageStatus, Recovery
 from targetgroups.models import TargetGroup
 
 
@@ -184,7 +184,11 @@ def _counts() -> dict:
         for status in MessageStatus
     }
     counts["recipients"] = Count("messages")
-    return {f"count_{k}": v for k, v in counts.items()}
+    recovered = {
+        f"recovery_{r.value}": Count("messages", filter=Q(messages__recovery=r.value))
+        for r in Recovery
+    }
+    return {f"count_{k}": v for k, v in counts.items()} | recovered
 
 
 def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:

@@ -142,10 +142,25 @@ class CountsSerializer(serializers.Serializer):
     unknown = serializers.IntegerField()
 
 
+class ReconciliationSerializer(serializers.Serializer):
+    recovered = serializers.IntegerField(
+        help_text=_("Interrupted sends found at the provider: sent.")
+    )
+    resent = serializers.IntegerField(help_text=_("Not found at the provider: sent again."))
+    refunded = serializers.IntegerField(help_text=_("Not found at the provider: refunded."))
+    unresolved = serializers.IntegerField(
+        help_text=_("The provider could not be asked: still unknown.")
+    )
+
+
 class SendoutSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     messages_charged = serializers.IntegerField(read_only=True)
     counts = serializers.SerializerMethodField()
+    reconciliation = ReconciliationSerializer(
+        read_only=True,
+        help_text=_("Messages whose send was interrupted, by what reconciliation made of them."),
+    )
     progress = serializers.SerializerMethodField(
         help_text=_("Share of recipients with a final status, 0 to 100.")
     )
@@ -167,6 +182,7 @@ class SendoutSerializer(serializers.ModelSerializer):
             "messages_charged",
             "counts",
             "progress",
+            "reconciliation",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
@@ -196,6 +212,7 @@ class RecipientSerializer(serializers.ModelSerializer):
             "reason",
             "error_code",
             "provider_id",
+            "recovery",
             "updated_at",
         ]
 

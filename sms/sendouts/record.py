@@ -1,5 +1,10 @@
 """Recording what the provider answered for a chunk: one statement per 1,000
-messages, the refund of what failed, and the delay of each retry."""
+messages, the refund of what failed, and the delay of each retry. Recording an
+outcome ends the message's lease.
+
+An ambiguous answer (read timeout, connection lost after sending) is not an
+outcome: the message stays ``sending`` with its lease ended at once, and the
+sweeper reconciles it with the provider (``sms.sendouts.reconcile``)."""
 
 import logging
 import random
@@ -8,6 +13,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +39,7 @@ def record_results(
     what failed. Answers {message id: delay} for the messages to retry."""
     by_id = {m.pk: m for m in claimed}
     rows: list[tuple[int, str, str, str, str]] = []  # id, status, provider id, reason, code
+    ambiguous: dict[str, list[int]] = defaultdict(list)  # code: ids
     retry_delays: dict[int, float] = {}
     refundable: dict[int, int] = {}
     for result in results:
@@ -44,8 +51,9 @@ def record_results(
         error = result.error
         code = (error.code or str(error.http_status or ""))[:32]
         if error.kind == ErrorKind.AMBIGUOUS:
-            status, reason = MessageStatus.UNKNOWN, MessageReason.AMBIGUOUS_ERROR
-        elif error.kind == ErrorKind.TRANSIENT and attempts < settings.SMS_MAX_ATTEMPTS:
+            ambiguous[code].append(message.pk)
+            continue
+        if error.kind == ErrorKind.TRANSIENT and attempts < settings.SMS_MAX_ATTEMPTS:
             status, reason = MessageStatus.PENDING, MessageReason.RETRYING
             retry_delays[message.pk] = max(error.retry_after or 0, _backoff(attempts))
         else:
@@ -69,7 +77,26 @@ def record_results(
                 raise
             logger.warning("sms sendout %s: database lost while recording; retrying", sendout.pk)
             connection.close()
+    try:
+        _hand_to_reconciliation(ambiguous)
+    except OperationalError:  # their leases run out by themselves: reconciled all the same
+        logger.warning("sms sendout %s: database lost while handing over", sendout.pk)
     return {pk: delay for pk, delay in retry_delays.items() if pk in written}
+
+
+def _hand_to_reconciliation(ambiguous: dict[str, list[int]]) -> None:
+    """The message may or may not have reached the provider: it stays ``sending``,
+    its lease ends now, and the sweeper's next run looks it up."""
+    now = timezone.now()
+    for code, ids in ambiguous.items():
+        OutboundMessage.objects.filter(id__in=ids, status=MessageStatus.SENDING).update(
+            reason=MessageReason.AMBIGUOUS_ERROR,
+            error_code=code,
+            attempts=F("attempts") + 1,
+            claimed_by="",
+            claimed_until=now,
+            updated_at=now,
+        )
 
 
 @transaction.atomic
@@ -118,6 +145,8 @@ def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]])
             reason = v.column4,
             error_code = v.column5,
             attempts = attempts + 1,
+            claimed_by = '',
+            claimed_until = NULL,
             updated_at = %s,
             sent_at = CASE WHEN v.column2 = %s THEN %s ELSE sent_at END
         FROM (VALUES {values}) AS v
