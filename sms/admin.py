@@ -14,10 +14,12 @@ from django.utils.translation import gettext_lazy, ngettext
 from core.errors import DomainError
 from crm.admin import OrganisationScopedAdminMixin, ReadOnlyAdminMixin
 from crm.models import Organisation
-from sms.admin_organisation import OrganisationSmsAdmin
+from sms.admin_organisation import OrganisationSmsAdmin, grouped
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.rules.numbers import PHONE_FIELDS
+from sms.rules.senders import sender_label
 from sms.sendouts.lifecycle import sendout_cancel
-from sms.statuses import MessageStatus
+from sms.statuses import MessageStatus, reason_label
 
 admin.site.unregister(Organisation)
 admin.site.register(Organisation, OrganisationSmsAdmin)
@@ -32,8 +34,8 @@ class QuotaTransactionAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, ad
         "created_at",
         "organisation",
         "kind",
-        "amount",
-        "balance_after",
+        "amount_display",
+        "balance_after_display",
         "reason",
         "sendout",
         "created_by",
@@ -42,6 +44,14 @@ class QuotaTransactionAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, ad
     search_fields = ["reason", "organisation__name", "created_by__username"]
     list_select_related = ["organisation", "created_by", "sendout"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.amount, signed=True)
+
+    @admin.display(description=gettext_lazy("balance after"), ordering="balance_after")
+    def balance_after_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.balance_after)
 
 
 class _CountsMixin:
@@ -71,7 +81,8 @@ class SendoutAdmin(
         "id",
         "organisation",
         "status",
-        "sender",
+        "sender_display",
+        "phone_field_display",
         "recipients_total",
         "messages_reserved",
         "messages_charged",
@@ -81,10 +92,21 @@ class SendoutAdmin(
     ]
     list_filter = ["status", ("organisation", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["=id", "sender", "body", "created_by__username"]
-    list_select_related = ["organisation", "created_by"]
+    list_select_related = ["organisation", "organisation__sms_settings", "created_by"]
     date_hierarchy = "created_at"
-    readonly_fields = ["status_counts", "messages_charged"]
+    readonly_fields = ["status_counts", "messages_charged", "sender_display", "phone_field_display"]
     actions = ["cancel_sendouts"]
+
+    @admin.display(description=gettext_lazy("sender"), ordering="sender")
+    def sender_display(self, obj: Sendout) -> str:
+        sms_settings = getattr(obj.organisation, "sms_settings", None)
+        return sender_label(
+            obj.sender, operator_number=sms_settings.operator_number if sms_settings else ""
+        )
+
+    @admin.display(description=gettext_lazy("phone field"), ordering="phone_field")
+    def phone_field_display(self, obj: Sendout) -> str:
+        return str(PHONE_FIELDS.get(obj.phone_field, obj.phone_field))
 
     @admin.display(description=gettext_lazy("messages charged"))
     def messages_charged(self, obj: Sendout) -> int:
@@ -125,7 +147,7 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
         "to",
         "status",
         "messages",
-        "reason",
+        "reason_display",
         "error_code",
         "provider_id",
         "updated_at",
@@ -146,3 +168,8 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
     list_select_related = ["sendout", "contact"]
     # Counting a large table on every page is slow: the admin shows "Show all" instead.
     show_full_result_count = False
+    readonly_fields = ["reason_display"]
+
+    @admin.display(description=gettext_lazy("reason"), ordering="reason")
+    def reason_display(self, obj: OutboundMessage) -> str:
+        return reason_label(obj.reason) or "-"
