@@ -58,7 +58,9 @@ WORDS = {
         "message": "Viesti",
         "sender": "Operaattorinumero (+358 40 111 0000)",
         "progress": f"50{NBSP}% valmis",
-        "cancelled": "Peruttu · 0 / 8 vastaanottajalle ehdittiin lähettää viesti ennen peruutusta",
+        "cancelled": (
+            "Peruutettu · 0 / 8 vastaanottajalle ehdittiin lähettää viesti ennen peruutusta"
+        ),
         "history": "Tekstiviestihistoria",
         "opt_out": "Kiellä tekstiviestit",
         "opted_out": "Kieltäytynyt",
