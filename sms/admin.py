@@ -97,6 +97,12 @@ class SendoutAdmin(
     readonly_fields = ["status_counts", "messages_charged", "sender_display", "phone_field_display"]
     actions = ["cancel_sendouts"]
 
+    def get_fields(self, request: HttpRequest, obj: Sendout | None = None) -> list:
+        # The codes in words, in their places.
+        words = {"sender": "sender_display", "phone_field": "phone_field_display"}
+        fields = [words.get(f, f) for f in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))
+
     @admin.display(description=gettext_lazy("sender"), ordering="sender")
     def sender_display(self, obj: Sendout) -> str:
         sms_settings = getattr(obj.organisation, "sms_settings", None)
@@ -169,6 +175,12 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
     # Counting a large table on every page is slow: the admin shows "Show all" instead.
     show_full_result_count = False
     readonly_fields = ["reason_display"]
+
+    def get_fields(self, request: HttpRequest, obj: OutboundMessage | None = None) -> list:
+        fields = [
+            "reason_display" if f == "reason" else f for f in super().get_fields(request, obj)
+        ]
+        return list(dict.fromkeys(fields))
 
     @admin.display(description=gettext_lazy("reason"), ordering="reason")
     def reason_display(self, obj: OutboundMessage) -> str:

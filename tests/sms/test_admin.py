@@ -1,5 +1,7 @@
 """The SMS admin, driven through Django's test client."""
 
+import re
+
 import pytest
 from django import forms
 from django.contrib.admin import helpers
@@ -333,6 +335,12 @@ def test_the_admin_shows_labels_and_formatted_numbers_not_codes(superuser_client
     title = page.content.decode()
     assert "- (Skipped)" not in title
     assert f"Matti Virtanen in sendout {sendout.pk}: Skipped" in title
+    sendout_page = superuser_client.get(f"/admin/sms/sendout/{sendout.pk}/change/")
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', sendout_page.content.decode())
+    assert "Operator number (+358 40 111 0000)" in readonly and "Mobile phone" in readonly
+    assert "operator" not in readonly and "mobile_phone" not in readonly
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', title)
+    assert "Opted out of SMS" in readonly and "opted_out" not in readonly
     assert "4,976" in superuser_client.get(CHANGELIST).content.decode()
     change = superuser_client.get(change_url(org)).content.decode()
     assert "4,976" in change and ">4976<" not in change
