@@ -390,3 +390,29 @@ def test_every_page_fits_a_phone(
             stop.check(f"page-{name}")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [768, 900])
+def test_a_tablet_keeps_the_header_on_its_dark_background(
+    chromium_browser, live_server, user, width
+):
+    """#15 item 1: between phone and desktop the header wraps; its links never fall
+    on the light page (contrast 1.25:1 before)."""
+    context = chromium_browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 900}, locale="fi-FI"
+    )
+    page = context.new_page()
+    try:
+        page.goto("/login/")
+        page.get_by_label("Käyttäjätunnus").fill(user.username)
+        page.get_by_label("Salasana").fill("pw-123-secret")
+        page.get_by_role("button", name="Kirjaudu sisään").click()
+        page.wait_for_url("**/contacts/")
+        header = page.locator("header.topbar").bounding_box()
+        for name in ("Vaihda", "Kirjaudu ulos"):
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box["y"] + box["height"] <= header["y"] + header["height"], name
+            assert box["x"] + box["width"] <= width, name
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
