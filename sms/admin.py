@@ -15,11 +15,13 @@ from django.utils.translation import gettext_lazy, ngettext
 from core.errors import DomainError
 from crm.admin import OrganisationScopedAdminMixin, ReadOnlyAdminMixin
 from crm.models import Organisation
-from sms.admin_organisation import OrganisationSmsAdmin
+from sms.admin_organisation import OrganisationSmsAdmin, grouped
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.rules.numbers import PHONE_FIELDS
+from sms.rules.senders import sender_label
 from sms.sendouts.lifecycle import messages_reconcile_unknown, sendout_cancel
 from sms.sendouts.reconcile import reconciliation_summary
-from sms.statuses import MessageStatus
+from sms.statuses import MessageStatus, reason_label
 
 admin.site.unregister(Organisation)
 admin.site.register(Organisation, OrganisationSmsAdmin)
@@ -34,8 +36,8 @@ class QuotaTransactionAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, ad
         "created_at",
         "organisation",
         "kind",
-        "amount",
-        "balance_after",
+        "amount_display",
+        "balance_after_display",
         "reason",
         "sendout",
         "created_by",
@@ -44,6 +46,14 @@ class QuotaTransactionAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, ad
     search_fields = ["reason", "organisation__name", "created_by__username"]
     list_select_related = ["organisation", "created_by", "sendout"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.amount, signed=True)
+
+    @admin.display(description=gettext_lazy("balance after"), ordering="balance_after")
+    def balance_after_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.balance_after)
 
 
 class _CountsMixin:
@@ -73,7 +83,8 @@ class SendoutAdmin(
         "id",
         "organisation",
         "status",
-        "sender",
+        "sender_display",
+        "phone_field_display",
         "recipients_total",
         "messages_reserved",
         "messages_charged",
@@ -83,10 +94,27 @@ class SendoutAdmin(
     ]
     list_filter = ["status", ("organisation", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["=id", "sender", "body", "created_by__username"]
-    list_select_related = ["organisation", "created_by"]
+    list_select_related = ["organisation", "organisation__sms_settings", "created_by"]
     date_hierarchy = "created_at"
-    readonly_fields = ["status_counts", "messages_charged"]
+    readonly_fields = ["status_counts", "messages_charged", "sender_display", "phone_field_display"]
     actions = ["cancel_sendouts", "reconcile_unknown"]
+
+    def get_fields(self, request: HttpRequest, obj: Sendout | None = None) -> list:
+        # The codes in words, in their places.
+        words = {"sender": "sender_display", "phone_field": "phone_field_display"}
+        fields = [words.get(f, f) for f in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))
+
+    @admin.display(description=gettext_lazy("sender"), ordering="sender")
+    def sender_display(self, obj: Sendout) -> str:
+        sms_settings = getattr(obj.organisation, "sms_settings", None)
+        return sender_label(
+            obj.sender, operator_number=sms_settings.operator_number if sms_settings else ""
+        )
+
+    @admin.display(description=gettext_lazy("phone field"), ordering="phone_field")
+    def phone_field_display(self, obj: Sendout) -> str:
+        return str(PHONE_FIELDS.get(obj.phone_field, obj.phone_field))
 
     @admin.display(description=gettext_lazy("messages charged"))
     def messages_charged(self, obj: Sendout) -> int:
@@ -149,7 +177,7 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
         "to",
         "status",
         "messages",
-        "reason",
+        "reason_display",
         "error_code",
         "provider_id",
         "updated_at",
@@ -181,3 +209,15 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
     )
     def reconcile_unknown(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
         reconcile_unknown_and_report(self, request, queryset)
+
+    readonly_fields = ["reason_display"]
+
+    def get_fields(self, request: HttpRequest, obj: OutboundMessage | None = None) -> list:
+        fields = [
+            "reason_display" if f == "reason" else f for f in super().get_fields(request, obj)
+        ]
+        return list(dict.fromkeys(fields))
+
+    @admin.display(description=gettext_lazy("reason"), ordering="reason")
+    def reason_display(self, obj: OutboundMessage) -> str:
+        return reason_label(obj.reason) or "-"

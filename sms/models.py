@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from crm.phones import phone_display
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 
@@ -304,7 +305,17 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.to or '-'} ({self.get_status_display()})"
+        # Who it went to in words: the number, else the contact (a skipped one may
+        # have none), in the sendout it belongs to.
+        recipient = phone_display(self.to) or (str(self.contact) if self.contact_id else "")
+        return str(
+            _("%(recipient)s in sendout %(sendout)s: %(status)s")
+            % {
+                "recipient": recipient or _("no number"),
+                "sendout": self.sendout_id,
+                "status": self.get_status_display(),
+            }
+        )
 
 
 class QuotaTransaction(models.Model):

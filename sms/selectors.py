@@ -1,7 +1,7 @@
 """Reads of the SMS app: quota, options, preview answers, sendouts. Every
 function is scoped to one organisation."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
@@ -202,7 +202,26 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
 
 
 def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[OutboundMessage]:
-    qs = sendout.messages.select_related("contact").order_by("id")
+    """The sendout's messages in the order a person looks for them: by the contact's
+    last and first name (a deleted contact's message last), then in creation order."""
+    qs = sendout.messages.select_related("contact").order_by(
+        F("contact__last_name").asc(nulls_last=True),
+        F("contact__first_name").asc(nulls_last=True),
+        "id",
+    )
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+CONTACT_HISTORY_LIMIT = 50
+
+
+def contact_messages(*, organisation: Organisation, contact_id: int) -> QuerySet[OutboundMessage]:
+    """The SMS messages of one contact (its history on the contact page), newest first,
+    each with its sendout and target group; at most ``CONTACT_HISTORY_LIMIT``."""
+    return (
+        OutboundMessage.objects.filter(sendout__organisation=organisation, contact_id=contact_id)
+        .select_related("sendout", "sendout__target_group")
+        .order_by("-created_at", "-id")[:CONTACT_HISTORY_LIMIT]
+    )

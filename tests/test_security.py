@@ -200,6 +200,7 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
 ROUTE_OBJECTS = {
     "account-detail": "account",
     "contact-detail": "contact",
+    "contact-opt-out": "contact",
     "targetgroup-detail": "target_group",
     "targetgroup-members": "target_group",
     "targetgroup-sms": "target_group",

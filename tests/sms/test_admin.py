@@ -1,5 +1,7 @@
 """The SMS admin, driven through Django's test client."""
 
+import re
+
 import pytest
 from django import forms
 from django.contrib.admin import helpers
@@ -286,7 +288,7 @@ def test_the_ledger_is_shown_on_the_organisation(superuser_client, org):
 
 def test_quota_in_the_list_of_organisations(superuser_client, org):
     quota_top_up(organisation=org, amount=4321)
-    assert "4321" in superuser_client.get(CHANGELIST).content.decode()
+    assert "4,321" in superuser_client.get(CHANGELIST).content.decode()
 
 
 def test_sendouts_and_messages_are_read_only_with_filters_and_search(
@@ -309,7 +311,39 @@ def test_sendouts_and_messages_are_read_only_with_filters_and_search(
     by_contact = superuser_client.get("/admin/sms/outboundmessage/", {"q": "Virtanen"})
     assert "+358401234567" in by_contact.content.decode()
     skipped = superuser_client.get("/admin/sms/outboundmessage/", {"status": "skipped"})
-    assert "missing_number" in skipped.content.decode()
+    assert "No phone number" in skipped.content.decode()
+    assert superuser_client.get("/admin/sms/sendout/add/").status_code == 403
+    assert superuser_client.get("/admin/sms/outboundmessage/add/").status_code == 403
+
+
+def test_the_admin_shows_labels_and_formatted_numbers_not_codes(superuser_client, org, contact):
+    """#15 item 14: no raw codes ("opted_out", "mobile_phone", "operator"), grouped
+    numbers, and a skipped message titled by its contact, not "- (Skipped)"."""
+    from tests.factories import SmsSettingsFactory
+
+    SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=4976)
+    sendout = SendoutFactory(organisation=org, sender="operator", phone_field="mobile_phone")
+    skipped = OutboundMessageFactory(
+        sendout=sendout, contact=contact, to="", status=MessageStatus.SKIPPED, reason="opted_out"
+    )
+    sendouts = superuser_client.get("/admin/sms/sendout/").content.decode()
+    assert "Operator number (+358 40 111 0000)" in sendouts and "Mobile phone" in sendouts
+    assert ">operator<" not in sendouts and ">mobile_phone<" not in sendouts
+    messages = superuser_client.get("/admin/sms/outboundmessage/").content.decode()
+    assert "Opted out of SMS" in messages and ">opted_out<" not in messages
+    page = superuser_client.get(f"/admin/sms/outboundmessage/{skipped.pk}/change/")
+    title = page.content.decode()
+    assert "- (Skipped)" not in title
+    assert f"Matti Virtanen in sendout {sendout.pk}: Skipped" in title
+    sendout_page = superuser_client.get(f"/admin/sms/sendout/{sendout.pk}/change/")
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', sendout_page.content.decode())
+    assert "Operator number (+358 40 111 0000)" in readonly and "Mobile phone" in readonly
+    assert "operator" not in readonly and "mobile_phone" not in readonly
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', title)
+    assert "Opted out of SMS" in readonly and "opted_out" not in readonly
+    assert "4,976" in superuser_client.get(CHANGELIST).content.decode()
+    change = superuser_client.get(change_url(org)).content.decode()
+    assert "4,976" in change and ">4976<" not in change
     assert superuser_client.get("/admin/sms/sendout/add/").status_code == 403
     assert superuser_client.get("/admin/sms/outboundmessage/add/").status_code == 403
 
