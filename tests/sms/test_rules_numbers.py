@@ -128,8 +128,7 @@ def test_not_mobile_precedence(
     not_mobile: bool, number: NumberResult, chars: int, expected: SkipReason
 ) -> None:
     assert (
-        skip_reason(opted_out=False, number=number, chars=chars, not_mobile=not_mobile)
-        == expected
+        skip_reason(opted_out=False, number=number, chars=chars, not_mobile=not_mobile) == expected
     )
     assert skip_reason(opted_out=True, number=number, chars=chars, not_mobile=not_mobile) == (
         SkipReason.OPTED_OUT
