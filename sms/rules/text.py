@@ -4,6 +4,7 @@ text (GSM-7 or UCS-2, segments)."""
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
@@ -118,6 +119,12 @@ def encoding_info(text: str) -> EncodingInfo:
     empty text.
     """
     text = normalise_text(text)
+    if _NOT_ONE_SEPTET.search(text) is None:  # the common case, and the fast one
+        units = len(text)
+        segments = (
+            0 if not units else 1 if units <= GSM7_SINGLE_SEGMENT else -(-units // GSM7_SEGMENT)
+        )
+        return EncodingInfo("GSM-7", units, segments, ())
     chars = set(text)
     if chars <= GSM7_CHARS:
         wide = chars & GSM7_EXTENSION
@@ -141,6 +148,9 @@ def encoding_info(text: str) -> EncodingInfo:
         segments = _fill_segments(text, wide, multi)
     return EncodingInfo(encoding, units, segments, unicode_chars)
 
+
+_NOT_ONE_SEPTET = re.compile("[^" + "".join(re.escape(c) for c in sorted(GSM7_BASIC)) + "]")
+"""Any character that is not one septet of the GSM 03.38 default alphabet."""
 
 _BMP_LAST = "\uffff"
 """Characters after this one take two UTF-16 units (a surrogate pair)."""
