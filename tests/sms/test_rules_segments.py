@@ -20,6 +20,10 @@ def model_segments(text: str) -> tuple[str, int, int]:
     """
     text = normalise_text(text)
     try:
+        if "\x1b" in text:
+            # The codec passes U+001B through as the escape septet, which is no
+            # character of the alphabet (3GPP TS 23.038 6.2.1): not GSM-7.
+            raise UnicodeEncodeError("gsm03.38", text, 0, 1, "the escape is not a character")
         septets = text.encode("gsm03.38")
     except UnicodeEncodeError:
         data = text.encode("utf-16-be")
@@ -82,6 +86,7 @@ boundary_text = st.text(
 @given(boundary_text)
 @example("a" * 152 + "€" + "b" * 152)
 @example("😀" * 67)
+@example("\x1b")
 def test_encoding_units_and_segments_match_the_model(text: str) -> None:
     info = encoding_info(text)
     assert (info.encoding, info.units, info.carrier_segments) == model_segments(text)
