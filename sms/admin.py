@@ -1,11 +1,14 @@
 """Django admin for the SMS function: settings and sender names on the
 organisation, quota top-ups and adjustments (``sms/admin_organisation.py``), and
-read-only views of the ledger, sendouts and outbound messages (here).
+read-only views of the ledger, sendouts and outbound messages, and the
+suppression list (here: numbers are added and lifted through
+``sms/suppression.py``, never edited).
 
 Staff who are not superusers see only their own organisation's rows, and each
 part needs its Django permission (``sms.change_quota`` for the quota actions).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -16,12 +19,19 @@ from core.errors import DomainError
 from crm.admin import OrganisationScopedAdminMixin, ReadOnlyAdminMixin
 from crm.models import Organisation
 from sms.admin_organisation import OrganisationSmsAdmin, grouped
-from sms.models import OutboundMessage, QuotaTransaction, Sendout
-from sms.rules.numbers import PHONE_FIELDS
+from sms.models import (
+    OutboundMessage,
+    QuotaTransaction,
+    Sendout,
+    SuppressedNumber,
+    SuppressionSource,
+)
+from sms.rules.numbers import PHONE_FIELDS, normalise_number
 from sms.rules.senders import sender_label
 from sms.sendouts.lifecycle import messages_reconcile_unknown, sendout_cancel
 from sms.sendouts.reconcile import reconciliation_summary
 from sms.statuses import MessageStatus, reason_label
+from sms.suppression import number_suppress, number_unsuppress
 
 admin.site.unregister(Organisation)
 admin.site.register(Organisation, OrganisationSmsAdmin)
@@ -221,3 +231,55 @@ class OutboundMessageAdmin(OrganisationScopedAdminMixin, ReadOnlyAdminMixin, adm
     @admin.display(description=gettext_lazy("reason"), ordering="reason")
     def reason_display(self, obj: OutboundMessage) -> str:
         return reason_label(obj.reason) or "-"
+
+
+# --- the suppression list ----------------------------------------------------------------
+
+
+class SuppressedNumberForm(forms.ModelForm):
+    class Meta:
+        model = SuppressedNumber
+        fields = ["organisation", "number"]
+
+    def clean_number(self) -> str:
+        result = normalise_number(self.cleaned_data.get("number", ""))
+        if result.e164 is None:
+            raise forms.ValidationError(
+                gettext_lazy("Enter the number with its country code, such as +358401234567."),
+                code="invalid_number",
+            )
+        return result.e164
+
+
+@admin.register(SuppressedNumber)
+class SuppressedNumberAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
+    """Numbers the organisation never texts. An admin may add one (source
+    "admin") or lift one (delete); the other entries come from STOP replies, the
+    carrier and the person. Entries are never edited."""
+
+    form = SuppressedNumberForm
+    list_display = ["number", "organisation", "source", "sender", "created_at"]
+    list_filter = ["source", ("organisation", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["number", "sender"]
+    list_select_related = ["organisation"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: SuppressedNumber, form: forms.Form, change: bool
+    ) -> None:
+        number_suppress(
+            organisation=obj.organisation, number=obj.number, source=SuppressionSource.ADMIN
+        )
+        saved = SuppressedNumber.objects.get(organisation=obj.organisation, number=obj.number)
+        obj.pk, obj.source, obj.created_at = saved.pk, saved.source, saved.created_at
+
+    def delete_model(self, request: HttpRequest, obj: SuppressedNumber) -> None:
+        number_unsuppress(organisation=obj.organisation, number=obj.number)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SuppressedNumber]) -> None:
+        for entry in queryset.select_related("organisation"):
+            number_unsuppress(organisation=entry.organisation, number=entry.number)

@@ -126,16 +126,33 @@ def preview_skipped(
 
 
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
-    longest = summary.longest.body if summary.longest else body
-    info = encoding_info(longest)
+    """The preview's answer. Encoding and carrier segments are the worst case over
+    the sendable recipients' texts (each decided on its own: a name with an emoji
+    makes only that text UCS-2), with ``ucs2_recipients`` counting the UCS-2
+    ones; without sendable recipients, those of the template itself."""
+    if summary.sendable:
+        encoding = "UCS-2" if summary.ucs2 else "GSM-7"
+        segments, unicode_chars = summary.carrier_segments, summary.unicode_chars
+    else:
+        info = encoding_info(body)
+        encoding, segments, unicode_chars = info.encoding, info.carrier_segments, info.unicode_chars
     warnings = []
-    if info.unicode_chars:
+    if unicode_chars and summary.sendable:
+        warnings.append(
+            _(
+                "Unicode (UCS-2) for %(n)s of %(total)s recipients, because of these "
+                "characters: %(chars)s. A carrier segment then holds 70 characters; "
+                "billing stays per 160 characters."
+            )
+            % {"n": summary.ucs2, "total": summary.sendable, "chars": " ".join(unicode_chars)}
+        )
+    elif unicode_chars:
         warnings.append(
             _(
                 "These characters make the message use Unicode (UCS-2), so a carrier "
                 "segment holds 70 characters: %(chars)s. Billing stays per 160 characters."
             )
-            % {"chars": " ".join(info.unicode_chars)}
+            % {"chars": " ".join(unicode_chars)}
         )
     if summary.skipped.get(SkipReason.TOO_LONG):
         warnings.append(
@@ -161,8 +178,9 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
         "chars": char_count(body),
-        "encoding": info.encoding,
-        "carrier_segments": info.carrier_segments,
+        "encoding": encoding,
+        "carrier_segments": segments,
+        "ucs2_recipients": summary.ucs2,
         "warnings": warnings,
         "samples": [
             {
@@ -172,6 +190,8 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
                 "body": r.body,
                 "chars": r.chars,
                 "messages": r.messages,
+                "encoding": r.encoding,
+                "carrier_segments": r.carrier_segments,
             }
             for r in summary.samples
         ],

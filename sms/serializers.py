@@ -114,6 +114,8 @@ class SampleSerializer(serializers.Serializer):
     body = serializers.CharField()
     chars = serializers.IntegerField()
     messages = serializers.IntegerField()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    carrier_segments = serializers.IntegerField()
 
 
 class PreviewOutSerializer(serializers.Serializer):
@@ -125,8 +127,16 @@ class PreviewOutSerializer(serializers.Serializer):
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
     chars = serializers.IntegerField()
-    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
-    carrier_segments = serializers.IntegerField()
+    encoding = serializers.ChoiceField(
+        choices=["GSM-7", "UCS-2"],
+        help_text=_("UCS-2 when any sendable recipient's text needs it (the worst case)."),
+    )
+    carrier_segments = serializers.IntegerField(
+        help_text=_("The most carrier segments of one recipient's text (the worst case).")
+    )
+    ucs2_recipients = serializers.IntegerField(
+        help_text=_("Sendable recipients whose text a carrier sends as Unicode (UCS-2).")
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     samples = SampleSerializer(many=True)
 
@@ -222,6 +232,8 @@ class RecipientSerializer(serializers.ModelSerializer):
             "body",
             "messages",
             "messages_charged",
+            "encoding",
+            "carrier_segments",
             "status",
             "reason",
             "error_code",

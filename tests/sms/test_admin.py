@@ -8,9 +8,10 @@ from django.contrib.admin import helpers
 from django.test import Client
 
 from crm.models import Organisation
-from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings
+from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings, SuppressedNumber
 from sms.quota import quota_balance, quota_top_up
 from sms.statuses import MessageStatus
+from sms.suppression import number_suppress
 from tests.conftest import grant, logged_in
 from tests.factories import OutboundMessageFactory, SendoutFactory
 
@@ -386,3 +387,60 @@ def test_cancel_needs_the_change_sendout_permission(make_user, org, contact):
     sendout.refresh_from_db()
     assert sendout.status == "queued"
     assert sendout.messages_refunded == 0
+
+
+# --- the suppression list (#14) ------------------------------------------------------------
+
+SUPPRESSION = "/admin/sms/suppressednumber/"
+
+
+def test_the_suppression_list_is_scoped_to_the_staff_users_organisation(make_user, org, other_org):
+    number_suppress(organisation=org, number="+358405550771", source="reply", sender="+3584011")
+    number_suppress(organisation=other_org, number="+358405550772", source="carrier")
+    theirs = SuppressedNumber.objects.get(organisation=other_org)
+    client = staff_client(
+        make_user, org, "sms.view_suppressednumber", "sms.add_suppressednumber",
+        "sms.delete_suppressednumber",
+    )  # fmt: skip
+    page = client.get(SUPPRESSION).content.decode()
+    assert "+358405550771" in page and "+358405550772" not in page
+    assert "STOP reply" in page
+    # Another organisation's entry is as absent as a deleted one.
+    assert client.get(f"{SUPPRESSION}{theirs.pk}/delete/").status_code == 302
+    client.post(f"{SUPPRESSION}{theirs.pk}/delete/", {"post": "yes"})
+    assert SuppressedNumber.objects.filter(pk=theirs.pk).exists()
+    # Adding offers only the own organisation.
+    response = client.post(
+        f"{SUPPRESSION}add/", {"organisation": other_org.pk, "number": "+358405550773"}
+    )
+    assert response.status_code == 200
+    assert not SuppressedNumber.objects.filter(number="+358405550773").exists()
+
+
+def test_an_admin_adds_and_lifts_a_number(make_user, org):
+    client = staff_client(
+        make_user, org, "sms.view_suppressednumber", "sms.add_suppressednumber",
+        "sms.delete_suppressednumber",
+    )  # fmt: skip
+    response = client.post(
+        f"{SUPPRESSION}add/", {"organisation": org.pk, "number": "+358 40 555 0777"}
+    )
+    assert response.status_code == 302, response.context["errors"]
+    entry = SuppressedNumber.objects.get()
+    assert (entry.organisation_id, entry.number, entry.source) == (org.pk, "+358405550777", "admin")
+    # Entries are never edited.
+    assert (
+        client.post(f"{SUPPRESSION}{entry.pk}/change/", {"number": "+358405550778"}).status_code
+        == 403
+    )
+    response = client.post(f"{SUPPRESSION}{entry.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not SuppressedNumber.objects.exists()
+
+
+@pytest.mark.parametrize("number", ["040 555 0777", "+358 1", "", "soita"])
+def test_the_admin_refuses_a_number_that_is_not_one(make_user, org, number):
+    client = staff_client(make_user, org, "sms.add_suppressednumber")
+    response = client.post(f"{SUPPRESSION}add/", {"organisation": org.pk, "number": number})
+    assert response.status_code == 200
+    assert not SuppressedNumber.objects.exists()
