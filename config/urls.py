@@ -34,6 +34,11 @@ urlpatterns = [
         crm_views.ContactOptOutView.as_view(),
         name="contact-opt-out",
     ),
+    path(
+        "contacts/<int:pk>/legal-basis/",
+        crm_views.ContactLegalBasisView.as_view(),
+        name="contact-legal-basis",
+    ),
     path("target-groups/", include("targetgroups.urls")),
     path("sms/", include("sms.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

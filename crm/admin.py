@@ -121,7 +121,12 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
         "sms_opt_out_at",
         "organisation",
     ]
-    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter), "sms_opt_out", "language"]
+    list_filter = [
+        ("organisation", admin.RelatedOnlyFieldListFilter),
+        "sms_opt_out",
+        "legal_basis",
+        "language",
+    ]
     search_fields = ["first_name", "last_name", "email", "mobile_phone", "work_phone"]
     list_select_related = ["account", "organisation"]
     autocomplete_fields = ["organisation", "account"]
@@ -131,6 +136,10 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
         (_("Contact details"), {"fields": ["email", "mobile_phone", "work_phone", "city"]}),
         (_("Language"), {"fields": ["language"]}),
         (_("SMS"), {"fields": ["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source"]}),
+        (
+            _("Legal basis for marketing"),
+            {"fields": ["legal_basis", "consent_at", "consent_source", "consent_evidence"]},
+        ),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -1,5 +1,6 @@
 """Realistic Finnish demo data, made deterministically (the same every run)."""
 
+import datetime
 import random
 from dataclasses import dataclass
 
@@ -167,6 +168,28 @@ class DemoData:
     contacts: list[dict]  # "account" is an index into accounts, or None
 
 
+CONSENT_SOURCES = ["Verkkolomake", "Messut", "Asiakaspalvelu puhelimessa", "Uutiskirjeen tilaus"]
+
+
+def legal_basis(rng: random.Random, *, at_account: bool) -> dict:
+    """A realistic basis: people at an account mostly in their business role,
+    private persons mostly by consent or as customers, a few with none."""
+    if at_account:
+        basis = rng.choices(
+            ["business_role", "customer_relationship", "consent", "none"], [60, 20, 12, 8]
+        )[0]
+    else:
+        basis = rng.choices(["consent", "customer_relationship", "none"], [50, 30, 20])[0]
+    if basis != "consent":
+        return {"legal_basis": basis}
+    return {
+        "legal_basis": basis,
+        "consent_at": datetime.date(2025, 1, 1) + datetime.timedelta(days=rng.randrange(500)),
+        "consent_source": rng.choice(CONSENT_SOURCES),
+        "consent_evidence": f"Lomake {rng.randrange(1000, 9999)}",
+    }
+
+
 def make_demo(*, accounts: int = 80, contacts: int = 1000, seed: int = 2026) -> DemoData:
     """Accounts and contacts with the mess a real CRM holds: numbers without a
     country code, invalid numbers, shared numbers, opted-out and missing ones."""
@@ -197,6 +220,8 @@ def make_demo(*, accounts: int = 80, contacts: int = 1000, seed: int = 2026) -> 
         )
     contact_rows = []
     used_numbers: list[str] = []
+    # A generator of its own, so that the rows' other values stay as they were.
+    basis_rng = random.Random(seed + 18)
     for i in range(contacts):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         account = rng.randrange(accounts) if rng.random() < 0.9 else None
@@ -227,6 +252,7 @@ def make_demo(*, accounts: int = 80, contacts: int = 1000, seed: int = 2026) -> 
                 "language": rng.choices(["fi", "sv", "en"], weights=[85, 10, 5])[0],
                 "sms_opt_out": rng.random() < 0.04,
                 "account": account,
+                **legal_basis(basis_rng, at_account=account is not None),
             }
         )
     return DemoData(accounts=account_rows, contacts=contact_rows)

@@ -1,10 +1,12 @@
 """The CRM core: organisations (tenants), their members, accounts and contacts."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
+from crm.legal import CONSENT_EVIDENCE_MAX, CONSENT_SOURCE_MAX, LegalBasis, legal_basis_errors
 from crm.phones import PhoneProblem, normalise_phone
 from crm.validators import validate_business_id, validate_country_code, validate_phone_characters
 
@@ -190,6 +192,20 @@ class Contact(models.Model):
     sms_opt_out_source = models.CharField(
         _("SMS opt-out changed by"), max_length=20, blank=True, choices=OptOutSource.choices
     )
+    # The legal basis for marketing texts (crm.legal); an objection is an opt-out.
+    legal_basis = models.CharField(
+        _("legal basis"), max_length=24, choices=LegalBasis.choices, default=LegalBasis.NONE
+    )
+    consent_at = models.DateField(_("consent given on"), null=True, blank=True)
+    consent_source = models.CharField(
+        _("consent source"), max_length=CONSENT_SOURCE_MAX, blank=True
+    )
+    consent_evidence = models.TextField(
+        _("consent evidence"),
+        max_length=CONSENT_EVIDENCE_MAX,
+        blank=True,
+        help_text=_("What the person agreed to, and where the proof is kept."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -218,6 +234,16 @@ class Contact(models.Model):
                     fields |= {f"{name}_e164", f"{name}_problem"}
             kwargs["update_fields"] = fields
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        errors = legal_basis_errors(
+            legal_basis=self.legal_basis,
+            consent_at=self.consent_at,
+            consent_source=self.consent_source,
+        )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def full_name(self) -> str:

@@ -3,6 +3,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from crm.legal import LegalBasis, legal_basis_errors
 from crm.models import Account, Contact
 from crm.selectors import account_ids
 
@@ -58,6 +59,10 @@ class ContactSerializer(serializers.ModelSerializer):
             "language",
             "account",
             "sms_opt_out",
+            "legal_basis",
+            "consent_at",
+            "consent_source",
+            "consent_evidence",
         ]
 
     def _account_ids(self) -> set[int]:
@@ -77,6 +82,18 @@ class ContactSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"last_name": [_("Enter a first name or a last name.")]}
             )
+        basis_errors = legal_basis_errors(
+            **{
+                name: attrs.get(name, getattr(self.instance, name, default))
+                for name, default in (
+                    ("legal_basis", LegalBasis.NONE),
+                    ("consent_at", None),
+                    ("consent_source", ""),
+                )
+            }
+        )
+        if basis_errors:
+            raise serializers.ValidationError({k: [v] for k, v in basis_errors.items()})
         return attrs
 
 

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from crm import selectors, services
+from crm.forms import ContactLegalBasisForm
 from crm.models import OptOutSource, Organisation
 
 
@@ -82,7 +83,28 @@ class ContactDetailView(OrganisationMixin, DetailView):
         context["organisation"] = self.organisation
         context["can_write"] = self.request.membership.can_write  # type: ignore[attr-defined]
         context["sms_history_template"] = settings.CONTACT_SMS_HISTORY_TEMPLATE
+        context.setdefault("legal_basis_form", ContactLegalBasisForm(instance=self.object))
         return context
+
+
+class ContactLegalBasisView(ContactDetailView):
+    """POST the contact's legal basis from its page: saved through the service,
+    or the page again with the form's errors (400). Viewers may not."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.membership.can_write:  # type: ignore[attr-defined]
+            raise PermissionDenied
+        self.object = contact = self.get_object()
+        form = ContactLegalBasisForm(request.POST, instance=contact)
+        if not form.is_valid():
+            contact.refresh_from_db()
+            context = self.get_context_data(object=contact, legal_basis_form=form)
+            return self.render_to_response(context, status=400)
+        services.contact_update(contact=contact, data=form.cleaned_data, source=OptOutSource.USER)
+        messages.success(request, _("The legal basis of %(name)s was saved.") % {"name": contact})
+        return redirect("contact-detail", pk=contact.pk)
 
 
 class ContactOptOutView(OrganisationMixin, View):

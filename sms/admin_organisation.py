@@ -58,7 +58,14 @@ class SmsSettingsInline(admin.StackedInline):
 class SenderNameInline(admin.TabularInline):
     model = SenderName
     extra = 0
-    fields = ["name", "approved", "created_at"]
+    fields = [
+        "name",
+        "approved",
+        "authorisation",
+        "authorised_on",
+        "authorisation_reference",
+        "created_at",
+    ]
     readonly_fields = ["created_at"]
 
 

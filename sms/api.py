@@ -73,9 +73,14 @@ class TargetGroupSmsView(OrganisationScopedMixin, APIView):
 class OptionsView(TargetGroupSmsView):
     @extend_schema(responses=OptionsSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        self.target_group(pk)
+        target_group = self.target_group(pk)
         sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
-        return Response(OptionsSerializer(selectors.sms_options(sms_settings=sms_settings)).data)
+        options = selectors.sms_options(
+            sms_settings=sms_settings,
+            user=request.user,
+            finnish_numbers=selectors.has_finnish_numbers(target_group=target_group),
+        )
+        return Response(OptionsSerializer(options).data)
 
 
 class PreviewView(TargetGroupSmsView):
@@ -91,7 +96,10 @@ class PreviewView(TargetGroupSmsView):
         data = PreviewInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         preview = selectors.sendout_preview(
-            target_group=target_group, sms_settings=sms_settings, **data.validated_data
+            target_group=target_group,
+            sms_settings=sms_settings,
+            user=request.user,
+            **data.validated_data,
         )
         return Response(PreviewOutSerializer(preview).data)
 
@@ -120,6 +128,8 @@ class SkippedView(TargetGroupSmsView):
             phone_field=asked["phone_field"],
             body=asked["body"],
             reason=SkipReason(asked["reason"]),
+            purpose=asked["purpose"],
+            user=request.user,
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(skipped, request, view=self)

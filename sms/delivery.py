@@ -1,15 +1,19 @@
 """What comes back from the provider: delivery reports (status callbacks) and
 inbound replies. ``sms/webhooks.py`` is the HTTP edge that calls these."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from crm.models import Contact, OptOutSource, Organisation
 from crm.services import contacts_opt_out_set
 from sms.models import OutboundMessage, SuppressionSource
+from sms.rules.keywords import keyword_of
 from sms.rules.numbers import normalise_number
 from sms.rules.senders import OPERATOR_SENDER
 from sms.statuses import MESSAGE_LEFT_STATUSES, MessageStatus, allowed_previous
@@ -58,8 +62,28 @@ def message_status_from_provider(
         )
 
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA"}
-START_WORDS = {"START", "UNSTOP"}
+REPLY_LANGUAGES = {"fi": "fi", "sv": "sv", "en": "en"}
+"""A contact's language (``crm.models.Language``) to the language of the
+confirmation we answer a keyword with; others get the keyword's language."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOutcome:
+    """What an inbound reply did: the organisations whose suppression list
+    changed, and the confirmation to answer with ("" for none)."""
+
+    changed: int = 0
+    confirmation: str = ""
+
+
+def _confirmation(action: str, language: str) -> str:
+    with translation.override(language):
+        if action == "stop":
+            return gettext(
+                "You have unsubscribed and will get no more text messages from us. "
+                "Reply START to subscribe again."
+            )
+        return gettext("You will get our text messages again. Reply STOP to unsubscribe.")
 
 
 def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
@@ -97,23 +121,23 @@ def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
 @transaction.atomic
 def inbound_reply(
     *, from_number: str, body: str, to: str = "", messaging_service_sid: str = ""
-) -> int:
-    """A STOP-style reply puts the number on the suppression list of every
+) -> InboundOutcome:
+    """A STOP-style reply (``sms.rules.keywords``: Finnish, Swedish and English,
+    matched loosely) puts the number on the suppression list of every
     organisation that texted it through the sender it was sent to (``to``, or
     ``messaging_service_sid``), and opts out the contacts those organisations
-    texted at that number; START (or UNSTOP) lifts both. Another organisation
-    that texted the same number from another sender is not touched: the person
-    answered one sender. Answers how many organisations' lists changed."""
-    word = body.strip().strip(".!").upper()
-    if word in STOP_WORDS:
-        opted_out = True
-    elif word in START_WORDS:
-        opted_out = False
-    else:
-        return 0
+    texted at that number; START (or ALOITA, STARTA, UNSTOP) lifts both. Another
+    organisation that texted the same number from another sender is not touched:
+    the person answered one sender. Answers how many organisations' lists
+    changed and a confirmation in the contact's language (else the keyword's);
+    no confirmation to a number we never texted from that sender."""
+    keyword = keyword_of(body)
+    if keyword is None:
+        return InboundOutcome()
+    opted_out = keyword.action == "stop"
     number = normalise_number(from_number)
     if number.e164 is None:
-        return 0
+        return InboundOutcome()
     texted = OutboundMessage.objects.filter(
         to=number.e164, status__in=MESSAGE_LEFT_STATUSES
     ).filter(_sent_through(to=to, messaging_service_sid=messaging_service_sid))
@@ -130,9 +154,14 @@ def inbound_reply(
         else:
             changed += number_unsuppress(organisation=organisation, number=number.e164)
     contact_ids = texted.filter(contact__isnull=False).values_list("contact_id", flat=True)
-    contacts_opt_out_set(
-        contacts=Contact.objects.filter(id__in=contact_ids),
-        opted_out=opted_out,
-        source=OptOutSource.SMS_REPLY,
-    )
-    return changed
+    contacts = Contact.objects.filter(id__in=contact_ids)
+    contacts_opt_out_set(contacts=contacts, opted_out=opted_out, source=OptOutSource.SMS_REPLY)
+    if not organisation_ids:
+        return InboundOutcome(changed)
+    spoken = [
+        REPLY_LANGUAGES[lang]
+        for lang in contacts.order_by("id").values_list("language", flat=True)
+        if lang in REPLY_LANGUAGES
+    ]
+    language = spoken[0] if spoken else keyword.language
+    return InboundOutcome(changed, _confirmation(keyword.action, language))

@@ -7,12 +7,15 @@ The statuses and the table of their allowed moves are in ``sms/statuses.py``.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from crm.legal import LegalBasis
 from crm.phones import phone_display
+from sms.rules.purposes import Purpose
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 
@@ -104,14 +107,33 @@ class SmsSettings(models.Model):
             .values_list("name", flat=True)
         )
 
+    def sender_name_authorisations(self) -> dict[str, str]:
+        """Each approved sender name with its authorisation (``SenderAuthorisation``)."""
+        return dict(
+            SenderName.objects.filter(organisation_id=self.organisation_id, approved=True)
+            .order_by("name")
+            .values_list("name", "authorisation")
+        )
+
     def operator_label(self) -> str:
         if self.operator_number:
             return str(_("Operator number (%(number)s)") % {"number": self.operator_number})
         return str(_("Operator number"))
 
 
+class SenderAuthorisation(models.TextChoices):
+    """Where a sender name stands in Traficom's register of sender IDs: from
+    4 May 2026 operators block or rename, towards Finnish numbers, a name that is
+    not authorised in advance."""
+
+    PENDING = "pending", _("Authorisation pending")
+    AUTHORISED = "authorised", _("Authorised")
+    REJECTED = "rejected", _("Authorisation rejected")
+
+
 class SenderName(models.Model):
-    """An alphanumeric sender name approved for one organisation."""
+    """An alphanumeric sender name approved for one organisation, with its
+    authorisation in Traficom's sender ID register."""
 
     organisation = models.ForeignKey(
         "crm.Organisation",
@@ -121,6 +143,17 @@ class SenderName(models.Model):
     )
     name = models.CharField(_("name"), max_length=11, validators=[validate_sender_name])
     approved = models.BooleanField(_("approved"), default=True)
+    authorisation = models.CharField(
+        _("Traficom authorisation"),
+        max_length=16,
+        choices=SenderAuthorisation.choices,
+        default=SenderAuthorisation.PENDING,
+        help_text=_("Only an authorised name is offered for texts to Finnish numbers."),
+    )
+    authorised_on = models.DateField(_("authorised on"), null=True, blank=True)
+    authorisation_reference = models.CharField(
+        _("authorisation reference"), max_length=100, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -135,6 +168,23 @@ class SenderName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.authorisation == SenderAuthorisation.AUTHORISED:
+            errors = {}
+            if self.authorised_on is None:
+                errors["authorised_on"] = _("An authorised name needs the date of authorisation.")
+            if not self.authorisation_reference.strip():
+                errors["authorisation_reference"] = _(
+                    "An authorised name needs Traficom's reference."
+                )
+            if errors:
+                raise ValidationError(errors)
+
+    @property
+    def authorised(self) -> bool:
+        return self.authorisation == SenderAuthorisation.AUTHORISED
 
 
 class Sendout(models.Model):
@@ -184,6 +234,13 @@ class Sendout(models.Model):
     messages_reserved = models.PositiveIntegerField(_("messages reserved"), default=0)
     messages_refunded = models.PositiveIntegerField(_("messages refunded"), default=0)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    purpose = models.CharField(
+        _("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.MARKETING
+    )
+    # What the user was shown and confirmed, written once when the sendout is
+    # created and never changed (the accountability record): recipients, skips by
+    # reason, messages, and the sendable recipients per legal basis.
+    record = models.JSONField(_("record at creation"), default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("sendout")
@@ -278,6 +335,10 @@ class OutboundMessage(models.Model):
     attempt_started_at = models.DateTimeField(_("last attempt started at"), null=True, blank=True)
     recovery = models.CharField(
         _("reconciliation"), max_length=16, choices=Recovery.choices, blank=True
+    )
+    # The contact's legal basis when the message was created: what it was sent on.
+    legal_basis = models.CharField(
+        _("legal basis"), max_length=24, choices=LegalBasis.choices, blank=True
     )
 
     class Meta:

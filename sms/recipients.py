@@ -28,6 +28,7 @@ from sms.rules.numbers import (
     surely_not_mobile,
     validate_phone_field,
 )
+from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE
 from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages, encoding_info
 from sms.suppression import suppressed_numbers
 from sms.tags import MessageTemplate
@@ -41,7 +42,7 @@ SAMPLE_SIZE = 5
 _PROBLEM_REASONS: dict[str, SkipReason] = {p.value: SkipReason(p.value) for p in PhoneProblem}
 
 # Positions in a row: see _columns().
-_ID, _FIRST, _LAST, _OPTED_OUT, _E164, _PROBLEM, _RAW = range(7)
+_ID, _FIRST, _LAST, _OPTED_OUT, _E164, _PROBLEM, _RAW, _BASIS = range(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Recipient:
     reason: SkipReason | None
     encoding: str = ""  # "GSM-7" or "UCS-2"; "" for a skipped recipient
     carrier_segments: int = 0  # 0 for a skipped recipient
+    legal_basis: str = ""  # the contact's basis when it was resolved (the record)
 
     @property
     def sendable(self) -> bool:
@@ -70,6 +72,7 @@ def _columns(phone_field: str, template: MessageTemplate) -> list[str]:
         f"{phone_field}_e164",
         f"{phone_field}_problem",
         phone_field,
+        "legal_basis",
     ]
     return fixed + sorted(template.columns - set(fixed))
 
@@ -87,6 +90,7 @@ def _decide(
     target_group: TargetGroup,
     phone_field: str,
     template: MessageTemplate,
+    purpose: str = DEFAULT_PURPOSE,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
     keep it free of per-row function calls beyond rendering and the cached
@@ -103,6 +107,8 @@ def _decide(
     )
     problems = _PROBLEM_REASONS
     max_chars = MAX_CHARS
+    allowed_bases = BASES_ALLOWING[purpose]
+    no_basis = SkipReason.NO_LEGAL_BASIS
     opted_out, not_mobile, too_long, duplicate = (
         SkipReason.OPTED_OUT,
         SkipReason.NOT_MOBILE,
@@ -115,6 +121,9 @@ def _decide(
     for row in rows:
         if row[_OPTED_OUT]:
             yield row, "", "", 0, opted_out
+            continue
+        if row[_BASIS] not in allowed_bases:
+            yield row, "", "", 0, no_basis
             continue
         to = row[_E164]
         if not to:
@@ -149,7 +158,7 @@ def _recipient(decision: _Decision) -> Recipient:
     row, to, body, chars, reason = decision
     name = f"{row[_FIRST]} {row[_LAST]}".strip()
     if reason is not None:
-        return Recipient(row[_ID], name, to, body, chars, 0, reason)
+        return Recipient(row[_ID], name, to, body, chars, 0, reason, legal_basis=row[_BASIS])
     info = encoding_info(body)
     return Recipient(
         row[_ID],
@@ -161,14 +170,21 @@ def _recipient(decision: _Decision) -> Recipient:
         None,
         info.encoding,
         info.carrier_segments,
+        row[_BASIS],
     )
 
 
 def recipients_resolve(
-    *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str = DEFAULT_PURPOSE,
 ) -> Iterator[Recipient]:
     """Every member of the group in id order, sendable or with its skip reason."""
-    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
+    for decision in _decide(
+        target_group=target_group, phone_field=phone_field, template=template, purpose=purpose
+    ):
         yield _recipient(decision)
 
 
@@ -186,11 +202,16 @@ class RecipientSummary:
     ucs2: int = 0  # sendable recipients whose text is UCS-2
     carrier_segments: int = 0  # the most carrier segments of one recipient's text
     most_chars: int = 0  # the longest sendable text, in characters
+    finnish: int = 0  # sendable recipients with a Finnish number (+358)
     unicode_chars: tuple[str, ...] = ()  # characters that force UCS-2, first seen first
 
 
 def recipients_summarise(
-    *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str = DEFAULT_PURPOSE,
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
     ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
@@ -199,11 +220,13 @@ def recipients_summarise(
     ``recipients_resolve``, which a test pins)."""
     summary = RecipientSummary()
     skipped: Counter = Counter()
-    total = sendable = messages = ucs2 = most_segments = most_chars = 0
+    total = sendable = messages = ucs2 = most_segments = most_chars = finnish = 0
     unicode_chars: dict[str, None] = {}
     samples: list[Recipient] = []
     carrier_view, per_message = encoding_info, CHARS_PER_MESSAGE
-    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
+    for decision in _decide(
+        target_group=target_group, phone_field=phone_field, template=template, purpose=purpose
+    ):
         total += 1
         reason = decision[4]
         if reason is not None:
@@ -211,6 +234,8 @@ def recipients_summarise(
             continue
         chars = decision[3]
         sendable += 1
+        if decision[1].startswith("+358"):
+            finnish += 1
         if chars > most_chars:
             most_chars = chars
         messages += -(-chars // per_message)  # billed_messages, inlined: hot loop
@@ -228,5 +253,6 @@ def recipients_summarise(
     summary.samples = samples
     summary.ucs2, summary.carrier_segments = ucs2, most_segments
     summary.most_chars = most_chars
+    summary.finnish = finnish
     summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
     return summary

@@ -1,15 +1,28 @@
 """Reads of the SMS app: quota, options, preview answers, sendouts. Every
 function is scoped to one organisation."""
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
 from sms import tags
-from sms.checks import sendout_validate
-from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
+from sms.checks import (
+    FINNISH_PREFIX,
+    may_send_service,
+    sender_authorised_or_refuse,
+    sendout_validate,
+)
+from sms.models import (
+    OutboundMessage,
+    QuotaTransaction,
+    SenderAuthorisation,
+    Sendout,
+    SmsSettings,
+)
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
+from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import (
     CHARS_PER_MESSAGE,
@@ -20,6 +33,7 @@ from sms.rules.text import (
 )
 from sms.statuses import MessageStatus, Recovery
 from targetgroups.models import TargetGroup
+from targetgroups.selectors import target_group_members
 
 
 def quota_balance(*, organisation: Organisation) -> int:
@@ -52,13 +66,44 @@ def sms_settings_or_defaults(*, organisation: Organisation) -> SmsSettings:
     return sms_settings_get(organisation=organisation) or SmsSettings(organisation=organisation)
 
 
-def sms_options(*, sms_settings: SmsSettings) -> dict:
+def has_finnish_numbers(*, target_group: TargetGroup) -> bool:
+    """Whether any member has a Finnish number in a phone field (one query)."""
+    return (
+        target_group_members(target_group=target_group)
+        .filter(
+            Q(mobile_phone_e164__startswith=FINNISH_PREFIX)
+            | Q(work_phone_e164__startswith=FINNISH_PREFIX)
+        )
+        .exists()
+    )
+
+
+def sms_options(
+    *,
+    sms_settings: SmsSettings,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    finnish_numbers: bool = False,
+) -> dict:
+    """What the modal offers. With ``finnish_numbers`` (the group has members with
+    Finnish numbers) only the sender names authorised in Traficom's register are
+    offered; the others are listed in ``senders_unavailable`` with the reason."""
     senders = [{"value": OPERATOR_SENDER, "label": sms_settings.operator_label(), "default": True}]
+    unavailable = []
     if sms_settings.named_senders_enabled:
-        senders += [
-            {"value": name, "label": name, "default": False}
-            for name in sms_settings.approved_sender_names()
-        ]
+        for name, status in sms_settings.sender_name_authorisations().items():
+            if finnish_numbers and status != SenderAuthorisation.AUTHORISED:
+                unavailable.append(
+                    {
+                        "value": name,
+                        "reason": _(
+                            "%(name)s: not authorised in Traficom's sender ID register "
+                            "(%(status)s); Finnish operators would block or rename it."
+                        )
+                        % {"name": name, "status": SenderAuthorisation(status).label},
+                    }
+                )
+                continue
+            senders.append({"value": name, "label": name, "default": False})
     return {
         "enabled": sms_settings.sms_enabled,
         "named_senders_enabled": sms_settings.named_senders_enabled,
@@ -66,6 +111,12 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
         "max_chars": MAX_CHARS,
         "chars_per_message": CHARS_PER_MESSAGE,
         "senders": senders,
+        "senders_unavailable": unavailable,
+        "purposes": [
+            {"value": value, "label": str(label), "default": value == DEFAULT_PURPOSE}
+            for value, label in Purpose.choices
+            if value != Purpose.SERVICE or (user is not None and may_send_service(user))
+        ],
         "phone_fields": [
             {"value": value, "label": str(label), "default": value == DEFAULT_PHONE_FIELD}
             for value, label in PHONE_FIELDS.items()
@@ -87,16 +138,29 @@ def sendout_preview(
     sender: str,
     phone_field: str,
     body: str,
+    purpose: str = DEFAULT_PURPOSE,
+    user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> dict:
     """What a sendout of ``body`` to ``target_group`` would do, for the modal:
     recipients, skips by reason, messages to bill, the quota after, samples and
     warnings. Checks the input as ``sendout_create`` does (raises ``RuleError``
     at the field); the caller has checked that SMS is enabled. Writes nothing."""
     asked = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        purpose=purpose,
+        user=user,
     )
     summary = recipients_summarise(
-        target_group=target_group, phone_field=asked.phone_field, template=asked.template
+        target_group=target_group,
+        phone_field=asked.phone_field,
+        template=asked.template,
+        purpose=asked.purpose,
+    )
+    sender_authorised_or_refuse(
+        sms_settings=sms_settings, sender=asked.sender, finnish_recipients=summary.finnish
     )
     return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
 
@@ -109,17 +173,27 @@ def preview_skipped(
     phone_field: str,
     body: str,
     reason: SkipReason,
+    purpose: str = DEFAULT_PURPOSE,
+    user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> list[Recipient]:
     """The members a sendout of ``body`` would skip for ``reason``, in id order:
     the list behind one "N skipped" line of the preview. Checks the input as
     ``sendout_preview`` does. Writes nothing."""
     asked = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        purpose=purpose,
+        user=user,
     )
     return [
         recipient
         for recipient in recipients_resolve(
-            target_group=target_group, phone_field=asked.phone_field, template=asked.template
+            target_group=target_group,
+            phone_field=asked.phone_field,
+            template=asked.template,
+            purpose=asked.purpose,
         )
         if recipient.reason == reason
     ]

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from crm.phones import phone_display
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
+from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
 
@@ -56,6 +57,11 @@ class SkipReasonOptionSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class UnavailableSenderSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    reason = serializers.CharField()
+
+
 class OptionsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     named_senders_enabled = serializers.BooleanField()
@@ -63,6 +69,10 @@ class OptionsSerializer(serializers.Serializer):
     max_chars = serializers.IntegerField()
     chars_per_message = serializers.IntegerField()
     senders = ChoiceOptionSerializer(many=True)
+    senders_unavailable = UnavailableSenderSerializer(
+        many=True, help_text=_("Sender names not offered for this group, with the reason.")
+    )
+    purposes = ChoiceOptionSerializer(many=True)
     phone_fields = ChoiceOptionSerializer(many=True)
     skip_reasons = SkipReasonOptionSerializer(many=True)
     tags = TagOptionSerializer(many=True)
@@ -73,6 +83,9 @@ class MessageInSerializer(serializers.Serializer):
     phone_field = serializers.CharField(required=False, allow_blank=True, default="mobile_phone")
     # Kept as typed: line endings and spaces are part of the message.
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=10_000)
+    purpose = serializers.ChoiceField(
+        choices=Purpose.choices, required=False, default=DEFAULT_PURPOSE
+    )
 
 
 class PreviewInSerializer(MessageInSerializer):
@@ -185,6 +198,8 @@ class SendoutSerializer(serializers.ModelSerializer):
             "sender",
             "phone_field",
             "body",
+            "purpose",
+            "record",
             "status",
             "created_by",
             "created_at",

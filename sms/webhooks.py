@@ -3,6 +3,8 @@ session; the Twilio signature is checked against the configured public URL, else
 403. Twilio's words are translated here (``sms.backends.twilio.message_status``)
 before ``sms.delivery`` sees them."""
 
+from xml.sax.saxutils import escape
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
@@ -48,14 +50,15 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    delivery.inbound_reply(
+    outcome = delivery.inbound_reply(
         from_number=request.POST.get("From", ""),
         body=request.POST.get("Body", ""),
         to=request.POST.get("To", ""),
         messaging_service_sid=request.POST.get("MessagingServiceSid", ""),
     )
-    # An empty TwiML answer: Twilio's own STOP handling answers the sender.
+    # TwiML: the confirmation of a keyword in the contact's language, else nothing.
+    message = f"<Message>{escape(outcome.confirmation)}</Message>" if outcome.confirmation else ""
     return HttpResponse(
-        '<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',
         content_type="text/xml",
     )

@@ -6,6 +6,7 @@ This module, tests/sms/conftest.py (``send_to_the_end``) and tests/worker.py
 moving house changes their imports, and the imports of the tests of that service.
 """
 
+import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -102,6 +103,9 @@ class ContactFactory(DjangoModelFactory):
     last_name = "Virtanen"
     mobile_phone = factory.Sequence(lambda n: f"+358 50 {n // 10_000 % 1000:03d} {n % 10_000:04d}")
     city = "Helsinki"
+    # A basis that allows marketing, so that a contact may be texted unless the
+    # test is about the basis (tests/sms/test_legal_basis.py).
+    legal_basis = "customer_relationship"
 
 
 def contacts_in_bulk(rows: Iterable[dict[str, Any]]) -> list[Contact]:
@@ -200,6 +204,11 @@ class SenderNameFactory(DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     name = factory.Sequence(lambda n: f"Sender{n}")
     approved = True
+    # Authorised in Traficom's register unless the test is about the gate
+    # (tests/sms/test_sender_registry.py).
+    authorisation = "authorised"
+    authorised_on = datetime.date(2026, 4, 1)
+    authorisation_reference = "TRAFICOM/TEST"
 
 
 class SmsSettingsFactory(DjangoModelFactory):
@@ -228,6 +237,18 @@ class SmsSettingsFactory(DjangoModelFactory):
     def approved(obj: SmsSettings, create: bool, extracted: Iterable[str] | None, **kw: Any):
         for name in extracted or ():
             SenderNameFactory(organisation=obj.organisation, name=name, approved=True)
+
+    @factory.post_generation
+    def pending(obj: SmsSettings, create: bool, extracted: Iterable[str] | None, **kw: Any):
+        """Approved names whose Traficom authorisation is still pending."""
+        for name in extracted or ():
+            SenderNameFactory(
+                organisation=obj.organisation,
+                name=name,
+                authorisation="pending",
+                authorised_on=None,
+                authorisation_reference="",
+            )
 
     @factory.post_generation
     def not_approved(obj: SmsSettings, create: bool, extracted: Iterable[str] | None, **kw: Any):

@@ -25,6 +25,7 @@ class SkipReason(StrEnum):
     gets the first reason that applies."""
 
     OPTED_OUT = "opted_out"
+    NO_LEGAL_BASIS = "no_legal_basis"
     MISSING_NUMBER = "missing_number"
     MISSING_COUNTRY_CODE = "missing_country_code"
     INVALID_NUMBER = "invalid_number"
@@ -40,6 +41,7 @@ class SkipReason(StrEnum):
 
 SKIP_REASON_LABELS: Mapping[SkipReason, Promise] = {
     SkipReason.OPTED_OUT: _("Opted out of SMS"),
+    SkipReason.NO_LEGAL_BASIS: _("No legal basis for marketing"),
     SkipReason.MISSING_NUMBER: _("No phone number"),
     SkipReason.MISSING_COUNTRY_CODE: _("Number without country code"),
     SkipReason.INVALID_NUMBER: _("Invalid number"),

@@ -2,19 +2,44 @@
 the messages, enqueue the sending when the transaction commits."""
 
 import logging
+from collections import Counter
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from sms.checks import sendout_validate, sms_enabled_or_refuse
+from sms.checks import (
+    FINNISH_PREFIX,
+    sender_authorised_or_refuse,
+    sendout_validate,
+    sms_enabled_or_refuse,
+)
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
+from sms.rules.purposes import DEFAULT_PURPOSE
 from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.statuses import MessageStatus, SendoutStatus
 from targetgroups.models import TargetGroup
+
+
+def sendout_record(*, messages: list[OutboundMessage], messages_reserved: int) -> dict:
+    """The accountability record of a sendout, written once at creation: what
+    the confirmation showed (recipients, skips by reason, messages) and the
+    sendable recipients per legal basis."""
+    skipped = Counter(m.reason for m in messages if m.status == MessageStatus.SKIPPED)
+    bases = Counter(m.legal_basis for m in messages if m.status == MessageStatus.PENDING)
+    return {
+        "recipients": {
+            "total": len(messages),
+            "sendable": sum(bases.values()),
+            "skipped": dict(sorted(skipped.items())),
+        },
+        "messages": messages_reserved,
+        "legal_basis": dict(sorted(bases.items())),
+    }
+
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +53,7 @@ def sendout_create(
     body: str,
     expected_messages: int | None = None,
     idempotency_key: str = "",
+    purpose: str = DEFAULT_PURPOSE,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -52,6 +78,7 @@ def sendout_create(
             body=body,
             expected_messages=expected_messages,
             idempotency_key=idempotency_key,
+            purpose=purpose,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -74,12 +101,18 @@ def _sendout_create(
     body: str,
     expected_messages: int | None,
     idempotency_key: str,
+    purpose: str,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
     sms_enabled_or_refuse(sms_settings=sms_settings)
     request = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        purpose=purpose,
+        user=created_by,
     )
     sendout = Sendout.objects.create(
         organisation=organisation,
@@ -90,11 +123,15 @@ def _sendout_create(
         created_by=created_by,
         idempotency_key=idempotency_key,
         status=SendoutStatus.QUEUED,
+        purpose=request.purpose,
     )
     messages = []
     total = 0
     for recipient in recipients_resolve(
-        target_group=target_group, phone_field=request.phone_field, template=request.template
+        target_group=target_group,
+        phone_field=request.phone_field,
+        template=request.template,
+        purpose=request.purpose,
     ):
         total += recipient.messages
         messages.append(
@@ -108,8 +145,18 @@ def _sendout_create(
                 carrier_segments=recipient.carrier_segments,
                 status=MessageStatus.PENDING if recipient.sendable else MessageStatus.SKIPPED,
                 reason=recipient.reason.value if recipient.reason else "",
+                legal_basis=recipient.legal_basis,
             )
         )
+    sender_authorised_or_refuse(
+        sms_settings=sms_settings,
+        sender=request.sender,
+        finnish_recipients=sum(
+            1
+            for m in messages
+            if m.status == MessageStatus.PENDING and m.to.startswith(FINNISH_PREFIX)
+        ),
+    )
     if expected_messages is not None and expected_messages != total:
         raise DomainError(
             "count_changed",
@@ -131,7 +178,8 @@ def _sendout_create(
     quota_reserve(organisation=organisation, amount=total, sendout=sendout, created_by=created_by)
     OutboundMessage.objects.bulk_create(messages, batch_size=2000)
     sendout.recipients_total = len(messages)
-    sendout.save(update_fields=["recipients_total"])
+    sendout.record = sendout_record(messages=messages, messages_reserved=total)
+    sendout.save(update_fields=["recipients_total", "record"])
     sendable = sum(1 for m in messages if m.status == MessageStatus.PENDING)
     logger.info(
         "sms sendout %s created: %s recipients, %s skipped, %s messages reserved",

@@ -14,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
   const els = {
     form: $("sms-form"), quota: $("sms-quota"), sender: $("sms-sender"),
+    purpose: $("sms-purpose"), senderHint: $("sms-sender-hint"),
     phoneField: $("sms-phone-field"), tag: $("sms-tag"), addTag: $("sms-add-tag"),
     body: $("sms-body"), counter: $("sms-counter"), encoding: $("sms-encoding"),
     preview: $("sms-preview"), submit: $("sms-submit"), compose: $("sms-compose"),
@@ -26,6 +27,7 @@
   const builder = document.getElementById("condition-builder");
   const fieldErrors = {
     sender: $("sms-sender-error"), phone_field: $("sms-phone-field-error"), body: $("sms-body-error"),
+    purpose: $("sms-purpose-error"),
   };
   const numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
   const fmt = (n) => numberFormat.format(n);
@@ -357,7 +359,10 @@
   }
 
   function payload() {
-    return { sender: els.sender.value, phone_field: els.phoneField.value, body: els.body.value };
+    return {
+      sender: els.sender.value, phone_field: els.phoneField.value, body: els.body.value,
+      purpose: els.purpose.value,
+    };
   }
 
   function showStep(step) {
@@ -443,6 +448,10 @@
     options = response.data;
     els.quota.textContent = interp(gettext("Message quota: %(n)s messages left"), { n: fmt(options.quota_remaining) });
     fillSelect(els.sender, options.senders);
+    // Sender names left out for this group (Traficom's register), and why.
+    els.senderHint.textContent = options.senders_unavailable.map((s) => s.reason).join(" ");
+    els.senderHint.hidden = !options.senders_unavailable.length;
+    fillSelect(els.purpose, options.purposes);
     fillSelect(els.phoneField, options.phone_fields);
     fillTags(options.tags);
     updateCounter();
@@ -522,7 +531,7 @@
     insertAtCursor(tag);
   });
 
-  [els.sender, els.phoneField].forEach((el) => el.addEventListener("change", schedulePreview));
+  [els.sender, els.phoneField, els.purpose].forEach((el) => el.addEventListener("change", schedulePreview));
   els.form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (lastPreview && !els.submit.disabled) showConfirm();

@@ -77,7 +77,12 @@ def test_staff_without_an_organisation_see_nothing(make_user, rows):
 
 def test_staff_may_not_move_a_contact_to_another_organisation(make_user, org, other_org, rows):
     client = logged_in(grant(make_user(org, is_staff=True), "crm.add_contact"))
-    data = {"organisation": other_org.pk, "last_name": "Planted", "language": "fi"}
+    data = {
+        "organisation": other_org.pk,
+        "last_name": "Planted",
+        "language": "fi",
+        "legal_basis": "none",
+    }
     response = client.post("/admin/crm/contact/add/", data)
     assert response.status_code == 200  # the form again, with an error
     assert "organisation" in response.context["adminform"].form.errors

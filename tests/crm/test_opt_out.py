@@ -68,6 +68,7 @@ def _admin_post(client: Client, contact: Contact, opted_out: bool) -> None:
         "organisation": contact.organisation_id,
         "last_name": contact.last_name,
         "language": contact.language,
+        "legal_basis": contact.legal_basis,
     }
     if opted_out:
         data["sms_opt_out"] = "on"

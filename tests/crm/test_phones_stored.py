@@ -73,6 +73,7 @@ def test_admin_save_stores_the_normalised_number(admin_client, org, contact):
             "last_name": "Virtanen",
             "mobile_phone": "00358 50 765 4321",
             "work_phone": "09 123",
+            "legal_basis": "none",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -102,6 +102,7 @@ def test_a_sender_name_is_added(superuser_client, org):
     data["sms_sender_names-TOTAL_FORMS"] = str(total + 1)
     data[f"sms_sender_names-{total}-name"] = "Acme Oy"
     data[f"sms_sender_names-{total}-approved"] = "on"
+    data[f"sms_sender_names-{total}-authorisation"] = "pending"
     assert superuser_client.post(change_url(org), data).status_code == 302
     assert list(SenderName.objects.values_list("organisation", "name", "approved")) == [
         (org.pk, "Acme Oy", True)

@@ -90,7 +90,7 @@ def test_settings_full_clean_names_bad_fields(org):
 # --- sender names ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Acme", "ACME Oy", "a", "Kauppa-24", "A+B_C&D 123", "x" * 11])
+@pytest.mark.parametrize("name", ["Acme", "ACME Oy", "a", "Kauppa 24", "A B C D 123", "x" * 11])
 def test_sender_names_accepted(name):
     validate_sender_name(name)
 
@@ -101,7 +101,9 @@ def test_sender_names_accepted(name):
         ("", "Write a sender name"),
         ("x" * 12, "at most 11"),
         ("12345", "at least one letter"),
-        ("+-_& 1", "at least one letter"),
+        ("1 2", "at least one letter"),
+        ("Kauppa-24", "cannot contain"),
+        ("Acme  Oy", "two spaces in a row"),
         ("Kauppa.fi", "cannot contain"),
         ("Ääni", "cannot contain"),
         ("Acme!", "cannot contain"),

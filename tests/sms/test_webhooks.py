@@ -302,7 +302,9 @@ def test_start_reply_opts_them_back_in(org, word):
     assert contact.sms_opt_out_at >= before
 
 
-@pytest.mark.parametrize("text", ["Thanks!", "stop it please", "STOPP", "", "kiitos"])
+@pytest.mark.parametrize(
+    "text", ["Thanks!", "please stop sending these", "STOPPING", "", "kiitos", "stop 1 2 3 4"]
+)
 def test_unrelated_reply_changes_nothing(org, text):
     contact = texted_contact(org, SendoutFactory(organisation=org))
     assert signed_post(INBOUND_PATH, inbound_params(text)).status_code == 200
