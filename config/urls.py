@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from config import health, views
 from crm import api as crm_api
 from crm import views as crm_views
+from sms import views as sms_views
 
 router = DefaultRouter()
 router.register("accounts", crm_api.AccountViewSet, basename="api-account")
@@ -41,6 +42,8 @@ urlpatterns = [
     ),
     path("target-groups/", include("targetgroups.urls")),
     path("sms/", include("sms.urls")),
+    # The opt-out link of marketing texts: short, since its length is billed.
+    path("s/o/<str:token>", sms_views.optout_page, name="sms-optout"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

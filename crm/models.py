@@ -119,6 +119,7 @@ class OptOutSource(models.TextChoices):
     API = "api", _("Changed through the API")
     IMPORT = "import", _("Imported")
     SMS_REPLY = "sms_reply", _("Reply to an SMS message")
+    SMS_LINK = "sms_link", _("Opt-out link in an SMS message")
 
 
 PHONE_PROBLEM_CHOICES = [

@@ -43,6 +43,7 @@ class SmsSettingsInline(admin.StackedInline):
         "named_senders_enabled",
         "operator_number",
         "messaging_service_sid",
+        "optout_by_reply",
         "messages_per_second",
         "quota_balance_display",
         "updated_at",

@@ -56,6 +56,14 @@ class SmsSettings(models.Model):
         validators=[validate_messaging_service_sid],
         help_text=_("MG followed by 32 hexadecimal characters; used instead of a number."),
     )
+    optout_by_reply = models.BooleanField(
+        _("opt-out by reply"),
+        default=False,
+        help_text=_(
+            "Marketing texts from the operator number end with “Vastaa LOPETA” instead of "
+            "an opt-out link. Named senders cannot receive replies and always get the link."
+        ),
+    )
     quota_balance = models.PositiveIntegerField(
         _("message quota"),
         default=0,

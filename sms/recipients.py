@@ -12,13 +12,16 @@ contact with the lowest id not skipped for another reason. A number on the
 organisation's suppression list (``sms.suppression``) is ``opted_out`` whichever
 contact holds it; a number that is surely not a mobile is ``not_mobile``.
 
+A marketing sendout's texts end with their opt-out (``suffix(contact id)``,
+from ``sms.optout``), counted in the length, the 480 limit and the billing.
+
 Each sendable recipient's text is also looked at as a carrier sees it
 (``sms.rules.text.encoding_info``): its encoding and carrier segments, decided
 per recipient because a name with an emoji or a "ç" makes only that text UCS-2.
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from crm.phones import PhoneProblem
@@ -91,6 +94,7 @@ def _decide(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
+    suffix: Callable[[int], str] | None = None,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
     keep it free of per-row function calls beyond rendering and the cached
@@ -143,7 +147,7 @@ def _decide(
         if fixed_line(to):
             yield row, to, "", 0, not_mobile
             continue
-        body = render(row)
+        body = render(row) if suffix is None else render(row) + suffix(row[_ID])
         chars = len(body)
         if chars > max_chars:
             yield row, to, body, chars, too_long
@@ -180,10 +184,15 @@ def recipients_resolve(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
+    suffix: Callable[[int], str] | None = None,
 ) -> Iterator[Recipient]:
     """Every member of the group in id order, sendable or with its skip reason."""
     for decision in _decide(
-        target_group=target_group, phone_field=phone_field, template=template, purpose=purpose
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        suffix=suffix,
     ):
         yield _recipient(decision)
 
@@ -212,6 +221,7 @@ def recipients_summarise(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
+    suffix: Callable[[int], str] | None = None,
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
     ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
@@ -225,7 +235,11 @@ def recipients_summarise(
     samples: list[Recipient] = []
     carrier_view, per_message = encoding_info, CHARS_PER_MESSAGE
     for decision in _decide(
-        target_group=target_group, phone_field=phone_field, template=template, purpose=purpose
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        suffix=suffix,
     ):
         total += 1
         reason = decision[4]

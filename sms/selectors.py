@@ -20,6 +20,7 @@ from sms.models import (
     Sendout,
     SmsSettings,
 )
+from sms.optout import optout_for
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
@@ -153,16 +154,19 @@ def sendout_preview(
         purpose=purpose,
         user=user,
     )
+    optout = optout_for(sms_settings=sms_settings, sender=asked.sender, purpose=asked.purpose)
     summary = recipients_summarise(
         target_group=target_group,
         phone_field=asked.phone_field,
         template=asked.template,
         purpose=asked.purpose,
+        suffix=optout.suffix if optout.chars else None,
     )
     sender_authorised_or_refuse(
         sms_settings=sms_settings, sender=asked.sender, finnish_recipients=summary.finnish
     )
-    return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+    answer = preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+    return answer | {"optout": optout.style, "optout_chars": optout.chars}
 
 
 def preview_skipped(
@@ -187,6 +191,7 @@ def preview_skipped(
         purpose=purpose,
         user=user,
     )
+    optout = optout_for(sms_settings=sms_settings, sender=asked.sender, purpose=asked.purpose)
     return [
         recipient
         for recipient in recipients_resolve(
@@ -194,6 +199,7 @@ def preview_skipped(
             phone_field=asked.phone_field,
             template=asked.template,
             purpose=asked.purpose,
+            suffix=optout.suffix if optout.chars else None,
         )
         if recipient.reason == reason
     ]

@@ -152,6 +152,13 @@ class PreviewOutSerializer(serializers.Serializer):
     )
     warnings = serializers.ListField(child=serializers.CharField())
     samples = SampleSerializer(many=True)
+    optout = serializers.ChoiceField(
+        choices=["link", "reply", ""],
+        help_text=_("How each text offers its opt-out: a link, “Vastaa LOPETA”, or none."),
+    )
+    optout_chars = serializers.IntegerField(
+        help_text=_("Characters the opt-out adds to every text (counted and billed).")
+    )
 
 
 class CountsSerializer(serializers.Serializer):

@@ -1,11 +1,16 @@
-"""SMS pages: the sendout page. The modal and the SMS tab are templates that
+"""SMS pages: the sendout page and the opt-out page of marketing texts' links. The modal and the SMS tab are templates that
 the target-group pages include (see TARGET_GROUP_* settings)."""
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_GET
 from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
+from sms.optout import optout_by_token
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
@@ -39,3 +44,35 @@ class SendoutDetailView(OrganisationMixin, DetailView):
             },
         }
         return context
+
+
+OPTOUT_LANGUAGES = ("fi", "sv", "en")
+
+
+@require_GET
+def optout_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-click opt-out of a marketing text's link: opening it opts the
+    number out (idempotent, no login) and confirms, in Finnish, Swedish or
+    English (``?lang=``, else the contact's language, else Finnish). Shows the
+    organisation's name and the number's last two digits, nothing else; a bad
+    token is a 404 that writes nothing."""
+    result = optout_by_token(token=token)
+    asked = request.GET.get("lang", "")
+    if asked in OPTOUT_LANGUAGES:
+        language = asked
+    elif result is not None and result.language in OPTOUT_LANGUAGES:
+        language = result.language
+    else:
+        language = "fi"
+    context = {
+        "result": result,
+        "number_end": result.number[-2:] if result else "",
+        "language": language,
+        "languages": [("fi", "Suomeksi"), ("sv", "På svenska"), ("en", "In English")],
+    }
+    with translation.override(language):
+        response = render(request, "sms/optout.html", context, status=200 if result else 404)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response

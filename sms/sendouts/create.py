@@ -16,6 +16,7 @@ from sms.checks import (
     sms_enabled_or_refuse,
 )
 from sms.models import OutboundMessage, Sendout
+from sms.optout import optout_for
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
 from sms.rules.purposes import DEFAULT_PURPOSE
@@ -127,11 +128,18 @@ def _sendout_create(
     )
     messages = []
     total = 0
+    optout = optout_for(
+        sms_settings=sms_settings,
+        sender=request.sender,
+        purpose=request.purpose,
+        sendout_id=sendout.pk,
+    )
     for recipient in recipients_resolve(
         target_group=target_group,
         phone_field=request.phone_field,
         template=request.template,
         purpose=request.purpose,
+        suffix=optout.suffix if optout.chars else None,
     ):
         total += recipient.messages
         messages.append(
@@ -178,7 +186,9 @@ def _sendout_create(
     quota_reserve(organisation=organisation, amount=total, sendout=sendout, created_by=created_by)
     OutboundMessage.objects.bulk_create(messages, batch_size=2000)
     sendout.recipients_total = len(messages)
-    sendout.record = sendout_record(messages=messages, messages_reserved=total)
+    sendout.record = sendout_record(messages=messages, messages_reserved=total) | {
+        "optout": optout.style
+    }
     sendout.save(update_fields=["recipients_total", "record"])
     sendable = sum(1 for m in messages if m.status == MessageStatus.PENDING)
     logger.info(

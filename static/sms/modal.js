@@ -178,12 +178,18 @@
 
   function updateCounter() {
     const chars = length(els.body.value);
-    const messages = Math.ceil(chars / perMessage());
-    els.counter.textContent = interp(
+    // A marketing text ends with its opt-out (a link or "Vastaa LOPETA"): counted and billed.
+    const optout = lastPreview ? lastPreview.optout_chars : 0;
+    const messages = Math.ceil((chars + optout) / perMessage());
+    let text = interp(
       ngettext("Template: %(chars)s / %(max)s characters · %(messages)s message",
          "Template: %(chars)s / %(max)s characters · %(messages)s messages", messages),
       { chars: fmt(chars), max: fmt(maxChars()), messages: fmt(messages) });
-    els.counter.classList.toggle("at-limit", chars >= maxChars());
+    if (optout) {
+      text += " " + interp(gettext("(+ %(n)s characters of opt-out, counted)"), { n: fmt(optout) });
+    }
+    els.counter.textContent = text;
+    els.counter.classList.toggle("at-limit", chars + optout >= maxChars());
   }
 
   function reasonLabel(reason) {
@@ -193,6 +199,7 @@
 
   function renderPreview(data) {
     lastPreview = data;
+    updateCounter();
     const r = data.recipients;
     const parts = [];
     const summary = document.createElement("p");

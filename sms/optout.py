@@ -1,0 +1,162 @@
+"""The opt-out every marketing message carries, and the page it leads to.
+
+A sendout's marketing messages end with a short link of ours,
+``<SMS_SHORT_LINK_BASE_URL>/s/o/<token>``, unless the organisation chose the
+reply style (``SmsSettings.optout_by_reply``) and the sender can receive
+replies (the operator number or messaging service): then "Vastaa LOPETA". A
+named sender is one-way, so it always gets the link.
+
+The token is derived, not stored: the sendout's id and the contact's id in
+fixed-width base 62 and a keyed hash of both (HMAC-SHA256 under SECRET_KEY), so
+that rendering 100,000 recipients makes no database round trip, every token has
+the same length (the preview counts it exactly), and nobody can guess another
+recipient's token. The page finds the message by the two ids and opts its number
+out through ``sms.suppression.number_suppress``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from crm.models import Contact, OptOutSource
+from crm.services import contacts_opt_out_set
+from sms.models import OutboundMessage, SmsSettings, SuppressionSource
+from sms.rules.purposes import Purpose
+from sms.rules.senders import OPERATOR_SENDER
+from sms.suppression import number_suppress
+
+OPTOUT_PATH = "/s/o/"
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_WIDTH = 6  # 62**6 ids, about 5.7e10
+_MAC_WIDTH = 8  # about 47 bits
+TOKEN_LENGTH = 2 * _ID_WIDTH + _MAC_WIDTH
+PREVIEW_SENDOUT_ID = 0
+"""The sendout id of the links a preview shows: no sendout has it, so a
+preview's link opts nobody out; its length is the real one."""
+
+
+def _encode(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        digits.append(_ALPHABET[digit])
+    if number:
+        raise ValueError("id too large for an opt-out token")
+    return "".join(reversed(digits))
+
+
+def _decode(text: str) -> int:
+    number = 0
+    for char in text:
+        number = number * 62 + _ALPHABET.index(char)
+    return number
+
+
+def _mac(sendout_id: int, contact_id: int) -> str:
+    key = settings.SECRET_KEY.encode() + b"/sms-optout"
+    digest = hmac.new(key, f"{sendout_id}:{contact_id}".encode(), hashlib.sha256).digest()
+    return _encode(int.from_bytes(digest[:8], "big") % 62**_MAC_WIDTH, _MAC_WIDTH)
+
+
+def optout_token(*, sendout_id: int, contact_id: int) -> str:
+    return (
+        _encode(sendout_id, _ID_WIDTH)
+        + _encode(contact_id, _ID_WIDTH)
+        + _mac(sendout_id, contact_id)
+    )
+
+
+def optout_token_read(token: str) -> tuple[int, int] | None:
+    """The (sendout id, contact id) of a token, or None for a bad one."""
+    if len(token) != TOKEN_LENGTH or any(c not in _ALPHABET for c in token):
+        return None
+    sendout_id = _decode(token[:_ID_WIDTH])
+    contact_id = _decode(token[_ID_WIDTH : 2 * _ID_WIDTH])
+    if not hmac.compare_digest(token[2 * _ID_WIDTH :], _mac(sendout_id, contact_id)):
+        return None
+    return sendout_id, contact_id
+
+
+def optout_url(token: str) -> str:
+    return settings.SMS_SHORT_LINK_BASE_URL.rstrip("/") + OPTOUT_PATH + token
+
+
+@dataclass(frozen=True, slots=True)
+class Optout:
+    """How a sendout's messages carry their opt-out: ``suffix(contact_id)`` is
+    appended to each text; ``chars`` is its length (the same for everyone)."""
+
+    style: str  # "link", "reply" or "" (none: a service message)
+    suffix: Callable[[int], str]
+    chars: int
+
+
+def _no_suffix(contact_id: int) -> str:
+    return ""
+
+
+NO_OPTOUT = Optout("", _no_suffix, 0)
+
+
+def optout_for(
+    *, sms_settings: SmsSettings, sender: str, purpose: str, sendout_id: int = PREVIEW_SENDOUT_ID
+) -> Optout:
+    """The opt-out of a sendout (``sendout_id``; a preview's when left out)."""
+    if purpose != Purpose.MARKETING:
+        return NO_OPTOUT
+    if sms_settings.optout_by_reply and sender == OPERATOR_SENDER:
+        text = "\n" + settings.SMS_OPTOUT_REPLY_TEXT
+        return Optout("reply", lambda contact_id: text, len(text))
+    head = "\n" + settings.SMS_OPTOUT_LINK_TEXT + " " + optout_url("")
+
+    def suffix(contact_id: int) -> str:
+        return head + optout_token(sendout_id=sendout_id, contact_id=contact_id)
+
+    return Optout("link", suffix, len(head) + TOKEN_LENGTH)
+
+
+@dataclass(frozen=True, slots=True)
+class OptoutResult:
+    organisation_name: str
+    number: str  # E.164
+    language: str  # the contact's, "" when unknown
+
+
+@transaction.atomic
+def optout_by_token(*, token: str) -> OptoutResult | None:
+    """Opt out the number a marketing message with this token went to: on the
+    organisation's suppression list (``number_suppress``, source "user") and the
+    contact's flag. Idempotent; None for a token that names no message (nothing
+    written, nothing revealed)."""
+    ids = optout_token_read(token)
+    if ids is None:
+        return None
+    sendout_id, contact_id = ids
+    message = (
+        OutboundMessage.objects.filter(sendout_id=sendout_id, contact_id=contact_id)
+        .exclude(to="")
+        .select_related("sendout__organisation", "contact")
+        .first()
+    )
+    if message is None:
+        return None
+    organisation = message.sendout.organisation
+    number_suppress(
+        organisation=organisation,
+        number=message.to,
+        source=SuppressionSource.USER,
+        sender=message.sendout.sender,
+    )
+    contacts_opt_out_set(
+        contacts=Contact.objects.filter(pk=contact_id),
+        opted_out=True,
+        source=OptOutSource.SMS_LINK,
+    )
+    language = message.contact.language if message.contact else ""
+    return OptoutResult(organisation.name, message.to, language)
