@@ -1,5 +1,6 @@
-"""SMS pages: the sendout page and the opt-out page of marketing texts' links. The modal and the SMS tab are templates that
-the target-group pages include (see TARGET_GROUP_* settings)."""
+"""SMS pages: the sendout page, and the opt-out page of marketing texts' links.
+The modal and the SMS tab are templates that the target-group pages include
+(see TARGET_GROUP_* settings)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
