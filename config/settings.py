@@ -288,6 +288,9 @@ SMS_STATUS_CALLBACK_BASE_URL = env.str("SMS_STATUS_CALLBACK_BASE_URL", default="
 SMS_SHORT_LINK_BASE_URL = env.str("SMS_SHORT_LINK_BASE_URL", default="http://localhost:8000")
 SMS_OPTOUT_LINK_TEXT = env.str("SMS_OPTOUT_LINK_TEXT", default="Kiellä viestit:")
 SMS_OPTOUT_REPLY_TEXT = env.str("SMS_OPTOUT_REPLY_TEXT", default="Vastaa LOPETA")
+# Off only where no marketing goes out (tests of other things, a trial): every
+# marketing text then lacks its opt-out, which the law requires.
+SMS_OPTOUT_IN_TEXT = env.bool("SMS_OPTOUT_IN_TEXT", default=True)
 # Requests in flight at once per sending process (threads and pooled connections).
 SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
 # "5,30" → (connect, read) seconds; one number is used for both.

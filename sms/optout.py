@@ -108,7 +108,7 @@ def optout_for(
     *, sms_settings: SmsSettings, sender: str, purpose: str, sendout_id: int = PREVIEW_SENDOUT_ID
 ) -> Optout:
     """The opt-out of a sendout (``sendout_id``; a preview's when left out)."""
-    if purpose != Purpose.MARKETING:
+    if purpose != Purpose.MARKETING or not settings.SMS_OPTOUT_IN_TEXT:
         return NO_OPTOUT
     if sms_settings.optout_by_reply and sender == OPERATOR_SENDER:
         text = "\n" + settings.SMS_OPTOUT_REPLY_TEXT

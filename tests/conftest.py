@@ -91,6 +91,15 @@ def _empty_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_optout_in_text(settings) -> None:
+    """Marketing texts carry no opt-out suffix in tests about other things, so
+    that their bodies, lengths and bills are the template's; the compliance
+    tests (tests/sms/test_optout_link.py, tests/e2e/test_compliance.py) turn
+    ``SMS_OPTOUT_IN_TEXT`` back on, as it is by default."""
+    settings.SMS_OPTOUT_IN_TEXT = False
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _in_memory_broker() -> Iterator[None]:
     """Tasks that in-process tests enqueue stay in this process. Without it they went

@@ -20,6 +20,7 @@ BODY = "Hei {{contact.first_name}}!"
 @pytest.fixture(autouse=True)
 def short_links(settings):
     settings.SMS_SHORT_LINK_BASE_URL = BASE
+    settings.SMS_OPTOUT_IN_TEXT = True  # as by default (tests/conftest.py turns it off)
 
 
 @pytest.fixture
@@ -150,3 +151,9 @@ def test_a_service_message_carries_no_opt_out(make_user, org, group):
     ).json()
     assert (preview["optout"], preview["optout_chars"]) == ("", 0)
     assert preview["samples"][0]["body"] == "Hei Aino!"
+
+
+def test_the_opt_out_is_on_by_default():
+    from config import settings as project_settings
+
+    assert project_settings.SMS_OPTOUT_IN_TEXT is True
