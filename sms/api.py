@@ -15,12 +15,14 @@ from rest_framework.views import APIView
 from core.pagination import Pagination
 from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
+from crm.models import Contact
 from sms import checks, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
+    ContactSmsHistorySerializer,
     OptionsSerializer,
     PreviewInSerializer,
     PreviewOutSerializer,
@@ -209,3 +211,18 @@ class SendoutViewSet(
         sendout = self.get_object()
         sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
+
+
+class ContactSmsHistoryView(OrganisationScopedMixin, generics.ListAPIView):
+    """Every text sent to one contact, newest first, with its sender, purpose and
+    the legal basis it was sent on: the answer to a data subject's access
+    request. Another organisation's contact is a 404."""
+
+    serializer_class = ContactSmsHistorySerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> QuerySet[OutboundMessage]:
+        if getattr(self, "swagger_fake_view", False):
+            return OutboundMessage.objects.none()
+        contact = get_object_or_404(Contact, pk=self.kwargs["pk"], organisation=self.organisation)
+        return selectors.contact_sms_history(organisation=self.organisation, contact_id=contact.pk)

@@ -18,5 +18,10 @@ urlpatterns = [
         api.SendoutCreateView.as_view(),
         name="api-sms-sendout-create",
     ),
+    path(
+        "contacts/<int:pk>/sms-history/",
+        api.ContactSmsHistoryView.as_view(),
+        name="api-contact-sms-history",
+    ),
     *router.urls,
 ]

@@ -315,11 +315,22 @@ def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[Outbou
 CONTACT_HISTORY_LIMIT = 50
 
 
-def contact_messages(*, organisation: Organisation, contact_id: int) -> QuerySet[OutboundMessage]:
-    """The SMS messages of one contact (its history on the contact page), newest first,
-    each with its sendout and target group; at most ``CONTACT_HISTORY_LIMIT``."""
+def contact_sms_history(
+    *, organisation: Organisation, contact_id: int
+) -> QuerySet[OutboundMessage]:
+    """Every SMS message of one contact, newest first, each with its sendout and
+    target group, and the legal basis and purpose it was sent on (a data
+    subject's access request answers this)."""
     return (
         OutboundMessage.objects.filter(sendout__organisation=organisation, contact_id=contact_id)
         .select_related("sendout", "sendout__target_group")
-        .order_by("-created_at", "-id")[:CONTACT_HISTORY_LIMIT]
+        .order_by("-created_at", "-id")
     )
+
+
+def contact_messages(*, organisation: Organisation, contact_id: int) -> QuerySet[OutboundMessage]:
+    """The contact page's SMS history: ``contact_sms_history``, at most
+    ``CONTACT_HISTORY_LIMIT``."""
+    return contact_sms_history(organisation=organisation, contact_id=contact_id)[
+        :CONTACT_HISTORY_LIMIT
+    ]

@@ -276,3 +276,31 @@ class RecipientSerializer(serializers.ModelSerializer):
         if message.status in MESSAGE_OPEN_STATUSES:
             return None
         return 0
+
+
+class ContactSmsHistorySerializer(serializers.ModelSerializer):
+    """One text sent (or meant) to a contact, with what it was sent on."""
+
+    sender = serializers.CharField(source="sendout.sender")
+    purpose = serializers.CharField(source="sendout.purpose")
+    target_group = serializers.CharField(
+        source="sendout.target_group.name", default=None, allow_null=True
+    )
+
+    class Meta:
+        model = OutboundMessage
+        fields = [
+            "id",
+            "sendout",
+            "target_group",
+            "created_at",
+            "sent_at",
+            "to",
+            "sender",
+            "purpose",
+            "legal_basis",
+            "body",
+            "status",
+            "reason",
+        ]
+        read_only_fields = fields

@@ -202,6 +202,8 @@ ROUTE_OBJECTS = {
     "account-detail": "account",
     "contact-detail": "contact",
     "contact-opt-out": "contact",
+    "contact-legal-basis": "contact",
+    "api-contact-sms-history": "contact",
     "targetgroup-detail": "target_group",
     "targetgroup-members": "target_group",
     "targetgroup-sms": "target_group",

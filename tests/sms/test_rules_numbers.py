@@ -71,6 +71,7 @@ def test_cached_answer_is_the_same() -> None:
 def test_skip_reasons_in_precedence_order() -> None:
     assert [r.value for r in SkipReason] == [
         "opted_out",
+        "no_legal_basis",
         "missing_number",
         "missing_country_code",
         "invalid_number",
@@ -84,6 +85,7 @@ def test_skip_reason_labels() -> None:
     with translation.override("en"):
         assert {r.value: str(r.label) for r in SkipReason} == {
             "opted_out": "Opted out of SMS",
+            "no_legal_basis": "No legal basis for marketing",
             "missing_number": "No phone number",
             "missing_country_code": "Number without country code",
             "invalid_number": "Invalid number",
