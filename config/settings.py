@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # ?q=%00 and friends answer 400 before any view hands them to the database.
+    "core.middleware.RefuseNulMiddleware",
     # Static files straight from the app (no separate web server needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
