@@ -20,6 +20,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core.parsers import text_error
 from crm.models import Language
 
 MAX_CONDITIONS = 50
@@ -216,18 +217,6 @@ def _is_number(value: Any) -> bool:
     if isinstance(value, int):
         return -MAX_NUMBER <= value <= MAX_NUMBER
     return isinstance(value, float) and math.isfinite(value) and abs(value) <= MAX_NUMBER
-
-
-def text_error(value: str) -> str | None:
-    """Why a text cannot be stored or searched for: PostgreSQL refuses NUL characters,
-    and a lone UTF-16 surrogate (``"\\ud800"`` in JSON) is no character at all."""
-    if "\x00" in value:
-        return _("Text cannot contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return _("Text cannot contain unpaired surrogate characters.")
-    return None
 
 
 def _scalar_error(f: Field, op: Operator, value: Any) -> tuple[str | None, Any]:

@@ -193,6 +193,69 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
     assert 200 <= response.status_code < 300, response.content
 
 
+# --- Hostile JSON bodies: deep nesting, NUL characters, lone surrogates ----------------
+
+# The writes that read a body (not DELETE, not cancel).
+BODY_WRITES = sorted(
+    (method, path)
+    for method, path in VALID_WRITES
+    if method != "DELETE" and not path.endswith("/cancel/")
+)
+
+
+def deep(depth: int) -> str:
+    return '{"name": ' + "[" * depth + "]" * depth + "}"
+
+
+def spiked(value: Any, spike: str) -> Any:
+    """``value`` with ``spike`` put into every string (keys too) it holds."""
+    if isinstance(value, str):
+        return value[:1] + spike + value[1:]
+    if isinstance(value, list):
+        return [spiked(item, spike) for item in value]
+    if isinstance(value, dict):
+        return {spiked(k, spike): spiked(v, spike) for k, v in value.items()} | {"x": spike}
+    return value
+
+
+def assert_refused_as_parse_error(response, before) -> None:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "parse_error" and body["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=" ".join)
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_json_nested_deeply_is_400_on_every_json_endpoint(api, org, user, method, path, depth):
+    url, _body = valid_write(build_world(org, user), method, path)
+    before = snapshot()
+    response = getattr(api, method.lower())(url, deep(depth), content_type="application/json")
+    assert_refused_as_parse_error(response, before)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=" ".join)
+@pytest.mark.parametrize("spike", ["\x00", "\ud800", "\udfff"], ids=["nul", "high", "low"])
+def test_nul_and_lone_surrogates_in_json_are_400_on_every_json_endpoint(
+    api, org, user, method, path, spike
+) -> None:
+    url, body = valid_write(build_world(org, user), method, path)
+    before = snapshot()
+    response = getattr(api, method.lower())(
+        url, json.dumps(spiked(body, spike)), content_type="application/json"
+    )
+    assert_refused_as_parse_error(response, before)
+
+
+@pytest.mark.django_db
+def test_json_nested_to_the_limit_is_parsed(api) -> None:
+    body = '{"name": "G", "conditions": [], "x": ' + "[" * 30 + "]" * 30 + "}"
+    response = api.post("/api/v1/target-groups/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+
+
 # --- Another organisation's objects: 404 on every object URL ---------------------------
 
 # Which object each route with a `pk` acts on. A new route with a pk and no entry here
@@ -532,6 +595,15 @@ def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
     after_first = snapshot()
     assert post_callback(INBOUND_PATH, STOP, signed(INBOUND_PATH, STOP)).status_code == 200
     assert snapshot() == after_first
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["MessageSid", "MessageStatus", "ErrorCode"])
+def test_signed_status_callback_with_a_nul_is_400_and_changes_nothing(webhook_world, field):
+    params = {**STATUS, "ErrorCode": "", field: "SM\x00" + "a" * 30}
+    before = snapshot()
+    assert post_callback(STATUS_PATH, params, signed(STATUS_PATH, params)).status_code == 400
+    assert snapshot() == before
 
 
 # --- Production settings --------------------------------------------------------------------
