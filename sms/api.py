@@ -148,7 +148,8 @@ class SendoutViewSet(
         target_group = self.request.query_params.get("target_group")
         qs = selectors.sendout_list(organisation=self.organisation)
         if target_group:
-            if not (target_group.isascii() and target_group.isdigit()):
+            # ASCII digits only (int("²") fails) and within 64 bits (SQLite overflows).
+            if not (target_group.isascii() and target_group.isdigit() and len(target_group) < 19):
                 raise ValidationError({"target_group": [_("A valid integer is required.")]})
             qs = qs.filter(target_group_id=int(target_group))
         return qs
