@@ -17,6 +17,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -293,6 +294,9 @@ SPECTACULAR_SETTINGS = {
 # with `target_group` and `organisation` in their context.
 TARGET_GROUP_ACTIONS_TEMPLATE = "sms/_targetgroup_actions.html"
 TARGET_GROUP_SMS_TAB_TEMPLATE = "sms/_targetgroup_sms_tab.html"
+# Likewise the SMS history on a contact's page (crm does not import sms), rendered
+# with `contact` and `organisation` in its context.
+CONTACT_SMS_HISTORY_TEMPLATE = "sms/_contact_sms_history.html"
 
 # --- Celery ---------------------------------------------------------------------------
 # With CELERY_BROKER_URL (redis://...) the worker uses Redis. Without it, kombu's
@@ -367,15 +371,33 @@ LOGGING = {
     "loggers": {"twilio": {"level": "WARNING"}},
 }
 # Sending: chunks of messages per task; transient errors retry with exponential
-# backoff and jitter up to SMS_MAX_ATTEMPTS; a message left in `sending` longer
-# than SMS_SENDING_TIMEOUT seconds (a crashed worker) becomes `unknown`.
+# backoff and jitter up to SMS_MAX_ATTEMPTS. A claim is a lease of
+# SMS_LEASE_SECONDS, renewed while its worker sends; the sweeper (every
+# SMS_SWEEP_INTERVAL seconds) takes over expired leases and reconciles them with
+# the provider: found, `sent`; not found SMS_RECONCILE_GRACE seconds after the
+# request could have ended, sent again; the provider unreachable for
+# SMS_RECONCILE_GIVE_UP seconds, `unknown`. A sendout with pending messages and
+# no progress for SMS_LOST_WORK_SECONDS lost its queued work: enqueued again.
 SMS_CHUNK_SIZE = env.int("SMS_CHUNK_SIZE", default=200)
 SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=5)
 SMS_RETRY_BACKOFF_BASE = env.float("SMS_RETRY_BACKOFF_BASE", default=1.0)
 SMS_RETRY_BACKOFF_MAX = env.float("SMS_RETRY_BACKOFF_MAX", default=60.0)
-SMS_SENDING_TIMEOUT = env.int("SMS_SENDING_TIMEOUT", default=300)
-SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=60.0)
+SMS_LEASE_SECONDS = env.float("SMS_LEASE_SECONDS", default=45.0)
+SMS_RECONCILE_GRACE = env.float("SMS_RECONCILE_GRACE", default=30.0)
+SMS_RECONCILE_GIVE_UP = env.float("SMS_RECONCILE_GIVE_UP", default=900.0)
+SMS_LOST_WORK_SECONDS = env.float("SMS_LOST_WORK_SECONDS", default=90.0)
+SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=10.0)
 CELERY_BEAT_SCHEDULE = {
-    "sms-sweep": {"task": "sms.tasks.sweep", "schedule": SMS_SWEEP_INTERVAL},
+    # A sweep not started before the next one is due is dropped, not piled up.
+    "sms-sweep": {
+        "task": "sms.tasks.sweep",
+        "schedule": SMS_SWEEP_INTERVAL,
+        "options": {"expires": SMS_SWEEP_INTERVAL},
+    },
 }
+# The sweeper has a queue of its own, so that it never waits behind a long sendout's
+# chunks (crash recovery within seconds); a worker consumes both queues by default.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sms-sweep"))
+CELERY_TASK_ROUTES = {"sms.tasks.sweep": {"queue": "sms-sweep"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

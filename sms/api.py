@@ -13,12 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import Pagination
 from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
 from crm.models import Role
 from crm.permissions import IsOrganisationMember
 from sms import checks, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
@@ -30,6 +32,8 @@ from sms.serializers import (
     RecipientSerializer,
     SendoutInSerializer,
     SendoutSerializer,
+    SkippedInSerializer,
+    SkippedSerializer,
 )
 from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
@@ -93,6 +97,36 @@ class PreviewView(TargetGroupSmsView):
             target_group=target_group, sms_settings=sms_settings, **data.validated_data
         )
         return Response(PreviewOutSerializer(preview).data)
+
+
+class SkippedView(TargetGroupSmsView):
+    """The members a preview skips for one reason, page by page: what the user
+    can check before sending. Query: ``sender, phone_field, body, reason``,
+    ``page``, ``page_size``."""
+
+    throttle_classes = [ScopedUserRateThrottle]
+    throttle_scope = "sms_preview"
+    pagination_class = Pagination
+
+    @extend_schema(parameters=[SkippedInSerializer], responses=SkippedSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        target_group = self.target_group(pk)
+        sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
+        checks.sms_enabled_or_refuse(sms_settings=sms_settings)
+        data = SkippedInSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        asked = data.validated_data
+        skipped = selectors.preview_skipped(
+            target_group=target_group,
+            sms_settings=sms_settings,
+            sender=asked["sender"],
+            phone_field=asked["phone_field"],
+            body=asked["body"],
+            reason=SkipReason(asked["reason"]),
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(skipped, request, view=self)
+        return paginator.get_paginated_response(SkippedSerializer(page, many=True).data)
 
 
 class SendoutCreateView(TargetGroupSmsView):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("sms/quota/", api.QuotaView.as_view(), name="api-sms-quota"),
     path("target-groups/<int:pk>/sms/options/", api.OptionsView.as_view(), name="api-sms-options"),
     path("target-groups/<int:pk>/sms/preview/", api.PreviewView.as_view(), name="api-sms-preview"),
+    path("target-groups/<int:pk>/sms/skipped/", api.SkippedView.as_view(), name="api-sms-skipped"),
     path(
         "target-groups/<int:pk>/sms/sendouts/",
         api.SendoutCreateView.as_view(),

@@ -3,7 +3,10 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from crm.phones import phone_display
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.rules.numbers import SkipReason
+from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
 
 class QuotaTransactionSerializer(serializers.ModelSerializer):
@@ -76,6 +79,22 @@ class PreviewInSerializer(MessageInSerializer):
     pass
 
 
+class SkippedInSerializer(MessageInSerializer):
+    """The query of ``GET .../sms/skipped/``: the preview's input and one reason."""
+
+    reason = serializers.ChoiceField(choices=[(r.value, r.label) for r in SkipReason])
+    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+
+
+class SkippedSerializer(serializers.Serializer):
+    contact = serializers.IntegerField(source="contact_id")
+    name = serializers.CharField()
+    to = serializers.CharField()
+    reason = serializers.CharField()
+    chars = serializers.IntegerField()
+
+
 class SendoutInSerializer(MessageInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
@@ -95,16 +114,29 @@ class SampleSerializer(serializers.Serializer):
     body = serializers.CharField()
     chars = serializers.IntegerField()
     messages = serializers.IntegerField()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    carrier_segments = serializers.IntegerField()
 
 
 class PreviewOutSerializer(serializers.Serializer):
     recipients = RecipientsSerializer()
     messages = serializers.IntegerField()
+    messages_per_recipient_max = serializers.IntegerField(
+        help_text=_("The most messages one recipient's text bills, after tags.")
+    )
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
     chars = serializers.IntegerField()
-    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
-    carrier_segments = serializers.IntegerField()
+    encoding = serializers.ChoiceField(
+        choices=["GSM-7", "UCS-2"],
+        help_text=_("UCS-2 when any sendable recipient's text needs it (the worst case)."),
+    )
+    carrier_segments = serializers.IntegerField(
+        help_text=_("The most carrier segments of one recipient's text (the worst case).")
+    )
+    ucs2_recipients = serializers.IntegerField(
+        help_text=_("Sendable recipients whose text a carrier sends as Unicode (UCS-2).")
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     samples = SampleSerializer(many=True)
 
@@ -122,10 +154,25 @@ class CountsSerializer(serializers.Serializer):
     unknown = serializers.IntegerField()
 
 
+class ReconciliationSerializer(serializers.Serializer):
+    recovered = serializers.IntegerField(
+        help_text=_("Interrupted sends found at the provider: sent.")
+    )
+    resent = serializers.IntegerField(help_text=_("Not found at the provider: sent again."))
+    refunded = serializers.IntegerField(help_text=_("Not found at the provider: refunded."))
+    unresolved = serializers.IntegerField(
+        help_text=_("The provider could not be asked: still unknown.")
+    )
+
+
 class SendoutSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     messages_charged = serializers.IntegerField(read_only=True)
     counts = serializers.SerializerMethodField()
+    reconciliation = ReconciliationSerializer(
+        read_only=True,
+        help_text=_("Messages whose send was interrupted, by what reconciliation made of them."),
+    )
     progress = serializers.SerializerMethodField(
         help_text=_("Share of recipients with a final status, 0 to 100.")
     )
@@ -147,6 +194,7 @@ class SendoutSerializer(serializers.ModelSerializer):
             "messages_charged",
             "counts",
             "progress",
+            "reconciliation",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
@@ -163,6 +211,16 @@ class SendoutSerializer(serializers.ModelSerializer):
 
 class RecipientSerializer(serializers.ModelSerializer):
     contact_name = serializers.SerializerMethodField()
+    to_display = serializers.SerializerMethodField(
+        help_text=_("The number grouped as people read it (+358 40 123 4567).")
+    )
+    messages_charged = serializers.SerializerMethodField(
+        help_text=_(
+            "Messages this recipient costs: the billed messages once the message has "
+            "left; 0 when it was skipped, failed or cancelled (refunded); null while "
+            "it is still reserved (pending or sending)."
+        )
+    )
 
     class Meta:
         model = OutboundMessage
@@ -170,14 +228,29 @@ class RecipientSerializer(serializers.ModelSerializer):
             "contact",
             "contact_name",
             "to",
+            "to_display",
             "body",
             "messages",
+            "messages_charged",
+            "encoding",
+            "carrier_segments",
             "status",
             "reason",
             "error_code",
             "provider_id",
+            "recovery",
             "updated_at",
         ]
 
     def get_contact_name(self, message: OutboundMessage) -> str:
         return message.contact.full_name if message.contact else ""
+
+    def get_to_display(self, message: OutboundMessage) -> str:
+        return phone_display(message.to)
+
+    def get_messages_charged(self, message: OutboundMessage) -> int | None:
+        if message.status in MESSAGE_LEFT_STATUSES:
+            return message.messages
+        if message.status in MESSAGE_OPEN_STATUSES:
+            return None
+        return 0

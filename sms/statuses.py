@@ -11,6 +11,8 @@ bypasses the table, and a replayed or late change finds nothing to move.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sms.rules.numbers import SkipReason
+
 
 class SendoutStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -39,13 +41,39 @@ class MessageReason(models.TextChoices):
     RETRYING = "retrying", _("Provider busy; retrying")
     PROVIDER_REJECTED = "provider_rejected", _("Rejected by the provider")
     OUT_OF_RETRIES = "out_of_retries", _("Provider unreachable; gave up")
-    AMBIGUOUS_ERROR = "ambiguous_error", _("Connection lost while sending; not resent")
-    LOST_IN_SENDING = "lost_in_sending", _("Interrupted while sending; not resent")
+    AMBIGUOUS_ERROR = "ambiguous_error", _("Connection lost while sending; checking")
+    LOST_IN_SENDING = "lost_in_sending", _("Interrupted while sending; checking")
+    NOT_RECONCILED = "not_reconciled", _("The provider could not be asked whether it was sent")
+    NEVER_SENT = "never_sent", _("Not found at the provider; refunded")
+
+
+class Recovery(models.TextChoices):
+    """What reconciliation with the provider made of a message whose send was
+    interrupted (a crashed worker, a read timeout, a dropped connection)."""
+
+    RECOVERED = "recovered", _("Found at the provider: sent")
+    RESENT = "resent", _("Not found at the provider: sent again")
+    REFUNDED = "refunded", _("Not found at the provider: refunded")
+    UNRESOLVED = "unresolved", _("The provider could not be asked: still unknown")
+
+
+def reason_label(reason: str) -> str:
+    """A message's reason (a skip reason or a ``MessageReason``) in the user's words;
+    an unknown code as it is, the empty string for none."""
+    if not reason:
+        return ""
+    if reason in {r.value for r in SkipReason}:
+        return str(SkipReason(reason).label)
+    if reason in MessageReason.values:
+        return str(MessageReason(reason).label)
+    return reason
 
 
 # Statuses only move forward. `sending -> pending` is allowed only for a retry of
-# a request that surely took no effect (429, 5xx, connection refused); `unknown`
-# may still become delivered or undelivered because a late callback is the truth.
+# a request that surely took no effect (429, 5xx, connection refused), or one the
+# provider's own list shows it never took (reconciliation); `sending` and `unknown`
+# may become delivered or undelivered because a callback is the truth (a worker
+# that died before recording the answer leaves its message in `sending`).
 MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     MessageStatus.PENDING: frozenset(
         {
@@ -58,6 +86,8 @@ MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     MessageStatus.SENDING: frozenset(
         {
             MessageStatus.SENT,
+            MessageStatus.DELIVERED,
+            MessageStatus.UNDELIVERED,
             MessageStatus.FAILED,
             MessageStatus.UNKNOWN,
             MessageStatus.PENDING,
@@ -97,10 +127,11 @@ def allowed_previous(new: str, *, late_answer: bool = False) -> list[str]:
     """The statuses a message may move to ``new`` from: for conditional updates
     (``filter(status__in=allowed_previous(new)).update(status=new)``).
 
-    ``late_answer``: the provider's answer to the worker that claimed the message,
-    recorded as its outcome. The sweeper may have marked the message ``unknown``
-    meanwhile (its worker looked lost); that mark is a guess, and the answer the
-    worker got is the truth, so it may replace it.
+    ``late_answer``: the provider's word on a message: the answer to the worker
+    that claimed it, recorded as its outcome, or what reconciliation found in the
+    provider's list of messages. The message may have been marked ``unknown``
+    meanwhile (its worker looked lost, or the provider could not be asked); that
+    mark is a guess, and the provider's word is the truth, so it may replace it.
     """
     previous = {old for old, moves in MESSAGE_TRANSITIONS.items() if new in moves}
     if late_answer and MessageStatus.SENDING in previous:

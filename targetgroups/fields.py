@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core.parsers import text_error
 from crm.models import Language
@@ -70,23 +70,23 @@ class Operator(StrEnum):
 
 
 OPERATOR_LABELS: dict[Operator, Promise] = {
-    Operator.EQUALS: _lazy("is"),
-    Operator.NOT_EQUALS: _lazy("is not"),
-    Operator.CONTAINS: _lazy("contains"),
-    Operator.NOT_CONTAINS: _lazy("does not contain"),
-    Operator.STARTS_WITH: _lazy("starts with"),
-    Operator.IS_EMPTY: _lazy("is empty"),
-    Operator.IS_NOT_EMPTY: _lazy("is not empty"),
-    Operator.IN: _lazy("is one of"),
-    Operator.GT: _lazy("is greater than"),
-    Operator.GTE: _lazy("is at least"),
-    Operator.LT: _lazy("is less than"),
-    Operator.LTE: _lazy("is at most"),
-    Operator.BEFORE: _lazy("is before"),
-    Operator.AFTER: _lazy("is after"),
-    Operator.WITHIN_LAST_DAYS: _lazy("is within the last N days"),
-    Operator.IS_TRUE: _lazy("is yes"),
-    Operator.IS_FALSE: _lazy("is no"),
+    Operator.EQUALS: gettext_lazy("is"),
+    Operator.NOT_EQUALS: gettext_lazy("is not"),
+    Operator.CONTAINS: gettext_lazy("contains"),
+    Operator.NOT_CONTAINS: gettext_lazy("does not contain"),
+    Operator.STARTS_WITH: gettext_lazy("starts with"),
+    Operator.IS_EMPTY: gettext_lazy("is empty"),
+    Operator.IS_NOT_EMPTY: gettext_lazy("is not empty"),
+    Operator.IN: gettext_lazy("is one of"),
+    Operator.GT: gettext_lazy("is greater than"),
+    Operator.GTE: gettext_lazy("is at least"),
+    Operator.LT: gettext_lazy("is less than"),
+    Operator.LTE: gettext_lazy("is at most"),
+    Operator.BEFORE: gettext_lazy("is before"),
+    Operator.AFTER: gettext_lazy("is after"),
+    Operator.WITHIN_LAST_DAYS: gettext_lazy("is within the last N days"),
+    Operator.IS_TRUE: gettext_lazy("is yes"),
+    Operator.IS_FALSE: gettext_lazy("is no"),
 }
 
 _T = FieldType
@@ -124,7 +124,7 @@ class Field:
     path: str
     choices: tuple[tuple[str, Promise], ...] = ()
     nullable: bool = False
-    group: Promise = field(default=_lazy("Contact"))
+    group: Promise = field(default=gettext_lazy("Contact"))
 
     @property
     def operators(self) -> tuple[Operator, ...]:
@@ -154,26 +154,28 @@ def _account(key: str, label: Promise) -> Field:
         type=FieldType.TEXT,
         path=f"account__{key}",
         nullable=True,
-        group=_lazy("Account"),
+        group=gettext_lazy("Account"),
     )
 
 
 FIELDS: tuple[Field, ...] = (
-    _contact("first_name", _lazy("First name")),
-    _contact("last_name", _lazy("Last name")),
-    _contact("title", _lazy("Title")),
-    _contact("email", _lazy("Email")),
-    _contact("city", _lazy("City")),
-    _contact("language", _lazy("Language"), FieldType.CHOICE, choices=tuple(Language.choices)),
-    _contact("mobile_phone", _lazy("Mobile phone")),
-    _contact("work_phone", _lazy("Work phone")),
-    _contact("created_at", _lazy("Created"), FieldType.DATE),
-    _contact("sms_opt_out", _lazy("SMS opt-out"), FieldType.BOOLEAN),
-    _account("name", _lazy("Account name")),
-    _account("industry", _lazy("Industry")),
-    _account("city", _lazy("Account city")),
-    _account("country", _lazy("Country")),
-    _account("business_id", _lazy("Business ID")),
+    _contact("first_name", gettext_lazy("First name")),
+    _contact("last_name", gettext_lazy("Last name")),
+    _contact("title", gettext_lazy("Title")),
+    _contact("email", gettext_lazy("Email")),
+    _contact("city", gettext_lazy("City")),
+    _contact(
+        "language", gettext_lazy("Language"), FieldType.CHOICE, choices=tuple(Language.choices)
+    ),
+    _contact("mobile_phone", gettext_lazy("Mobile phone")),
+    _contact("work_phone", gettext_lazy("Work phone")),
+    _contact("created_at", gettext_lazy("Created"), FieldType.DATE),
+    _contact("sms_opt_out", gettext_lazy("SMS opt-out"), FieldType.BOOLEAN),
+    _account("name", gettext_lazy("Account name")),
+    _account("industry", gettext_lazy("Industry")),
+    _account("city", gettext_lazy("Account city")),
+    _account("country", gettext_lazy("Country")),
+    _account("business_id", gettext_lazy("Business ID")),
 )
 CATALOGUE: dict[str, Field] = {f.key: f for f in FIELDS}
 

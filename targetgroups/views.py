@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
@@ -53,9 +53,9 @@ class TargetGroupListView(OrganisationMixin, _WriteMixin, ListView):
 
 
 class TargetGroupForm(forms.Form):
-    name = forms.CharField(label=_lazy("Name"), max_length=200)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     description = forms.CharField(
-        label=_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
@@ -123,22 +123,6 @@ class TargetGroupDetailView(_GroupMixin, TemplateView):
                 "can_write": context["can_write"],
             },
             catalogue=catalogue_json(),
-            strings={
-                "field": _("Field"),
-                "operator": _("Operator"),
-                "value": _("Value"),
-                "remove": _("Remove"),
-                "condition": _("Condition"),
-                "listHint": _("Separate values with commas"),
-                "days": _("days"),
-                "yes": _("yes"),
-                "saving": _("Saving…"),
-                "saved": _("Saved."),
-                "notSaved": _("Not saved: check the conditions marked below."),
-                "incomplete": _("Complete the conditions to see the count"),
-                "counting": _("Counting…"),
-                "failed": _("Something went wrong. Try again."),
-            },
             operator_labels=operator_labels_json(),
             actions_template=settings.TARGET_GROUP_ACTIONS_TEMPLATE,
         )
@@ -160,17 +144,26 @@ class TargetGroupMembersView(_GroupMixin, ListView):
         context = super().get_context_data(**kwargs)
         group = self.get_group()
         search = self.request.GET.get("add", "").strip()
+        found = (
+            list(
+                crm_selectors.contact_list(organisation=self.organisation, search=search)[
+                    :SEARCH_RESULTS
+                ]
+            )
+            if search
+            else []
+        )
+        # A contact who is a member already is shown as one, not offered "Include".
+        members = set(
+            selectors.target_group_members(target_group=group)
+            .filter(pk__in=[contact.pk for contact in found])
+            .values_list("pk", flat=True)
+        )
         context.update(
             included=group.included_contacts.order_by("last_name", "first_name", "pk"),
             excluded=group.excluded_contacts.order_by("last_name", "first_name", "pk"),
             add_search=search,
-            found=(
-                crm_selectors.contact_list(organisation=self.organisation, search=search)[
-                    :SEARCH_RESULTS
-                ]
-                if search
-                else []
-            ),
+            found=[(contact, contact.pk in members) for contact in found],
         )
         return context
 
@@ -195,9 +188,9 @@ class TargetGroupHandPickView(_GroupMixin, View):
         "reset": services.target_group_reset_contacts,
     }
     done = {
-        "include": _lazy("Contact included."),
-        "exclude": _lazy("Contact excluded."),
-        "reset": _lazy("The conditions decide about this contact again."),
+        "include": gettext_lazy("Contact included."),
+        "exclude": gettext_lazy("Contact excluded."),
+        "reset": gettext_lazy("The conditions decide about this contact again."),
     }
 
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:

@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from crm.models import Account, Contact
 from sms.models import Sendout
 from tests.conftest import logged_in, python_process
+from tests.factories import OPERATOR_NUMBER
 from tests.hostile import World, build_world
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -264,6 +265,7 @@ def test_json_nested_to_the_limit_is_parsed(api) -> None:
 ROUTE_OBJECTS = {
     "account-detail": "account",
     "contact-detail": "contact",
+    "contact-opt-out": "contact",
     "targetgroup-detail": "target_group",
     "targetgroup-members": "target_group",
     "targetgroup-sms": "target_group",
@@ -281,6 +283,7 @@ ROUTE_OBJECTS = {
     "api-targetgroup-reset": "target_group",
     "api-sms-options": "target_group",
     "api-sms-preview": "target_group",
+    "api-sms-skipped": "target_group",
     "api-sms-sendout-create": "target_group",
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
@@ -530,7 +533,8 @@ def post_callback(path: str, params: dict[str, str], signature: str | None):
 
 
 STATUS = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
-STOP = {"From": "+358401234567", "Body": "STOP"}
+# To: the number the sendout went out from (the organisation's operator number).
+STOP = {"From": "+358401234567", "To": OPERATOR_NUMBER, "Body": "STOP"}
 
 
 @pytest.mark.django_db

@@ -81,7 +81,9 @@ def app_using_broker(url: str) -> Iterator[object]:
 
 
 class CeleryWorker:
-    """``celery -A config worker`` as its own process group (so SIGKILL takes all of it)."""
+    """``celery -A config worker`` as its own process group (so SIGKILL takes all of it).
+    With ``beat`` it runs the periodic sweeper too, as ``tools/run`` does: killing
+    the worker kills its sweeper, and the next worker brings it back."""
 
     def __init__(
         self,
@@ -90,11 +92,13 @@ class CeleryWorker:
         concurrency: int = 4,
         pool: str = "threads",
         log_path: Path | None = None,
+        beat: bool = False,
     ) -> None:
         self.env = {**os.environ, **env}
         self.concurrency = concurrency
         self.pool = pool
         self.log_path = log_path or ROOT / "var" / "test-worker.log"
+        self.beat = beat
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CeleryWorker:
@@ -113,6 +117,14 @@ class CeleryWorker:
                 "--without-mingle",
                 "--loglevel=WARNING",
                 "--hostname=sms-test-worker-%h-" + str(time.monotonic_ns()),
+                *(
+                    [
+                        "--beat",
+                        f"--schedule={self.log_path.with_suffix('')}-beat-{time.monotonic_ns()}",
+                    ]
+                    if self.beat
+                    else []
+                ),
             ],
             cwd=ROOT,
             env=self.env,
@@ -179,8 +191,8 @@ def standin_worker_env(
     standin: TwilioStandin, *, broker_url: str, database: str | None = None, **overrides: str
 ) -> dict[str, str]:
     """The environment of a worker that shares the test database (or ``database``)
-    and sends through the Twilio stand-in: short timeouts and backoffs, so that
-    retries happen within a test; ``overrides`` win."""
+    and sends through the Twilio stand-in: short timeouts, backoffs, leases and
+    sweeps, so that retries and recovery happen within a test; ``overrides`` win."""
     return {
         "DATABASE_URL": database or database_url(),
         "CELERY_BROKER_URL": broker_url,
@@ -192,6 +204,10 @@ def standin_worker_env(
         "SMS_SEND_TIMEOUT": "2,5",
         "SMS_RETRY_BACKOFF_BASE": "0.05",
         "SMS_RETRY_BACKOFF_MAX": "0.3",
+        "SMS_LEASE_SECONDS": "3",
+        "SMS_SWEEP_INTERVAL": "1",
+        "SMS_RECONCILE_GRACE": "1",
+        "SMS_LOST_WORK_SECONDS": "3",
         "LOG_LEVEL": "WARNING",
         **overrides,
     }
@@ -204,7 +220,7 @@ Starter = Callable[..., CeleryWorker]
 def started_workers(
     app, *, env: Mapping[str, str], log_path: Callable[[int], Path], concurrency: int
 ) -> Iterator[Starter]:
-    """``start(concurrency=..., **env)`` starts a worker (the n-th logs to
+    """``start(concurrency=..., **env)`` starts a worker with beat (the n-th logs to
     ``log_path(n)``) and waits until it answers through ``app``'s broker; every
     worker started is stopped at the end."""
     started: list[CeleryWorker] = []
@@ -214,6 +230,7 @@ def started_workers(
             env={**env, **more_env},
             concurrency=concurrency,
             log_path=log_path(len(started) + 1),
+            beat=True,
         )
         started.append(worker.start())
         worker.wait_ready(app)
@@ -227,10 +244,11 @@ def started_workers(
 
 
 def sweep(*, older_than: timedelta) -> int:
-    """One run of the sweeper, as ``sms.tasks.sweep`` does it for beat: messages in
-    ``sending`` longer than ``older_than`` become unknown, and sendouts with
-    untouched pending messages are enqueued again. Answers how many were."""
-    lost = sweep_stuck_messages(older_than=older_than)
+    """The part of the sweeper that needs no provider, run in the test process:
+    sendouts with pending messages untouched for ``older_than`` are enqueued again;
+    answers how many were. Expired leases are left to the workers' own sweeper
+    (beat, in ``started_workers``), which reaches the provider the worker sends to."""
+    lost = sweep_stuck_messages(older_than=older_than, reconcile=False)
     for sendout_id in lost:
         sendout_enqueue(sendout_id=sendout_id)
     return len(lost)

@@ -11,12 +11,22 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .base import BaseSmsBackend, ErrorKind, SendError, SendResult, SmsMessage
+from .base import (
+    BaseSmsBackend,
+    ErrorKind,
+    LookupQuery,
+    LookupResult,
+    SendError,
+    SendResult,
+    SmsMessage,
+)
 
 __all__ = [
     "BACKEND_ALIASES",
     "BaseSmsBackend",
     "ErrorKind",
+    "LookupQuery",
+    "LookupResult",
     "SendError",
     "SendResult",
     "SmsMessage",

@@ -11,6 +11,11 @@ failure comes back classified, so that the caller decides what to do from data:
 - ``ambiguous``: the request may have reached the provider (read timeout, the
   connection dropped after sending). Never retry: the recipient may have it.
 
+Ambiguous failures, and messages whose worker died mid-send, are settled by
+asking the provider: :meth:`BaseSmsBackend.lookup` answers, per
+:class:`LookupQuery`, the provider's messages to that number, from that sender,
+with that text, within the attempt's time window (:class:`LookupResult`).
+
 Backends are pure I/O adapters: they import no model and no service.
 """
 
@@ -18,15 +23,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Self
+
+from django.conf import settings
 
 
 class ErrorKind(StrEnum):
     PERMANENT = "permanent"
     TRANSIENT = "transient"
     AMBIGUOUS = "ambiguous"
+
+
+UNSUBSCRIBED_CODES = frozenset({"21610"})
+"""Provider error codes meaning the recipient unsubscribed at the carrier."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +56,12 @@ class SendError:
     @property
     def retryable(self) -> bool:
         return self.kind is ErrorKind.TRANSIENT
+
+    @property
+    def recipient_unsubscribed(self) -> bool:
+        """The recipient has unsubscribed at the carrier (Twilio's 21610: they
+        replied STOP): never text the number again until they opt back in."""
+        return self.kind is ErrorKind.PERMANENT and self.code in UNSUBSCRIBED_CODES
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,39 @@ class SendResult:
         return cls(message.reference, False, None, None, error)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LookupQuery:
+    """One message to look for at the provider: sent to ``to`` with ``body`` from
+    ``sender`` (or through ``messaging_service_sid``), created between
+    ``sent_after`` and ``sent_before`` (the attempt's window, aware datetimes)."""
+
+    reference: str | int | None
+    to: str
+    body: str
+    sent_after: datetime
+    sent_before: datetime
+    sender: str | None = None
+    messaging_service_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What the provider's list says of one :class:`LookupQuery`.
+
+    ``provider_ids``: the matching messages, oldest first (empty: not found);
+    ``error``: the provider could not be asked (then ``provider_ids`` means nothing).
+    An ``error`` of kind ``permanent`` will not get better by asking again
+    (no credentials, a backend that cannot list)."""
+
+    reference: str | int | None
+    provider_ids: tuple[str, ...] = ()
+    error: SendError | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.error is None and bool(self.provider_ids)
+
+
 class BaseSmsBackend:
     """Base class for SMS backends.
 
@@ -97,8 +148,16 @@ class BaseSmsBackend:
     backends; it changes nothing, because no backend raises for a failed send.
     """
 
+    concurrency: int = 1
+    """How many messages the backend has in flight at once: claims are made in
+    slices no larger, so that a crash strands at most one slice."""
+    max_request_seconds: float = 0.0
+    """The longest a send request can stay in flight (connect plus read timeout):
+    a message not in the provider's list may still arrive until then."""
+
     def __init__(self, fail_silently: bool = False, **kwargs: object) -> None:
         self.fail_silently = fail_silently
+        self.concurrency = max(1, int(getattr(settings, "SMS_SEND_CONCURRENCY", 1) or 1))
 
     def open(self) -> bool | None:
         """Open a reusable connection. Return True when a new one was opened."""
@@ -128,3 +187,13 @@ class BaseSmsBackend:
         raise NotImplementedError(
             "subclasses of BaseSmsBackend must override send_messages() method"
         )
+
+    def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
+        """Look the messages up at the provider; one result per query, in order.
+        Never raises: a backend that cannot look answers a ``permanent`` error."""
+        error = SendError(
+            kind=ErrorKind.PERMANENT,
+            code="lookup_unsupported",
+            message=f"{type(self).__name__} cannot look messages up.",
+        )
+        return [LookupResult(query.reference, error=error) for query in queries]

@@ -12,15 +12,22 @@ client here swaps that scheme and host for the configured base, as Twilio's
 
 Every failure becomes a classified :class:`~sms.backends.base.SendError`
 (see :func:`classify_exception`).
+
+``lookup`` reads Twilio's Messages list resource (``client.messages.list`` by
+``To``, ``From`` and ``DateSent>``, paged by the SDK) and matches our text, the
+sender or messaging service, and the attempt's time window on ``date_created``.
+``DateSent>`` filters by day (Twilio's granularity); the window is checked here.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,12 +37,24 @@ import urllib3.exceptions
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.rest import Client
 
 from sms.statuses import MessageStatus
 
-from .base import BaseSmsBackend, ErrorKind, SendError, SendResult, SmsMessage
+from .base import (
+    BaseSmsBackend,
+    ErrorKind,
+    LookupQuery,
+    LookupResult,
+    SendError,
+    SendResult,
+    SmsMessage,
+)
 from .twilio_http import PooledHttpClient, Timeout, shared_http_client
 
 logger = logging.getLogger(__name__)
@@ -186,6 +205,7 @@ class SmsBackend(BaseSmsBackend):
         self.concurrency = max(1, int(concurrency or _setting("SMS_SEND_CONCURRENCY", 32)))
         connect, read = timeout or _setting("SMS_SEND_TIMEOUT", (5.0, 30.0))
         self.timeout: Timeout = (float(connect), float(read))
+        self.max_request_seconds = float(connect) + float(read)
         if not self.account_sid or not self.auth_token:
             raise ImproperlyConfigured(
                 "The twilio SMS backend needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
@@ -268,3 +288,71 @@ class SmsBackend(BaseSmsBackend):
                 logger.exception("Unexpected error sending SMS %s", message.reference)
             return SendResult.failed(message, error)
         return SendResult.accepted(message, created.sid, created.status)
+
+    # --- reconciliation -----------------------------------------------------------------
+
+    # Clocks differ a little between Twilio and us; date_created has whole seconds.
+    LOOKUP_SKEW = timedelta(seconds=5)
+    LOOKUP_LIMIT = 200
+
+    def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
+        """One list request (and its pages) per query, on the sending thread pool."""
+        if not queries:
+            return []
+        new_connection = self.open()
+        try:
+            assert self._executor is not None
+            return list(self._executor.map(self._lookup, queries))
+        finally:
+            if new_connection:
+                self.close()
+
+    def _lookup(self, query: LookupQuery) -> LookupResult:
+        """The messages Twilio lists for ``query``; never raises."""
+        kwargs: dict[str, Any] = {"to": query.to, "date_sent_after": query.sent_after.date()}
+        service = None
+        if query.sender:
+            kwargs["from_"] = query.sender
+        elif query.messaging_service_sid or self.messaging_service_sid:
+            service = query.messaging_service_sid or self.messaging_service_sid
+        elif self.from_number:
+            kwargs["from_"] = self.from_number
+        assert self.client is not None and self.http_client is not None
+        try:
+            listed = self.client.messages.list(**kwargs, limit=self.LOOKUP_LIMIT, page_size=50)
+        except Exception as exc:
+            error = _page_error(exc) or classify_exception(
+                exc, response_headers=self.http_client.last_response_headers
+            )
+            if error.kind is ErrorKind.AMBIGUOUS:  # a read has no side effect: ask again
+                error = SendError(kind=ErrorKind.TRANSIENT, code=error.code, message=error.message)
+            return LookupResult(query.reference, error=error)
+        earliest = query.sent_after - self.LOOKUP_SKEW
+        latest = query.sent_before + self.LOOKUP_SKEW
+        found = [
+            (record.date_created, record.sid)
+            for record in listed
+            if record.body == query.body
+            and (record.direction or "").startswith("outbound")
+            and (service is None or record.messaging_service_sid == service)
+            and record.date_created is not None
+            and earliest <= record.date_created <= latest
+        ]
+        return LookupResult(query.reference, provider_ids=tuple(sid for _at, sid in sorted(found)))
+
+
+def _page_error(exc: BaseException) -> SendError | None:
+    """The SDK's list raises ``TwilioException("Unable to fetch page", response)``
+    for an error answer, not a ``TwilioRestException``: classified like one."""
+    if isinstance(exc, TwilioRestException) or not isinstance(exc, TwilioException):
+        return None
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    try:
+        code = str(json.loads(response.text).get("code") or "") or None
+    except (ValueError, AttributeError):
+        code = None
+    kind = ErrorKind.TRANSIENT if status == 429 or status >= 500 else ErrorKind.PERMANENT
+    return SendError(kind=kind, code=code, http_status=status, message="Unable to fetch page")

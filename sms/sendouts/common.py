@@ -1,13 +1,25 @@
-"""What the sendout use cases share: the ids every log line carries, and handing
+"""What the sendout use cases share: the ids every log line carries, handing
 work to the workers by task name (``current_app.send_task``), which keeps the
-services free of a ``sms.tasks`` import."""
+services free of a ``sms.tasks`` import, and the leases of claims."""
+
+from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
 
 from celery import current_app
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
-from sms.models import Sendout
+from sms.models import OutboundMessage, Sendout
+from sms.statuses import MessageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +57,50 @@ def chunk_enqueue(
     seconds. Raises when the broker cannot be reached: the calling task fails and
     (``acks_late``) runs again; claims make a double harmless."""
     current_app.send_task(CHUNK_TASK, args=[sendout_id, list(message_ids)], countdown=countdown)
+
+
+def new_holder(role: str = "worker") -> str:
+    """A name for one holder of leases: the role, host, process and a random part."""
+    return f"{role}:{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+
+
+def lease_until() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.SMS_LEASE_SECONDS)
+
+
+class LeaseKeeper:
+    """Renews the leases of ``holder`` (its messages still ``sending``) every third
+    of the lease, on a thread of its own, until the ``with`` block ends. A failed
+    renewal (the database lost) is logged and tried again on the next tick."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sms-lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=settings.SMS_LEASE_SECONDS)
+
+    def _run(self) -> None:
+        tick = max(0.05, settings.SMS_LEASE_SECONDS / 3)
+        try:
+            while not self._stop.wait(tick):
+                try:
+                    OutboundMessage.objects.filter(
+                        claimed_by=self.holder, status=MessageStatus.SENDING
+                    ).update(claimed_until=lease_until())
+                except Exception:
+                    logger.warning("sms lease %s: renewal failed", self.holder, exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()

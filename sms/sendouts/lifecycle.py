@@ -1,13 +1,15 @@
-"""A sendout's life after it was created: finishing it, cancelling it, and the
-sweep that recovers from crashed workers and lost queued work."""
+"""A sendout's life after it was created: finishing it, cancelling it, the
+sweep that recovers from crashed workers and lost queued work, and the
+reconciliation of stored ``unknown`` messages."""
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +17,13 @@ from core.errors import DomainError
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
 from sms.sendouts.common import log_ids, sendout_enqueue
+from sms.sendouts.reconcile import BATCH as RECONCILE_BATCH
+from sms.sendouts.reconcile import (
+    Reconciled,
+    messages_reconcile,
+    reconciled_resend,
+    take_over_expired_leases,
+)
 from sms.statuses import (
     MESSAGE_OPEN_STATUSES,
     SENDOUT_OPEN_STATUSES,
@@ -80,38 +89,45 @@ def sendout_cancel(*, sendout: Sendout, cancelled_by: AbstractBaseUser | None = 
     return sendout
 
 
-def sweep_stuck_messages(*, older_than: timedelta | None = None) -> list[int]:
+def sweep_stuck_messages(
+    *, older_than: timedelta | None = None, reconcile: bool = True
+) -> list[int]:
     """Recover from crashes; answers the ids of sendouts whose work was lost.
 
-    A message left in ``sending`` past the timeout may or may not have reached
-    the provider: it becomes ``unknown`` (charged, never resent blindly). A
-    sendout with ``pending`` messages nobody touched within the timeout lost its
-    queued work: the caller enqueues it again (claims make a double harmless).
-    Sendouts with no open message left are completed.
+    - Messages whose lease expired in ``sending`` (a worker died holding them, or
+      its request ended ambiguously) are taken over and reconciled with the
+      provider (``sms.sendouts.reconcile``): found, ``sent``; surely never sent,
+      back to ``pending`` and handed to the workers again; the provider out of
+      reach, ``unknown``. Messages claimed before leases existed count as expired
+      once unchanged for ``older_than``.
+    - An open sendout with ``pending`` messages and no message changed within
+      ``older_than`` (default ``SMS_LOST_WORK_SECONDS``) lost its queued work: the
+      caller enqueues it again (claims make a double harmless).
+    - Sendouts with no open message left are completed.
+
+    ``reconcile=False`` leaves expired leases alone, for a process that cannot
+    reach the provider the workers send to (a test driving the sweep).
     """
     if older_than is None:  # not `or`: timedelta(0) is falsy and means "now"
-        older_than = timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
+        older_than = timedelta(seconds=settings.SMS_LOST_WORK_SECONDS)
     cutoff = timezone.now() - older_than
-    marked = OutboundMessage.objects.filter(
-        status__in=allowed_previous(MessageStatus.UNKNOWN), updated_at__lt=cutoff
-    ).update(
-        status=MessageStatus.UNKNOWN,
-        reason=MessageReason.LOST_IN_SENDING,
-        updated_at=timezone.now(),
-    )
-    if marked:
-        logger.warning(
-            "sms sweep: %s messages left in sending became unknown",
-            marked,
-            extra={"messages_unknown": marked},
-        )
+    done = Reconciled()
+    while reconcile and (taken := take_over_expired_leases(stale_before=cutoff)):
+        done += messages_reconcile(messages=taken)
+        if len(taken) < RECONCILE_BATCH:
+            break
+    reconciled_resend(done)
     running = Sendout.objects.filter(status__in=SENDOUT_OPEN_STATUSES)
+    messages = OutboundMessage.objects.filter(sendout=OuterRef("pk"))
     lost = list(
-        running.filter(messages__status=MessageStatus.PENDING, messages__updated_at__lt=cutoff)
+        running.filter(Exists(messages.filter(status=MessageStatus.PENDING)))
+        .exclude(Exists(messages.filter(updated_at__gte=cutoff)))
+        .exclude(id__in=done.resend.keys())
         .values_list("id", flat=True)
-        .distinct()
     )
     for sendout_id in running.filter(created_at__lt=cutoff).values_list("id", flat=True):
+        sendout_finish_if_done(sendout_id=sendout_id)
+    for sendout_id in done.sendouts:
         sendout_finish_if_done(sendout_id=sendout_id)
     if lost:
         logger.info(
@@ -127,3 +143,23 @@ def sendout_run_sweep() -> int:
     for sendout_id in lost:
         sendout_enqueue(sendout_id=sendout_id)
     return len(lost)
+
+
+def messages_reconcile_unknown(*, messages: QuerySet[OutboundMessage]) -> Counter[str]:
+    """Reconcile stored ``unknown`` messages (the command and the admin action):
+    found, ``sent``; not found, refunded (``failed``) in a finished sendout, or
+    sent again in an open one; the provider out of reach, still ``unknown``.
+    Answers the count per outcome."""
+    outcomes: Counter[str] = Counter()
+    unknown = messages.filter(status=MessageStatus.UNKNOWN).select_related(
+        "sendout__organisation__sms_settings"
+    )
+    last = 0
+    while batch := list(unknown.filter(pk__gt=last).order_by("pk")[:RECONCILE_BATCH]):
+        last = batch[-1].pk
+        done = messages_reconcile(messages=batch)
+        reconciled_resend(done)
+        for sendout_id in done.sendouts:
+            sendout_finish_if_done(sendout_id=sendout_id)
+        outcomes.update(done.outcomes)
+    return outcomes

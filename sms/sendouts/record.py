@@ -1,5 +1,10 @@
 """Recording what the provider answered for a chunk: one statement per 1,000
-messages, the refund of what failed, and the delay of each retry."""
+messages, the refund of what failed, and the delay of each retry. Recording an
+outcome ends the message's lease.
+
+An ambiguous answer (read timeout, connection lost after sending) is not an
+outcome: the message stays ``sending`` with its lease ended at once, and the
+sweeper reconciles it with the provider (``sms.sendouts.reconcile``)."""
 
 import logging
 import random
@@ -8,13 +13,16 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sms.backends import ErrorKind, SendResult
-from sms.models import OutboundMessage, Sendout
+from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressionSource
 from sms.quota import quota_refund
+from sms.rules.senders import sender_choice
 from sms.statuses import MessageReason, MessageStatus, allowed_previous
+from sms.suppression import number_suppress
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +41,10 @@ def record_results(
     what failed. Answers {message id: delay} for the messages to retry."""
     by_id = {m.pk: m for m in claimed}
     rows: list[tuple[int, str, str, str, str]] = []  # id, status, provider id, reason, code
+    ambiguous: dict[str, list[int]] = defaultdict(list)  # code: ids
     retry_delays: dict[int, float] = {}
     refundable: dict[int, int] = {}
+    unsubscribed: dict[int, str] = {}  # message id: number, to suppress
     for result in results:
         message = by_id[int(result.reference)]
         attempts = message.attempts + 1
@@ -44,8 +54,9 @@ def record_results(
         error = result.error
         code = (error.code or str(error.http_status or ""))[:32]
         if error.kind == ErrorKind.AMBIGUOUS:
-            status, reason = MessageStatus.UNKNOWN, MessageReason.AMBIGUOUS_ERROR
-        elif error.kind == ErrorKind.TRANSIENT and attempts < settings.SMS_MAX_ATTEMPTS:
+            ambiguous[code].append(message.pk)
+            continue
+        if error.kind == ErrorKind.TRANSIENT and attempts < settings.SMS_MAX_ATTEMPTS:
             status, reason = MessageStatus.PENDING, MessageReason.RETRYING
             retry_delays[message.pk] = max(error.retry_after or 0, _backoff(attempts))
         else:
@@ -56,25 +67,49 @@ def record_results(
                 else MessageReason.OUT_OF_RETRIES
             )
             refundable[message.pk] = message.messages
+            if error.recipient_unsubscribed:
+                unsubscribed[message.pk] = message.to
         rows.append((message.pk, status, "", reason, code))
     # The provider has answered: losing the database connection now must not turn
     # accepted messages into `unknown`. The write is conditional on the status, so
     # a second try on a fresh connection cannot apply anything twice.
     for attempt in (1, 2):
         try:
-            written = _write_outcomes_and_refund(sendout, rows, refundable)
+            written = _write_outcomes_and_refund(sendout, rows, refundable, unsubscribed)
             break
         except OperationalError:
             if attempt == 2 or connection.in_atomic_block:
                 raise
             logger.warning("sms sendout %s: database lost while recording; retrying", sendout.pk)
             connection.close()
+    try:
+        _hand_to_reconciliation(ambiguous)
+    except OperationalError:  # their leases run out by themselves: reconciled all the same
+        logger.warning("sms sendout %s: database lost while handing over", sendout.pk)
     return {pk: delay for pk, delay in retry_delays.items() if pk in written}
+
+
+def _hand_to_reconciliation(ambiguous: dict[str, list[int]]) -> None:
+    """The message may or may not have reached the provider: it stays ``sending``,
+    its lease ends now, and the sweeper's next run looks it up."""
+    now = timezone.now()
+    for code, ids in ambiguous.items():
+        OutboundMessage.objects.filter(id__in=ids, status=MessageStatus.SENDING).update(
+            reason=MessageReason.AMBIGUOUS_ERROR,
+            error_code=code,
+            attempts=F("attempts") + 1,
+            claimed_by="",
+            claimed_until=now,
+            updated_at=now,
+        )
 
 
 @transaction.atomic
 def _write_outcomes_and_refund(
-    sendout: Sendout, rows: list[tuple[int, str, str, str, str]], refundable: dict[int, int]
+    sendout: Sendout,
+    rows: list[tuple[int, str, str, str, str]],
+    refundable: dict[int, int],
+    unsubscribed: dict[int, str],
 ) -> set[int]:
     # One statement per new status (and 1,000 rows), each filtered on the statuses
     # the table lets move to it.
@@ -93,7 +128,33 @@ def _write_outcomes_and_refund(
             sendout=sendout,
             reason=_("Messages the provider did not accept"),
         )
+    # The carrier says the person unsubscribed (21610): the number goes on the
+    # suppression list, so that no later sendout is charged for it again.
+    numbers = {to for pk, to in unsubscribed.items() if pk in written}
+    if numbers:
+        sender = _sender_of(sendout)
+        for number in sorted(numbers):
+            number_suppress(
+                organisation=sendout.organisation,
+                number=number,
+                source=SuppressionSource.CARRIER,
+                sender=sender,
+            )
     return written
+
+
+def _sender_of(sendout: Sendout) -> str:
+    """The sender the sendout's messages went out through, as a suppression
+    entry names it: the name, the operator number or the messaging service."""
+    sms_settings = SmsSettings.objects.filter(organisation_id=sendout.organisation_id).first()
+    if sms_settings is None:
+        return ""
+    choice = sender_choice(
+        sendout.sender,
+        operator_number=sms_settings.operator_number,
+        messaging_service_sid=sms_settings.messaging_service_sid,
+    )
+    return choice.sender or choice.messaging_service_sid or ""
 
 
 def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
@@ -118,6 +179,8 @@ def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]])
             reason = v.column4,
             error_code = v.column5,
             attempts = attempts + 1,
+            claimed_by = '',
+            claimed_until = NULL,
             updated_at = %s,
             sent_at = CASE WHEN v.column2 = %s THEN %s ELSE sent_at END
         FROM (VALUES {values}) AS v

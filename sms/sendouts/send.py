@@ -2,9 +2,18 @@
 (pending → sending), send them through the backend, record each outcome and
 refund what failed (``sms.sendouts.record``), and schedule the retries.
 
+A claim is a lease: the messages carry who holds them (``claimed_by``) and until
+when (``claimed_until``). The holder renews the lease while it works
+(``sms.sendouts.common.LeaseKeeper``); a holder that died stops renewing, and the sweeper takes
+its messages over and reconciles them with the provider
+(``sms.sendouts.reconcile``). A chunk is claimed in slices no larger than what
+the backend has in flight at once, so that a crash strands at most one slice.
+
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
 """
+
+from __future__ import annotations
 
 import logging
 from collections import defaultdict
@@ -22,7 +31,7 @@ from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.rules.numbers import SkipReason
 from sms.rules.senders import sender_choice
-from sms.sendouts.common import chunk_enqueue, log_ids
+from sms.sendouts.common import LeaseKeeper, chunk_enqueue, lease_until, log_ids, new_holder
 from sms.sendouts.lifecycle import sendout_finish_if_done
 from sms.sendouts.record import record_results
 from sms.statuses import (
@@ -119,8 +128,9 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     return sendout.status in SENDOUT_OPEN_STATUSES
 
 
-def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessage]:
-    """pending → sending by one conditional update; only what this call moved is ours."""
+def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[OutboundMessage]:
+    """pending → sending by one conditional update, as a lease of ``holder``; only
+    what this call moved is ours."""
     if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
         return []
     movable = allowed_previous(MessageStatus.SENDING)
@@ -132,22 +142,28 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int]) -> list[OutboundMessa
         )
         if not claimable:
             return []
+        now = timezone.now()
         OutboundMessage.objects.filter(id__in=claimable, status__in=movable).update(
-            status=MessageStatus.SENDING, updated_at=timezone.now()
+            status=MessageStatus.SENDING,
+            updated_at=now,
+            claimed_by=holder,
+            claimed_until=lease_until(),
+            attempt_started_at=now,
         )
     return list(
-        OutboundMessage.objects.filter(id__in=claimable, status=MessageStatus.SENDING).only(
-            "id", "to", "body", "messages", "attempts"
-        )
+        OutboundMessage.objects.filter(
+            id__in=claimable, status=MessageStatus.SENDING, claimed_by=holder
+        ).only("id", "to", "body", "messages", "attempts")
     )
 
 
 def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
     """Send the chunk's pending messages and record each outcome.
 
-    With a messages-per-second cap, the chunk is claimed and sent in slices that
-    fit the cap, so that no message waits long in ``sending``.
-    Answers {message id: delay} for messages to retry later (transient errors).
+    The chunk is claimed and sent in slices no larger than the backend's
+    concurrency (and, with a messages-per-second cap, the cap), each a lease that
+    is renewed while this call works. Answers {message id: delay} for messages to
+    retry later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
     sms_settings = sendout.organisation.sms_settings
@@ -157,15 +173,17 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         if cap
         else None
     )
-    size = cap or len(message_ids) or 1
     retries: dict[int, float] = {}
-    with get_backend() as backend:
+    holder = new_holder()
+    with get_backend() as backend, LeaseKeeper(holder):
+        size = min(cap, backend.concurrency) if cap else backend.concurrency
         for start in range(0, len(message_ids), size):
-            claimed = _claim(sendout_id=sendout_id, message_ids=message_ids[start : start + size])
+            piece = message_ids[start : start + size]
+            if limit is not None:  # before the claim: the lease starts when sending does
+                limit.take(len(piece))
+            claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
             if not claimed:
                 continue
-            if limit is not None:
-                limit.take(len(claimed))
             results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
             to_retry = record_results(sendout=sendout, claimed=claimed, results=results)
             retries.update(to_retry)

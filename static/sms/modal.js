@@ -19,7 +19,11 @@
     preview: $("sms-preview"), submit: $("sms-submit"), compose: $("sms-compose"),
     confirm: $("sms-confirm"), formError: $("sms-form-error"),
     confirmError: $("sms-confirm-error"), yes: $("sms-confirm-yes"), no: $("sms-confirm-no"),
+    notice: $("sms-body-notice"), perRecipient: $("sms-per-recipient"), summary: $("sms-summary"),
+    unsaved: $("sms-unsaved"), unsavedSave: $("sms-unsaved-save"), skippedList: $("sms-skipped-list"),
   };
+  // The condition builder of the Conditions tab, when the modal sits beside it.
+  const builder = document.getElementById("condition-builder");
   const fieldErrors = {
     sender: $("sms-sender-error"), phone_field: $("sms-phone-field-error"), body: $("sms-body-error"),
   };
@@ -36,6 +40,7 @@
   let previewSeq = 0;
   let idempotencyKey = null;
   let sending = false;
+  let ownInsert = false;  // our own insertion: not the user's edit
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -70,10 +75,50 @@
   }
 
   function insertAtCursor(text) {
+    // As one step of the browser's undo history (Ctrl+Z takes it out again).
     const el = els.body;
-    const start = el.selectionStart, end = el.selectionEnd;
-    el.setRangeText(text, start, end, "end");
-    el.dispatchEvent(new Event("input", { bubbles: true }));
+    el.focus();
+    ownInsert = true;
+    let done = false;
+    try { done = document.execCommand("insertText", false, text); } catch (e) { done = false; }
+    if (!done) {
+      el.setRangeText(text, el.selectionStart, el.selectionEnd, "end");
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    ownInsert = false;
+  }
+
+  // The notice of a cut stays until the user edits again (a preview does not clear it).
+  function showCut(cut, leftOut) {
+    els.notice.replaceChildren();
+    const p = document.createElement("p");
+    p.textContent = interp(ngettext(
+      "%(n)s character was left out: the message holds at most %(max)s characters.",
+      "%(n)s characters were left out: the message holds at most %(max)s characters.", cut),
+    { n: fmt(cut), max: fmt(maxChars()) });
+    els.notice.append(p);
+    if (leftOut) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = gettext("Show the text that was left out");
+      const text = document.createElement("p");
+      text.className = "left-out";
+      text.textContent = leftOut;
+      const undo = document.createElement("p");
+      undo.className = "hint";
+      undo.textContent = gettext("Undo (Ctrl+Z) takes the cut paste out again.");
+      details.append(summary, text, undo);
+      els.notice.append(details);
+    }
+    els.notice.hidden = false;
+    els.body.classList.add("was-cut");
+  }
+
+  function clearCut() {
+    if (els.notice.hidden) return;
+    els.notice.hidden = true;
+    els.notice.replaceChildren();
+    els.body.classList.remove("was-cut");
   }
 
   function setFieldError(name, message) {
@@ -133,8 +178,8 @@
     const chars = length(els.body.value);
     const messages = Math.ceil(chars / perMessage());
     els.counter.textContent = interp(
-      ngettext("%(chars)s / %(max)s characters · %(messages)s message",
-         "%(chars)s / %(max)s characters · %(messages)s messages", messages),
+      ngettext("Template: %(chars)s / %(max)s characters · %(messages)s message",
+         "Template: %(chars)s / %(max)s characters · %(messages)s messages", messages),
       { chars: fmt(chars), max: fmt(maxChars()), messages: fmt(messages) });
     els.counter.classList.toggle("at-limit", chars >= maxChars());
   }
@@ -163,18 +208,26 @@
       list.setAttribute("aria-label", gettext("Skipped"));
       skipped.forEach(([reason, n]) => {
         const li = document.createElement("li");
-        li.textContent = interp(gettext("%(n)s skipped: %(reason)s"), { n: fmt(n), reason: reasonLabel(reason) });
+        const text = interp(gettext("%(n)s skipped: %(reason)s"), { n: fmt(n), reason: reasonLabel(reason) });
+        li.append(text, " ");
+        const show = document.createElement("button");
+        show.type = "button";
+        show.className = "show-who";
+        show.textContent = gettext("Show who");
+        show.setAttribute("aria-label", interp(gettext("Show who: %(what)s"), { what: text }));
+        show.addEventListener("click", () => showSkipped(reason, 1));
+        li.append(show);
         li.dataset.reason = reason;
         list.append(li);
       });
       parts.push(list);
     }
     const quota = document.createElement("p");
-    quota.className = data.quota_after < 0 ? "quota-after error" : "quota-after";
+    quota.className = "quota-after";
+    quota.classList.toggle("error", data.quota_after < 0);
     quota.textContent = interp(gettext("Quota after sending: %(after)s"), { after: fmt(data.quota_after) });
     parts.push(quota);
-    if (data.samples.length) {
-      const sample = data.samples[0];
+    data.samples.slice(0, 5).forEach((sample) => {
       const figure = document.createElement("figure");
       figure.className = "sample";
       const caption = document.createElement("figcaption");
@@ -185,7 +238,7 @@
       bubble.textContent = sample.body;  // plain text: contact data is never HTML
       figure.append(caption, bubble);
       parts.push(figure);
-    }
+    });
     data.warnings.forEach((warning) => {
       const p = document.createElement("p");
       p.className = "warning";
@@ -193,24 +246,51 @@
       parts.push(p);
     });
     els.preview.replaceChildren(...parts);
+    els.preview.classList.remove("stale");
+    els.perRecipient.textContent = data.messages_per_recipient_max ? interp(ngettext(
+      "up to %(n)s message per recipient after tags", "up to %(n)s messages per recipient after tags",
+      data.messages_per_recipient_max), { n: fmt(data.messages_per_recipient_max) }) : "";
+    showSummary(data);
     const segments = interp(ngettext("%(n)s carrier segment", "%(n)s carrier segments", data.carrier_segments),
       { n: data.carrier_segments });
     els.encoding.textContent = data.encoding === "GSM-7"
       ? interp(gettext("GSM-7 · %(segments)s"), { segments })
-      : interp(gettext("Unicode (UCS-2) · %(segments)s"), { segments });
+      : interp(data.ucs2_recipients ? ngettext("Unicode (UCS-2) for %(n)s recipient · %(segments)s", "Unicode (UCS-2) for %(n)s recipients · %(segments)s", data.ucs2_recipients) : gettext("Unicode (UCS-2) · %(segments)s"), { segments, n: data.ucs2_recipients });
     els.submit.disabled = !(r.sendable > 0 && data.quota_after >= 0);
+  }
+
+  // The numbers that decide the send, beside Submit (the preview may be scrolled away).
+  function showSummary(data) {
+    if (!data) { els.summary.textContent = ""; els.summary.classList.remove("error"); return; }
+    const over = data.quota_after < 0;
+    els.summary.textContent = interp(over
+      ? ngettext("%(recipients)s recipient · %(messages)s messages · %(short)s more than the quota",
+        "%(recipients)s recipients · %(messages)s messages · %(short)s more than the quota", data.recipients.sendable)
+      : ngettext("%(recipients)s recipient · %(messages)s messages · quota after %(after)s",
+        "%(recipients)s recipients · %(messages)s messages · quota after %(after)s", data.recipients.sendable),
+    { recipients: fmt(data.recipients.sendable), messages: fmt(data.messages),
+      after: fmt(data.quota_after), short: fmt(-data.quota_after) });
+    els.summary.classList.toggle("error", over);
+  }
+
+  // A preview that no longer holds (an error in the message) is taken away.
+  function clearPreview(text) {
+    lastPreview = null;
+    els.submit.disabled = true;
+    els.encoding.textContent = "";
+    els.perRecipient.textContent = "";
+    showSummary(null);
+    hideSkipped();
+    els.preview.classList.add("stale");
+    els.preview.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
   }
 
   async function refreshPreview() {
     const seq = ++previewSeq;
     clearErrors();
     if (!els.body.value.trim()) {
-      lastPreview = null;
-      els.submit.disabled = true;
-      els.encoding.textContent = "";
-      els.preview.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "muted", textContent: gettext("Write a message to see who receives it."),
-      }));
+      clearPreview(gettext("Write a message to see who receives it."));
+      els.preview.classList.remove("stale");
       return;
     }
     els.preview.setAttribute("aria-busy", "true");
@@ -218,9 +298,57 @@
     if (seq !== previewSeq) return;  // a newer keystroke has asked again
     els.preview.setAttribute("aria-busy", "false");
     if (response.ok) { renderPreview(response.data); return; }
-    lastPreview = null;
-    els.submit.disabled = true;
+    clearPreview(gettext("No preview until the message is fixed."));
     showErrors(response.data);
+  }
+
+  // --- Who is skipped, page by page --------------------------------------------
+  function hideSkipped() {
+    els.skippedList.hidden = true;
+    els.skippedList.replaceChildren();
+  }
+
+  async function showSkipped(reason, page) {
+    const url = new URL(opener.dataset.skippedUrl, window.location.href);
+    Object.entries({ ...payload(), reason, page: String(page), page_size: "10" })
+      .forEach(([k, v]) => url.searchParams.set(k, v));
+    const response = await api(url, "GET");
+    if (!response.ok) { showErrors(response.data); return; }
+    const data = response.data;
+    const heading = document.createElement("h4");
+    heading.id = "sms-skipped-title";
+    heading.tabIndex = -1;
+    heading.textContent = interp(gettext("Skipped: %(reason)s (%(n)s)"), { reason: reasonLabel(reason), n: fmt(data.count) });
+    const table = document.createElement("table");
+    table.className = "table compact";
+    const head = table.createTHead().insertRow();
+    [gettext("Name"), gettext("Number")].forEach((text) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = text;
+      head.append(th);
+    });
+    const body = table.createTBody();
+    data.results.forEach((r) => {
+      const row = body.insertRow();
+      const link = document.createElement("a");
+      link.href = opener.dataset.contactUrl.replace("/0/", `/${r.contact}/`);
+      link.target = "_blank";
+      link.textContent = r.name || gettext("(no name)");
+      row.insertCell().append(link);
+      row.insertCell().textContent = r.to || "–";
+    });
+    const nav = document.createElement("p");
+    nav.className = "skipped-pages";
+    const button = (text, action) => Object.assign(document.createElement("button"), { type: "button", textContent: text, onclick: action });
+    if (data.previous) nav.append(button(gettext("Previous"), () => showSkipped(reason, page - 1)));
+    const pages = Math.max(1, Math.ceil(data.count / 10));
+    nav.append(" ", interp(gettext("Page %(page)s of %(pages)s"), { page: fmt(page), pages: fmt(pages) }), " ");
+    if (data.next) nav.append(button(gettext("Next"), () => showSkipped(reason, page + 1)));
+    nav.append(" ", button(gettext("Close the list"), hideSkipped));
+    els.skippedList.replaceChildren(heading, table, nav);
+    els.skippedList.hidden = false;
+    heading.focus();
   }
 
   function schedulePreview() {
@@ -232,12 +360,17 @@
     return { sender: els.sender.value, phone_field: els.phoneField.value, body: els.body.value };
   }
 
-  function showCompose() {
-    els.compose.hidden = false;
-    els.confirm.hidden = true;
-    dialog.querySelector(".compose-buttons").hidden = false;
-    dialog.querySelector(".confirm-buttons").hidden = true;
+  function showStep(step) {
+    els.compose.hidden = step !== "compose";
+    els.confirm.hidden = step !== "confirm";
+    els.unsaved.hidden = step !== "unsaved";
+    dialog.querySelector(".compose-buttons").hidden = step !== "compose";
+    dialog.querySelector(".confirm-buttons").hidden = step !== "confirm";
+    dialog.querySelector(".unsaved-buttons").hidden = step !== "unsaved";
+    els.summary.hidden = step === "unsaved";
   }
+
+  function showCompose() { showStep("compose"); }
 
   function showConfirm() {
     const data = lastPreview;
@@ -246,10 +379,7 @@
     $("sms-confirm-quota").textContent = fmt(data.quota_remaining);
     $("sms-confirm-after").textContent = fmt(data.quota_after);
     els.confirmError.textContent = "";
-    els.compose.hidden = true;
-    els.confirm.hidden = false;
-    dialog.querySelector(".compose-buttons").hidden = true;
-    dialog.querySelector(".confirm-buttons").hidden = false;
+    showStep("confirm");
     idempotencyKey = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
     els.yes.disabled = false;
     els.yes.focus();
@@ -268,8 +398,17 @@
     }
     const data = response.data || {};
     if (data.code === "insufficient_quota") {
+      // The quota changed since the preview: show the numbers as they are now.
+      $("sms-confirm-quota").textContent = fmt(data.has);
+      $("sms-confirm-after").textContent = fmt(data.has - data.needs);
+      els.quota.textContent = interp(gettext("Message quota: %(n)s messages left"), { n: fmt(data.has) });
+      if (lastPreview) {
+        lastPreview.quota_remaining = data.has;
+        lastPreview.quota_after = data.has - data.needs;
+        showSummary(lastPreview);
+      }
       els.confirmError.textContent = interp(
-        gettext("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent."),
+        gettext("Not enough quota: the sendout needs %(needs)s messages and %(has)s are left. Nothing was sent. Ask an administrator to top up the quota, or send to fewer recipients."),
         { needs: fmt(data.needs), has: fmt(data.has) });
     } else if (data.code === "count_changed") {
       // Back to the form with the new numbers; the user confirms again.
@@ -290,8 +429,15 @@
 
   async function open() {
     clearErrors();
+    if (builder && builder.dataset.unsaved === "true") {
+      // The messages go to the saved definition: the one on screen is saved first.
+      showStep("unsaved");
+      dialog.showModal();
+      els.unsavedSave.focus();
+      return;
+    }
     showCompose();
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
     const response = await api(opener.dataset.optionsUrl, "GET");
     if (!response.ok) { showErrors(response.data); return; }
     options = response.data;
@@ -310,8 +456,29 @@
     opener.focus();
   }
 
-  // Typing and pasting stop at the limit; a paste is cut to fit (never inside a tag).
+  if (els.unsavedSave && builder) {
+    els.unsavedSave.addEventListener("click", () => {
+      els.unsavedSave.disabled = true;
+      const done = (event) => {
+        builder.removeEventListener("targetgroup:saved", done);
+        builder.removeEventListener("targetgroup:notsaved", done);
+        els.unsavedSave.disabled = false;
+        if (event.type === "targetgroup:saved") { open(); return; }
+        dialog.close();
+        const errors = document.getElementById("form-errors");
+        if (errors && !errors.hidden) errors.focus();
+      };
+      builder.addEventListener("targetgroup:saved", done);
+      builder.addEventListener("targetgroup:notsaved", done);
+      builder.requestSubmit();
+    });
+  }
+
+  // Typing and pasting stop at the limit; a paste is cut to fit (never inside a tag),
+  // and a notice says how much was left out until the user edits again.
   els.body.addEventListener("beforeinput", (event) => {
+    if (ownInsert) return;
+    clearCut();
     if (!event.inputType.startsWith("insert")) return;
     const el = els.body;
     const data = event.data ?? (event.dataTransfer ? event.dataTransfer.getData("text/plain") : null)
@@ -322,12 +489,17 @@
     event.preventDefault();
     const fitted = cutToFit(data, Math.max(room, 0));
     if (fitted) insertAtCursor(fitted);
-    setFieldError("body", interp(gettext("The message holds at most %(max)s characters."), { max: fmt(maxChars()) }));
+    const points = Array.from(data);
+    const leftOut = points.slice(Array.from(fitted).length).join("");
+    showCut(length(data) - length(fitted), points.length > 1 ? leftOut : "");
   });
   els.body.addEventListener("input", () => {
     // A last guard for input that bypasses beforeinput (e.g. some IMEs).
-    if (length(els.body.value) > maxChars()) {
-      els.body.value = cutToFit(els.body.value, maxChars());
+    if (!ownInsert && length(els.body.value) > maxChars()) {
+      const whole = Array.from(els.body.value);
+      const kept = cutToFit(els.body.value, maxChars());
+      els.body.value = kept;
+      showCut(whole.length - Array.from(kept).length, whole.slice(Array.from(kept).length).join(""));
     }
     updateCounter();
     schedulePreview();
@@ -356,7 +528,7 @@
     if (lastPreview && !els.submit.disabled) showConfirm();
   });
   els.yes.addEventListener("click", send);
-  els.no.addEventListener("click", () => { showCompose(); els.submit.focus(); });
+  els.no.addEventListener("click", () => { showCompose(); els.submit.focus(); schedulePreview(); });
   dialog.querySelectorAll("[data-close]").forEach((el) => el.addEventListener("click", close));
   dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(); });  // Esc
   opener.addEventListener("click", open);

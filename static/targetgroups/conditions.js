@@ -1,13 +1,32 @@
 // The condition builder of a target group's Conditions tab. Plain JS, no build step.
 // Driven by the field catalogue embedded in the page (the same JSON as
 // GET /api/v1/target-groups/fields/); saves through the API with the CSRF token.
+// Strings come from Django's JavaScript catalog (gettext), labels from the page.
+//
+// Unsaved edits: the form carries data-unsaved while the rows differ from what was
+// saved; leaving the page then asks first. Other scripts (the SMS modal) read that
+// attribute, may ask for a save with form.requestSubmit(), and hear the answer as
+// the events "targetgroup:saved" or "targetgroup:notsaved" on the form.
 (function () {
   "use strict";
   const data = (id) => JSON.parse(document.getElementById(id).textContent);
   const catalogue = data("tg-catalogue");
   const opLabels = data("tg-operator-labels");
   const state = data("tg-builder");
-  const t = data("tg-strings");
+  // Named gettext/ngettext so that `makemessages -d djangojs` finds the strings.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
+  const interp = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+  const fmt = (n) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
+  const t = {
+    field: gettext("Field"),
+    operator: gettext("Operator"),
+    value: gettext("Value"),
+    remove: gettext("Remove"),
+    condition: gettext("Condition"),
+    listHint: gettext("Separate values with commas"),
+    days: gettext("days"),
+  };
   const byKey = Object.fromEntries(catalogue.map((f) => [f.field, f]));
   const VALUELESS = new Set(["is_empty", "is_not_empty", "is_true", "is_false"]);
 
@@ -17,6 +36,7 @@
   const countEl = document.getElementById("live-count");
   const countLabel = document.getElementById("live-count-label");
   const countLabelText = countLabel.textContent;
+  const headCount = document.getElementById("member-count");
   const errorsEl = document.getElementById("form-errors");
   const statusEl = document.getElementById("save-status");
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -203,6 +223,7 @@
   let countTimer = null;
   let countSeq = 0;
   function changed() {
+    track();
     clearTimeout(countTimer);
     countTimer = setTimeout(liveCount, 350);
   }
@@ -210,7 +231,7 @@
   async function liveCount() {
     const seq = ++countSeq;
     const body = collect();
-    countLabel.textContent = t.counting;
+    countLabel.textContent = gettext("Counting…");
     try {
       const r = await post(state.count_url, "POST", {
         match: body.match,
@@ -220,42 +241,97 @@
       });
       if (seq !== countSeq) return;
       if (r.ok) {
-        countEl.textContent = r.json.count.toLocaleString(document.documentElement.lang || undefined);
+        countEl.textContent = fmt(r.json.count);
         countLabel.textContent = countLabelText;
       } else {
         countEl.textContent = "–";
-        countLabel.textContent = t.incomplete;
+        countLabel.textContent = gettext("Complete the conditions to see the count");
       }
     } catch (e) {
-      if (seq === countSeq) countLabel.textContent = t.failed;
+      if (seq === countSeq) countLabel.textContent = gettext("Something went wrong. Try again.");
     }
+  }
+
+  // --- Unsaved edits ---------------------------------------------------------
+  let saved = null;  // the form as last saved (or loaded), as JSON
+  const snapshot = () => JSON.stringify(collect());
+  const isDirty = () => saved !== null && snapshot() !== saved;
+  function markSaved() {
+    saved = snapshot();
+    delete form.dataset.unsaved;
+  }
+  function track() {
+    if (isDirty()) form.dataset.unsaved = "true"; else delete form.dataset.unsaved;
+  }
+  form.addEventListener("input", track);
+  form.addEventListener("change", track);
+  const LEAVE = gettext("The conditions have changes that are not saved. Leave without saving them?");
+  let leaving = false;
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || !isDirty() || link.target || link.getAttribute("href").startsWith("#")) return;
+    if (window.confirm(LEAVE)) { leaving = true; return; }
+    event.preventDefault();
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || !isDirty()) return;
+    event.preventDefault();
+    event.returnValue = LEAVE;
+  });
+
+  function showSummary(rowErrors, other) {
+    // Above the conditions, so that it is read before the rows it points to.
+    errorsEl.replaceChildren();
+    const items = [];
+    (Array.isArray(rowErrors) ? rowErrors : []).forEach((e) => {
+      if (typeof e !== "object" || !e) return;
+      const messages = Object.values(e.errors).flat().join(" ");
+      items.push(interp(gettext("Condition %(n)s: %(errors)s"), { n: e.index + 1, errors: messages }));
+    });
+    items.push(...other);
+    if (!items.length) { errorsEl.hidden = true; return; }
+    const title = document.createElement("p");
+    title.className = "summary-title";
+    title.textContent = gettext("Not saved. Fix these first:");
+    const list = document.createElement("ul");
+    items.forEach((text) => list.append(Object.assign(document.createElement("li"), { textContent: text })));
+    errorsEl.append(title, list);
+    errorsEl.hidden = false;
+    errorsEl.focus();
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (disabled) return;
-    statusEl.textContent = t.saving;
-    errorsEl.textContent = "";
+    statusEl.textContent = gettext("Saving…");
     const body = collect();
+    const sent = JSON.stringify(body);
     try {
       const r = await post(state.api_url, "PATCH", body);
       if (r.ok) {
         showConditionErrors([]);
-        statusEl.textContent = t.saved;
-        countEl.textContent = r.json.member_count.toLocaleString(document.documentElement.lang || undefined);
+        showSummary([], []);
+        statusEl.textContent = gettext("Saved.");
+        const n = r.json.member_count;
+        countEl.textContent = fmt(n);
         countLabel.textContent = countLabelText;
+        if (headCount) headCount.textContent = interp(ngettext("%(n)s member", "%(n)s members", n), { n: fmt(n) });
+        saved = sent;
+        track();
+        form.dispatchEvent(new CustomEvent("targetgroup:saved", { detail: { member_count: n } }));
         return;
       }
-      statusEl.textContent = t.notSaved;
+      statusEl.textContent = gettext("Not saved: see the errors above the conditions.");
       const errs = r.json || {};
       showConditionErrors(errs.conditions);
       const other = Object.entries(errs)
         .filter(([k, v]) => k !== "conditions" || !Array.isArray(v) || typeof v[0] !== "object")
         .map(([k, v]) => (Array.isArray(v) ? v.join(" ") : String(v)));
-      errorsEl.textContent = other.join(" ");
+      showSummary(errs.conditions, other);
     } catch (e) {
-      statusEl.textContent = t.failed;
+      statusEl.textContent = gettext("Something went wrong. Try again.");
     }
+    form.dispatchEvent(new CustomEvent("targetgroup:notsaved"));
   });
 
   form.querySelectorAll("input[name=match]").forEach((r) => r.addEventListener("change", changed));
@@ -269,4 +345,5 @@
   }
   state.conditions.forEach((c) => addRow(c));
   numberRows();
+  markSaved();
 })();

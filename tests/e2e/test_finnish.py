@@ -69,7 +69,8 @@ def test_send_sms_messages_in_finnish(
     expected = "Hei {{contact.first_name}}, tervetuloa asiakkaaksi!"
     assert body.input_value() == expected
     assert (
-        dialog.locator("#sms-counter").inner_text() == f"{len(expected)} / 480 merkkiä · 1 viesti"
+        dialog.locator("#sms-counter").inner_text()
+        == f"Viestipohja: {len(expected)} / 480 merkkiä · 1 viesti"
     )
 
     preview = dialog.locator("#sms-preview")

@@ -87,7 +87,9 @@ def test_send_sms_messages_end_to_end(
     body.focus()
     page.keyboard.press("Control+V")
     assert len(body.input_value()) == 480
-    assert "at most 480" in dialog.locator("#sms-body-error").inner_text()
+    notice = dialog.locator("#sms-body-notice")
+    assert "180 characters were left out" in notice.inner_text()
+    assert "at most 480" in notice.inner_text()
     # A tag does not fit into a full message: refused with a reason, not cut.
     dialog.get_by_label("Tag", exact=True).select_option("{{contact.first_name}}")
     dialog.get_by_role("button", name="Add tag").click()
@@ -105,7 +107,7 @@ def test_send_sms_messages_end_to_end(
     expected = "Hei {{contact.first_name}}, tervetuloa asiakkaaksi: {{account.name}}"
     assert body.input_value() == expected
     counter = dialog.locator("#sms-counter")
-    assert counter.inner_text() == f"{len(expected)} / 480 characters · 1 message"
+    assert counter.inner_text() == f"Template: {len(expected)} / 480 characters · 1 message"
 
     preview = dialog.locator("#sms-preview")
     preview.filter(has_text="4 of 8 contacts receive the message").wait_for()
@@ -187,6 +189,14 @@ def test_insufficient_quota_is_refused_clearly_and_sends_nothing(
     error = dialog.locator("#sms-confirm-error")
     error.filter(has_text="Not enough quota").wait_for()
     assert "needs 4 messages and 2 are left" in error.inner_text()
+    # The numbers are refreshed, and the user is told what to do next.
+    assert "Ask an administrator to top up the quota, or send to fewer recipients" in (
+        error.inner_text()
+    )
+    assert dialog.locator("#sms-confirm-quota").inner_text() == "2"
+    assert dialog.locator("#sms-confirm-after").inner_text() == "-2"
+    assert dialog.locator("#sms-quota").inner_text() == "Message quota: 2 messages left"
+    assert "2 more than the quota" in dialog.locator("#sms-summary").inner_text()
     screenshot("sms-insufficient-quota")
     assert Sendout.objects.count() == 0
     # Back in the form the preview says it too, and Submit stays off.

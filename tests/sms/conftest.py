@@ -6,6 +6,8 @@ import pytest
 
 from sms.backends import locmem
 from sms.models import Sendout
+from sms.sendouts.lifecycle import sendout_finish_if_done
+from sms.sendouts.reconcile import messages_reconcile, take_over_expired_leases
 from sms.sendouts.send import sendout_dispatch, sendout_send_chunk
 from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
@@ -77,9 +79,13 @@ def send_to_the_end() -> SendToTheEnd:
     """``send_to_the_end(sendout, rounds=None)``: what the worker does, in process,
     through whichever backend the settings choose: dispatch, send every chunk, then
     the messages to retry as one chunk, round after round (the retry delays are not
-    waited for). Without ``rounds`` it goes on until nothing is left to retry and
-    checks that no message is still pending or sending; with ``rounds`` it stops
-    after that many. Answers the retries (message id: delay) of the last round."""
+    waited for), and what the sweeper does with messages whose request ended
+    ambiguously: reconcile them with the provider, and send again the ones it says
+    it never took (those it may still list stay ``sending`` within
+    ``SMS_RECONCILE_GRACE``). Without ``rounds`` it goes on until nothing is left
+    to retry and checks that no message is still pending (nor ``sending`` other
+    than waiting for reconciliation); with ``rounds`` it stops after that many.
+    Answers the retries (message id: delay) of the last round."""
 
     def send(sendout: Sendout, *, rounds: int | None = None) -> dict[int, float]:
         work = sendout_dispatch(sendout_id=sendout.pk)
@@ -89,11 +95,17 @@ def send_to_the_end() -> SendToTheEnd:
                 retries |= sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
             if rounds is not None and done >= rounds:
                 return retries
-            if not retries:
-                open_statuses = (MessageStatus.PENDING, MessageStatus.SENDING)
-                assert not sendout.messages.filter(status__in=open_statuses).exists()
+            reconciled = messages_reconcile(messages=take_over_expired_leases())
+            for sendout_id in reconciled.sendouts:
+                sendout_finish_if_done(sendout_id=sendout_id)
+            resend = reconciled.resend
+            if not retries and not resend:
+                assert not sendout.messages.filter(status=MessageStatus.PENDING).exists()
+                assert not sendout.messages.filter(
+                    status=MessageStatus.SENDING, claimed_by__gt=""
+                ).exists()
                 return retries
-            work = [list(retries)]
+            work = [list(retries) + resend.get(sendout.pk, [])]
         raise AssertionError(f"still retrying after {MAX_ROUNDS} rounds")
 
     return send

@@ -29,7 +29,11 @@ def sendout_world(org, user, settings, sms_outbox):
     people = [(first, f"+358 40 100 000{n}", False) for n, first in enumerate(names, start=1)]
     group = people_of_oulu(org, user, [*people, ("Timo", "", False)])
     locmem.failures["+358401000002"] = SendError(kind=ErrorKind.PERMANENT, code="21211")
-    locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    # Taken, then the connection dropped: reconciliation finds it in the provider's list.
+    locmem.taken_then_lost["+358401000003"] = SendError(
+        kind=ErrorKind.AMBIGUOUS, code="read_timeout"
+    )
+    settings.SMS_RECONCILE_GRACE = 0
     locmem.failures["+358401000004"] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)]
     return group, names
 
@@ -45,7 +49,8 @@ def run_sendouts(group, user, capture_on_commit, send_to_the_end) -> list[int]:
     send_to_the_end(sendout)
     second = press_send()
     sendout_cancel(sendout=second, cancelled_by=user)
-    # A third one whose worker "crashed" mid-send: the sweeper marks it unknown.
+    # A third one whose worker "crashed" mid-send: the sweeper looks its messages
+    # up, does not find them, and hands them back to the workers.
     third = press_send()
     sendout_dispatch(sendout_id=third.pk)
     OutboundMessage.objects.filter(sendout=third, status="pending").update(status="sending")
@@ -93,9 +98,14 @@ def test_every_sendout_step_is_logged_with_ids_and_without_numbers_or_bodies(
         assert {"timestamp", "level", "logger"} <= set(event)
     cancelled = [e for e in events if e.get("sendout_id") == second and "cancelled" in e["message"]]
     assert cancelled and cancelled[0]["messages_refunded"] == 5
-    swept = [e for e in events if e["message"].startswith("sms sweep")]
-    assert any("5 messages left in sending became unknown" in e["message"] for e in swept)
-    assert any(e.get("sendout_id") == third and "completed" in e["message"] for e in events)
+    reconciled = [e for e in events if e["message"].startswith("sms reconciliation")]
+    assert any(e.get("reconciled_recovered") == 1 for e in reconciled)  # the first's
+    assert any(e.get("reconciled_resent") == 5 for e in reconciled)  # the third's
+    assert set(
+        OutboundMessage.objects.filter(sendout=third)
+        .exclude(to="")
+        .values_list("status", "recovery")
+    ) == {("pending", "resent")}
 
 
 @pytest.mark.django_db

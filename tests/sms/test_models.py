@@ -194,6 +194,8 @@ FORWARD = {
     ("sending", "failed"),
     ("sending", "unknown"),
     ("sending", "pending"),
+    ("sending", "delivered"),  # a callback for a message whose worker died
+    ("sending", "undelivered"),
     ("sent", "delivered"),
     ("sent", "undelivered"),
     ("sent", "failed"),

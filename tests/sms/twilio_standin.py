@@ -15,6 +15,13 @@ Behaviour can be scripted per recipient or by probability::
     standin.script(probability=0.01, status=503)               # any number, 1 %
     standin.latency = 0.05                                     # every answer
 
+It also serves Twilio's Messages list resource, ``GET .../Messages.json`` with
+``To``, ``From``, ``DateSent>``/``DateSent<`` (by day, as Twilio), ``PageSize``,
+``Page`` and ``PageToken``, newest first, paged through ``next_page_uri`` as the
+SDK follows it. A taken message shows in the list ``listing_delay`` seconds
+later; ``list_faults`` scripts list requests to fail (a list of HTTP statuses,
+used up in order, e.g. ``[503]``).
+
 Every message the stand-in *took* (answered 201, or took and then hung up on
 or answered too late: Twilio would have sent those) is in ``received``;
 ``count_by_to()`` tells how many texts each number got. Every request is in
@@ -120,6 +127,7 @@ class ReceivedMessage:
     status_callback: str | None
     outcome: str
     """``answered`` (201 sent), ``dropped`` (connection closed instead of an answer)."""
+    created: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,11 @@ class TwilioStandin:
     seed: int | None = 0
     send_status_callbacks: bool = False
     """Post ``sent`` then ``delivered`` (signed) to each message's StatusCallback."""
+    listing_delay: float = 0.0
+    """Seconds before a taken message shows in the list resource."""
+    list_faults: list[int] = field(default_factory=list)
+    """HTTP statuses the next list requests answer, used up in order."""
+    list_requests: int = field(default=0, init=False)
 
     received: list[ReceivedMessage] = field(default_factory=list, init=False)
     requests: list[RequestRecord] = field(default_factory=list, init=False)
@@ -347,10 +360,70 @@ class _Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(given, expected) and account == self.standin.account_sid
 
     def do_GET(self) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        match = MESSAGES_PATH.match(parts.path)
         if self.path == "/_standin/stats":
             self._answer(200, self.standin.stats())
+        elif match is not None:
+            self._list_messages(match["account"], parts.path, parts.query)
         else:
             self._error(404, 20404, message="The requested resource was not found")
+
+    def _list_messages(self, account: str, path: str, raw_query: str) -> None:
+        """Twilio's Messages list: filtered, newest first, paged by ``PageToken``."""
+        standin = self.standin
+        if not self._authorised(account):
+            self._error(401, 20003, **{"WWW-Authenticate": 'Basic realm="Twilio API"'})
+            return
+        with standin._lock:
+            standin.list_requests += 1
+            fault = standin.list_faults.pop(0) if standin.list_faults else None
+            taken = list(standin.received)
+        if fault is not None:
+            self._error(fault, DEFAULT_CODES.get(fault, fault))
+            return
+        query = {key: values[-1] for key, values in urllib.parse.parse_qs(raw_query).items()}
+        after = _day(query.get("DateSent>"))
+        before = _day(query.get("DateSent<"))
+        visible_until = time.time() - standin.listing_delay
+        found = [
+            m
+            for m in taken
+            if m.created <= visible_until
+            and m.to == query.get("To", m.to)
+            and (m.from_ or "") == query.get("From", m.from_ or "")
+            and (after is None or time.strftime("%Y-%m-%d", time.gmtime(m.created)) >= after)
+            and (before is None or time.strftime("%Y-%m-%d", time.gmtime(m.created)) <= before)
+        ]
+        found.sort(key=lambda m: m.created, reverse=True)
+        size = max(1, min(1000, int(query.get("PageSize") or 50)))
+        token = query.get("PageToken", "")
+        start = int(token[2:]) if token.startswith("PA") and token[2:].isdigit() else 0
+        page = int(query.get("Page") or 0)
+        rows = found[start : start + size]
+        filters = {k: v for k, v in query.items() if k not in {"Page", "PageSize", "PageToken"}}
+
+        def page_uri(number: int, offset: int | None) -> str:
+            params = {**filters, "PageSize": str(size), "Page": str(number)}
+            if offset:
+                params["PageToken"] = f"PA{offset}"
+            return f"{path}?{urllib.parse.urlencode(params)}"
+
+        more = start + size < len(found)
+        self._answer(
+            200,
+            {
+                "messages": [self._resource(account, m) for m in rows],
+                "end": start + len(rows) - 1,
+                "first_page_uri": page_uri(0, None),
+                "next_page_uri": page_uri(page + 1, start + size) if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": page_uri(page - 1, max(0, start - size)) if page else None,
+                "start": start,
+                "uri": page_uri(page, start),
+            },
+        )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -426,14 +499,14 @@ class _Handler(BaseHTTPRequestHandler):
             ).start()
 
     def _resource(self, account: str, message: ReceivedMessage) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
+        now = formatdate(message.created, usegmt=True)
         uri = f"/2010-04-01/Accounts/{account}/Messages/{message.sid}.json"
         return {
             "account_sid": account,
             "api_version": "2010-04-01",
             "body": message.body,
             "date_created": now,
-            "date_sent": None,
+            "date_sent": now,
             "date_updated": now,
             "direction": "outbound-api",
             "error_code": None,
@@ -450,6 +523,11 @@ class _Handler(BaseHTTPRequestHandler):
             "to": message.to,
             "uri": uri,
         }
+
+
+def _day(value: str | None) -> str | None:
+    """``YYYY-MM-DD`` of a ``DateSent`` filter (the SDK sends ``YYYY-MM-DDTHH:MM:SSZ``)."""
+    return value[:10] if value else None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import translation
 
 from crm.models import Contact, Role
 from targetgroups.models import TargetGroup
@@ -165,3 +166,70 @@ def test_viewer_sees_but_cannot_change(make_user, org, group, contact):
 def test_anonymous_goes_to_login(db, group):
     response = Client().get(f"/target-groups/{group.pk}/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+# --- #15: the Conditions and Members tabs as a marketer meets them -----------------------
+
+
+def test_search_does_not_offer_include_for_a_member(browser, org, group, contact):
+    # `contact` lives in Helsinki: a member by the conditions.
+    other = Contact.objects.create(organisation=org, first_name="Aino", last_name="Virtanen")
+    html = browser.get(f"/target-groups/{group.pk}/members/", {"add": "virtanen"}).content.decode()
+    found = html[html.index("Contacts found") : html.index('id="members-heading"')]
+    assert f'value="{other.pk}"' in found
+    assert f'value="{contact.pk}"' not in found
+    assert "Member</span>" in found
+    # Once included by hand, the search says "Member" for Aino too.
+    base = f"/target-groups/{group.pk}/members/"
+    browser.post(base + "include/", {"contact": other.pk, "next": base + "?add=virtanen"})
+    html = browser.get(base, {"add": "virtanen"}).content.decode()
+    found = html[html.index("Contacts found") : html.index('id="members-heading"')]
+    assert "/members/include/" not in found
+    assert found.count("Member</span>") == 2
+
+
+def test_hand_pick_buttons_have_unique_labels(browser, org):
+    twins = [
+        Contact.objects.create(
+            organisation=org, first_name="Matti", last_name="Meikäläinen", city="Oulu", **extra
+        )
+        for extra in (
+            {"email": "matti1@example.com"},
+            {"email": "matti2@example.com"},
+            {"mobile_phone": "+358 40 100 0003"},
+        )
+    ]
+    group = TargetGroup.objects.create(
+        organisation=org,
+        name="Oulu",
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Oulu"}],
+    )
+    html = browser.get(f"/target-groups/{group.pk}/members/", {"add": "matti"}).content.decode()
+    labels = re.findall(r'aria-label="((?:Exclude|Include): [^"]*)"', html)
+    assert len([label for label in labels if label.startswith("Exclude")]) == len(twins)
+    assert len(labels) == len(set(labels)), labels
+
+
+def test_conditions_tab_puts_the_error_summary_above_the_rows(browser, group):
+    html = browser.get(f"/target-groups/{group.pk}/").content.decode()
+    assert html.index('id="form-errors"') < html.index('id="condition-rows"')
+    assert 'id="member-count"' in html
+    # The builder's strings come from the JavaScript catalogue.
+    assert html.index("/jsi18n/") < html.index("targetgroups/conditions.js")
+    assert 'id="tg-strings"' not in html
+
+
+def test_member_counts_use_the_languages_grouping(browser, org, settings):
+    Contact.objects.bulk_create(
+        Contact(organisation=org, last_name=f"P{n}", city="Kemi") for n in range(1200)
+    )
+    group = TargetGroup.objects.create(
+        organisation=org,
+        name="Kemi",
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Kemi"}],
+    )
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "fi"
+    with translation.override(settings.LANGUAGE_CODE):  # the request switches this thread
+        html = browser.get(f"/target-groups/{group.pk}/").content.decode()
+    assert "1\u00a0200 jäsentä</span>" in html
+    assert 'data-testid="live-count">1\u00a0200</span>' in html

@@ -2,7 +2,10 @@
 through the locmem backend. The real worker, broker and Twilio wire format are in
 tests/sms/test_integration_sending.py."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from crm.models import Contact
 from sms.backends import ErrorKind, SendError, locmem
@@ -75,16 +78,18 @@ def test_callback_url_names_the_message(
         )
 
 
-def test_provider_errors_fail_retry_or_stay_unknown(
+def test_provider_errors_fail_retry_or_are_reconciled(
     org, user, town_group, send_to_the_end, settings, locmem_backend
 ):
     settings.SMS_MAX_ATTEMPTS = 3
+    settings.SMS_RECONCILE_GRACE = 0
     SmsSettingsFactory(organisation=org, quota=100)
     sendable_contacts(org, 5)
     locmem.failures[number(0)] = SendError(kind=ErrorKind.PERMANENT, code="21211")
     locmem.failures[number(1)] = [SendError(kind=ErrorKind.TRANSIENT, http_status=429)] * 2
     locmem.failures[number(2)] = SendError(kind=ErrorKind.TRANSIENT, http_status=503)
-    locmem.failures[number(3)] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
+    # A read timeout on a request the provider never took: not in its list, so sent again.
+    locmem.failures[number(3)] = [SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")]
     sendout = create_sendout(target_group=town_group, created_by=user)
     send_to_the_end(sendout)
     got = {
@@ -94,13 +99,10 @@ def test_provider_errors_fail_retry_or_stay_unknown(
     assert got[number(0)] == (MessageStatus.FAILED, MessageReason.PROVIDER_REJECTED, "21211", 1)
     assert got[number(1)][0::3] == (MessageStatus.SENT, 3)
     assert got[number(2)] == (MessageStatus.FAILED, MessageReason.OUT_OF_RETRIES, "503", 3)
-    assert got[number(3)][:3] == (
-        MessageStatus.UNKNOWN,
-        MessageReason.AMBIGUOUS_ERROR,
-        "read_timeout",
-    )
+    assert got[number(3)] == (MessageStatus.SENT, "", "", 2)
+    assert OutboundMessage.objects.get(sendout=sendout, to=number(3)).recovery == "resent"
     assert got[number(4)][0] == MessageStatus.SENT
-    assert sorted(m.to for m in locmem_backend) == [number(1), number(4)]
+    assert sorted(m.to for m in locmem_backend) == [number(1), number(3), number(4)]
     sendout.refresh_from_db()
     assert sendout.status == SendoutStatus.COMPLETED
     assert sendout.messages_refunded == 2
@@ -228,13 +230,63 @@ def test_transient_failure_out_of_attempts_fails_and_refunds(
     assert_books_balance(org, sendout, topped_up=20)
 
 
-def test_ambiguous_failure_is_unknown_and_charged(
+def test_a_message_taken_before_the_connection_dropped_is_found_and_never_sent_again(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    """Issue #16: a reset after sending used to leave the message ``unknown``;
+    the provider's list shows it was taken: ``sent``, with the provider's id."""
+    locmem.taken_then_lost["+358401000003"] = SendError(
+        kind=ErrorKind.AMBIGUOUS, code="connection_lost"
+    )
+    send_to_the_end(sendout)
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
+    taken = [r.provider_id for r in locmem.accepted if r.message.to == "+358401000003"]
+    assert (message.status, message.recovery) == ("sent", "recovered")
+    assert message.provider_id == taken[0]
+    assert [a.to for a in locmem.attempts].count("+358401000003") == 1
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert sendout.messages_refunded == 0  # every message left
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_a_message_not_found_waits_out_the_grace_period_before_it_is_sent_again(
+    org, sendout, sms_outbox, settings, send_to_the_end
+):
+    settings.SMS_RECONCILE_GRACE = 3600  # the provider may still list it later
+    locmem.failures["+358401000003"] = [SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")]
+    send_to_the_end(sendout)
+    message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
+    assert (message.status, message.reason) == ("sending", "ambiguous_error")
+    assert message.claimed_by == ""
+    assert message.claimed_until > timezone.now() + timedelta(minutes=59)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.SENDING  # not finished while it is open
+    settings.SMS_RECONCILE_GRACE = 0
+    OutboundMessage.objects.filter(pk=message.pk).update(claimed_until=timezone.now())
+    send_to_the_end(sendout)
+    message.refresh_from_db()
+    assert (message.status, message.recovery, message.attempts) == ("sent", "resent", 2)
+    assert [m.to for m in sms_outbox].count("+358401000003") == 1
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert_books_balance(org, sendout, topped_up=20)
+
+
+def test_a_message_stays_unknown_and_charged_only_when_the_provider_cannot_be_asked(
     org, sendout, sms_outbox, settings, send_to_the_end
 ):
     locmem.failures["+358401000003"] = SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout")
-    assert send_to_the_end(sendout, rounds=1) == {}
+    locmem.lookup_failures["+358401000003"] = SendError(
+        kind=ErrorKind.PERMANENT, code="20003", http_status=401
+    )
+    send_to_the_end(sendout)
     message = OutboundMessage.objects.get(sendout=sendout, to="+358401000003")
-    assert (message.status, message.reason) == ("unknown", "ambiguous_error")
+    assert (message.status, message.reason, message.recovery) == (
+        "unknown",
+        "not_reconciled",
+        "unresolved",
+    )
     sendout.refresh_from_db()
     assert sendout.status == SendoutStatus.COMPLETED
     assert sendout.messages_charged == 3  # the unknown message (2) stays charged
@@ -300,6 +352,6 @@ def test_a_chunks_retries_go_back_grouped_by_their_delay(org, sendout, settings,
 def test_the_sweep_hands_a_sendout_that_lost_its_queued_work_back(
     sendout, settings, handed_to_workers
 ):
-    settings.SMS_SENDING_TIMEOUT = 0  # every pending message counts as forgotten
+    settings.SMS_LOST_WORK_SECONDS = 0  # every pending message counts as forgotten
     assert sendout_run_sweep() == 1
     assert handed_to_workers == [("sms.tasks.sendout_dispatch", [sendout.pk], None)]
