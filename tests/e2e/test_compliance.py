@@ -24,8 +24,11 @@ def group(org, user):
     group = people_of_oulu(
         org,
         user,
-        [("Matti", "+358 40 100 0001", False), ("Britt", "+358 40 100 0002", False)]
-        + [("Ei", "+358 40 100 0003", False)],
+        [
+            ("Matti", "+358 40 100 0001", False),
+            ("Britt", "+358 40 100 0002", False),
+            ("Ei", "+358 40 100 0003", False),
+        ],
     )
     Contact.objects.filter(first_name="Ei").update(legal_basis="none")
     Contact.objects.filter(first_name="Britt").update(language="sv")
