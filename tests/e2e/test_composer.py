@@ -20,6 +20,7 @@ def turku(org, n: int = 1, **extra) -> list[Contact]:
             first_name=f"Turkulainen{i}",
             last_name="Aura",
             city="Turku",
+            legal_basis="customer_relationship",
             **({"mobile_phone": f"+358 40 200 {i:04d}"} | extra),
         )
         for i in range(n)
@@ -266,10 +267,18 @@ def test_five_samples_and_the_skipped_contacts_page_by_page(
 ):
     for n in range(12):
         Contact.objects.create(
-            organisation=org, first_name=f"Vailla{n:02d}", last_name="Numeroa", city="Oulu"
+            organisation=org,
+            first_name=f"Vailla{n:02d}",
+            last_name="Numeroa",
+            city="Oulu",
+            legal_basis="customer_relationship",
         )
     Contact.objects.create(
-        organisation=org, first_name="Eero", city="Oulu", mobile_phone="+358 40 100 0010"
+        organisation=org,
+        first_name="Eero",
+        city="Oulu",
+        mobile_phone="+358 40 100 0010",
+        legal_basis="customer_relationship",
     )
     login(user.username)
     dialog = open_modal(page, group)

@@ -226,6 +226,7 @@ def test_a_changed_count_sends_nothing_and_shows_the_new_numbers(
         last_name="Oululainen",
         city="Oulu",
         mobile_phone="+358 40 100 0099",
+        legal_basis="customer_relationship",
     )
     dialog.get_by_role("button", name="Yes").click()
     dialog.locator("#sms-form-error").filter(has_text="recipients changed").wait_for()
