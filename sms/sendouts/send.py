@@ -6,8 +6,10 @@ A claim is a lease: the messages carry who holds them (``claimed_by``) and until
 when (``claimed_until``). The holder renews the lease while it works
 (``sms.sendouts.common.LeaseKeeper``); a holder that died stops renewing, and the sweeper takes
 its messages over and reconciles them with the provider
-(``sms.sendouts.reconcile``). A chunk is claimed in slices no larger than what
-the backend has in flight at once, so that a crash strands at most one slice.
+(``sms.sendouts.reconcile``). A chunk is sent through the backend's pipeline
+(``BaseSmsBackend.pipeline``): small slices are claimed as answers come back, so
+that the window of requests in flight stays full and yet no more than one window
+is ever claimed and unanswered: a crash strands at most that.
 
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
@@ -160,10 +162,13 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[
 def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
     """Send the chunk's pending messages and record each outcome.
 
-    The chunk is claimed and sent in slices no larger than the backend's
-    concurrency (and, with a messages-per-second cap, the cap), each a lease that
-    is renewed while this call works. Answers {message id: delay} for messages to
-    retry later (transient errors).
+    Without barriers: the backend's window (its concurrency, or with a
+    messages-per-second cap the cap) is kept full. As soon as a quarter of it
+    has been answered, that many more are claimed and submitted, and what was
+    answered is recorded, while the rest are still in flight. So at most one
+    window is claimed and unanswered at any time: a crash strands no more than
+    before, and every claim is a lease renewed while this call works. Answers
+    {message id: delay} for messages to retry later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
     sms_settings = sendout.organisation.sms_settings
@@ -174,20 +179,33 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         else None
     )
     retries: dict[int, float] = {}
+    sent: list[SendResult] = []
     holder = new_holder()
-    with get_backend() as backend, LeaseKeeper(holder):
-        size = min(cap, backend.concurrency) if cap else backend.concurrency
-        for start in range(0, len(message_ids), size):
-            piece = message_ids[start : start + size]
-            if limit is not None:  # before the claim: the lease starts when sending does
-                limit.take(len(piece))
-            claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
-            if not claimed:
-                continue
-            results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
-            to_retry = record_results(sendout=sendout, claimed=claimed, results=results)
-            retries.update(to_retry)
-            _log_chunk(sendout, results, to_retry)
+    with get_backend() as backend, LeaseKeeper(holder), backend.pipeline() as pipeline:
+        window = min(cap, backend.concurrency) if cap else backend.concurrency
+        refill = max(1, window // 4)
+        in_flight: dict[int, OutboundMessage] = {}
+        position = 0
+        while position < len(message_ids) or pipeline.in_flight:
+            free = window - pipeline.in_flight
+            if position < len(message_ids) and (free >= refill or not pipeline.in_flight):
+                piece = message_ids[position : position + free]
+                position += len(piece)
+                if limit is not None:  # before the claim: the lease starts when sending does
+                    limit.take(len(piece))
+                claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
+                if claimed:
+                    in_flight |= {m.pk: m for m in claimed}
+                    pipeline.submit(_outbox(sendout, sms_settings, claimed))
+            # Wait only when the window has no room worth a claim.
+            room = window - pipeline.in_flight >= refill and position < len(message_ids)
+            results = pipeline.collect(0 if room else refill)
+            if results:
+                answered = [in_flight.pop(int(r.reference)) for r in results]
+                retries |= record_results(sendout=sendout, claimed=answered, results=results)
+                sent += results
+    if sent:
+        _log_chunk(sendout, sent, retries)
     sendout_finish_if_done(sendout_id=sendout_id)
     return retries
 
