@@ -178,11 +178,11 @@ class BaseSmsBackend:
             "subclasses of BaseSmsBackend must override send_messages() method"
         )
 
-    def pipeline(self) -> SendPipeline:
-        """A window of messages in flight, for a caller that refills it while it
-        waits (``sms.sendouts.send``). The default sends each submitted batch at
-        once through :meth:`send_messages`; a backend that can keep requests in
-        flight in the background answers its own."""
+    def pipeline(self, *, window: int) -> SendPipeline:
+        """A window of at most ``window`` requests in flight, for a caller that
+        keeps it fed while it waits (``sms.sendouts.send``). The default sends
+        each submitted batch at once through :meth:`send_messages`; a backend
+        that can keep requests in flight in the background answers its own."""
         return SendPipeline(self)
 
     def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
@@ -203,6 +203,11 @@ class SendPipeline:
 
     This one sends each batch when it is submitted (``send_messages``):
     everything is done by the time :meth:`collect` is called."""
+
+    background = False
+    """Whether submitted messages are sent while the caller does other work: then
+    messages submitted beyond the window wait in the pipeline and go out the
+    moment a request ends, and the caller keeps a small backlog there."""
 
     def __init__(self, backend: BaseSmsBackend) -> None:
         self.backend = backend

@@ -284,11 +284,12 @@ class SmsBackend(BaseSmsBackend):
             if new_connection:
                 self.close()
 
-    def pipeline(self) -> SendPipeline:
-        """Each submitted message goes on the event loop at once; results come back
-        as they are answered. The caller keeps at most ``concurrency`` in flight."""
+    def pipeline(self, *, window: int) -> SendPipeline:
+        """Each submitted message goes on the event loop at once and is sent as
+        soon as fewer than ``window`` of the pipeline's requests are in flight;
+        results come back as they are answered."""
         self.open()
-        return _AsyncPipeline(self)
+        return _AsyncPipeline(self, window=min(window, self.concurrency))
 
     def _create_kwargs(self, message: SmsMessage) -> dict[str, Any] | None:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
@@ -394,10 +395,19 @@ class _AsyncPipeline(SendPipeline):
     """Messages in flight on the backend's event loop; each result is put on a
     queue as it is answered, and :meth:`collect` takes them from there."""
 
-    def __init__(self, backend: SmsBackend) -> None:
+    background = True
+
+    def __init__(self, backend: SmsBackend, *, window: int) -> None:
         super().__init__(backend)
         self._results: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
         self._in_flight = 0
+        self._slots = asyncio.Semaphore(window)  # bound to the loop on its first use there
+
+    async def _send(self, message: SmsMessage) -> SendResult:
+        backend = self.backend
+        assert isinstance(backend, SmsBackend)
+        async with self._slots:
+            return await backend._send(message)
 
     @property
     def in_flight(self) -> int:
@@ -407,7 +417,7 @@ class _AsyncPipeline(SendPipeline):
         backend = self.backend
         assert isinstance(backend, SmsBackend) and backend.sender is not None
         for message in messages:
-            future = backend.sender.run(backend._send(message))
+            future = backend.sender.run(self._send(message))
             future.add_done_callback(
                 lambda done, message=message: self._results.put(_outcome(done, message))
             )

@@ -7,9 +7,10 @@ when (``claimed_until``). The holder renews the lease while it works
 (``sms.sendouts.common.LeaseKeeper``); a holder that died stops renewing, and the sweeper takes
 its messages over and reconciles them with the provider
 (``sms.sendouts.reconcile``). A chunk is sent through the backend's pipeline
-(``BaseSmsBackend.pipeline``): small slices are claimed as answers come back, so
-that the window of requests in flight stays full and yet no more than one window
-is ever claimed and unanswered: a crash strands at most that.
+(``BaseSmsBackend.pipeline``): a small backlog of claimed messages waits there
+and goes out as answers make room, so that the window of requests in flight
+stays full and yet no more than a window and a quarter are ever claimed and
+unanswered: a crash strands at most that.
 
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
@@ -163,12 +164,14 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     """Send the chunk's pending messages and record each outcome.
 
     Without barriers: the backend's window (its concurrency, or with a
-    messages-per-second cap the cap) is kept full. As soon as a quarter of it
-    has been answered, that many more are claimed and submitted, and what was
-    answered is recorded, while the rest are still in flight. So at most one
-    window is claimed and unanswered at any time: a crash strands no more than
-    before, and every claim is a lease renewed while this call works. Answers
-    {message id: delay} for messages to retry later (transient errors).
+    messages-per-second cap the cap) is kept full. Claimed messages wait in the
+    backend's pipeline (``SendPipeline.background``) and go out the moment a
+    request ends, whatever this call is doing (claiming, recording); it keeps a
+    backlog of a quarter window there, claimed a quarter at a time, and records
+    answers as they come. So no more than a window and a quarter are ever claimed
+    and unanswered: what a crash can strand. Every claim is a lease, renewed
+    while this call works. Answers {message id: delay} for messages to retry
+    later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
     sms_settings = sendout.organisation.sms_settings
@@ -181,29 +184,32 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     retries: dict[int, float] = {}
     sent: list[SendResult] = []
     holder = new_holder()
-    with get_backend() as backend, LeaseKeeper(holder), backend.pipeline() as pipeline:
+    with get_backend() as backend, LeaseKeeper(holder):
         window = min(cap, backend.concurrency) if cap else backend.concurrency
-        refill = max(1, window // 4)
+        pipeline = backend.pipeline(window=window)
+        # A backend sending in the background gets a backlog of a quarter window
+        # beyond it, claimed a quarter at a time; one that sends as it is handed
+        # the messages gets a whole window at a time.
+        size = max(1, window // 4) if pipeline.background else window
         in_flight: dict[int, OutboundMessage] = {}
         position = 0
-        while position < len(message_ids) or pipeline.in_flight:
-            free = window - pipeline.in_flight
-            if position < len(message_ids) and (free >= refill or not pipeline.in_flight):
-                piece = message_ids[position : position + free]
-                position += len(piece)
-                if limit is not None:  # before the claim: the lease starts when sending does
-                    limit.take(len(piece))
-                claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
-                if claimed:
+        with pipeline:
+            while position < len(message_ids) or pipeline.in_flight:
+                if position < len(message_ids) and pipeline.in_flight <= window:
+                    piece = message_ids[position : position + size]
+                    position += len(piece)
+                    if limit is not None:  # before the claim: the lease starts when sending does
+                        limit.take(len(piece))
+                    claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
                     in_flight |= {m.pk: m for m in claimed}
                     pipeline.submit(_outbox(sendout, sms_settings, claimed))
-            # Wait only when the window has no room worth a claim.
-            room = window - pipeline.in_flight >= refill and position < len(message_ids)
-            results = pipeline.collect(0 if room else refill)
-            if results:
-                answered = [in_flight.pop(int(r.reference)) for r in results]
-                retries |= record_results(sendout=sendout, claimed=answered, results=results)
-                sent += results
+                    results = pipeline.collect()
+                else:  # the window and the backlog are full, or all is claimed: wait
+                    results = pipeline.collect(size)
+                if results:
+                    answered = [in_flight.pop(int(r.reference)) for r in results]
+                    retries |= record_results(sendout=sendout, claimed=answered, results=results)
+                    sent += results
     if sent:
         _log_chunk(sendout, sent, retries)
     sendout_finish_if_done(sendout_id=sendout_id)
