@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--pool", default="threads", help="the worker's pool: threads, prefork")
     parser.add_argument("--raw-messages", type=int, default=None)
     parser.add_argument("--no-send", action="store_true", help="stop after the Yes")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--yes-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.yes_child:
@@ -321,7 +322,8 @@ def main() -> None:
         standin.terminate()
         standin.wait(timeout=10)
         flush_broker(broker)
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
     print(
         f"Scale bench: {n} contacts, stand-in {args.latency * 1000:.0f} ms per request, "

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -88,6 +88,20 @@ def sendout_run_dispatch(*, sendout_id: int) -> int:
     return len(chunks)
 
 
+def _by_ids(sendout_id: int, message_ids: Sequence[int]) -> QuerySet[OutboundMessage]:
+    """The sendout's messages of these ids, found by the primary key. The sendout
+    is compared as ``sendout_id + 0``, which no index serves: right after the Yes
+    wrote its rows the table has no statistics, and PostgreSQL then chose the
+    (sendout, status) index for ``sendout_id = X AND status IN (...)`` and read
+    every pending message of the sendout for each slice (28 ms at 100,000 instead
+    of 0.05 ms; the send ran at a fifth of the raw SDK's rate)."""
+    return (
+        OutboundMessage.objects.filter(id__in=message_ids)
+        .alias(of_sendout=F("sendout_id") + 0)
+        .filter(of_sendout=sendout_id)
+    )
+
+
 @transaction.atomic
 def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     """Before a claim: a cancelled sendout's pending messages become ``cancelled``
@@ -111,9 +125,7 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
         }
         why = _("Recipients who opted out before sending")
     movable = allowed_previous(changes["status"])
-    candidates = OutboundMessage.objects.filter(
-        sendout_id=sendout_id, id__in=message_ids, status__in=movable
-    )
+    candidates = _by_ids(sendout_id, message_ids).filter(status__in=movable)
     if not cancelled:
         suppressed = SuppressedNumber.objects.filter(
             organisation_id=sendout.organisation_id, number=OuterRef("to")
@@ -144,8 +156,9 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[
     movable = allowed_previous(MessageStatus.SENDING)
     with transaction.atomic():
         claimable = list(
-            OutboundMessage.objects.select_for_update(skip_locked=True)
-            .filter(sendout_id=sendout_id, id__in=message_ids, status__in=movable)
+            _by_ids(sendout_id, message_ids)
+            .select_for_update(skip_locked=True)
+            .filter(status__in=movable)
             .values_list("id", flat=True)
         )
         if not claimable:
