@@ -276,7 +276,13 @@ class SmsBackend(BaseSmsBackend):
         new_connection = self.open()
         try:
             assert self.sender is not None
-            futures = [self.sender.run(self._send(message)) for message in messages]
+            slots = asyncio.Semaphore(self.concurrency)  # bound to the loop on first use
+
+            async def send(message: SmsMessage) -> SendResult:
+                async with slots:
+                    return await self._send(message)
+
+            futures = [self.sender.run(send(message)) for message in messages]
             return [
                 _outcome(future, message) for future, message in zip(futures, messages, strict=True)
             ]

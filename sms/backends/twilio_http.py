@@ -142,8 +142,10 @@ _async_headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.C
 class AsyncPooledHttpClient(AsyncHttpClient):
     """A Twilio ``AsyncHttpClient`` over one ``aiohttp`` session, used by one event loop.
 
-    - At most ``pool_size`` connections (a request beyond waits for one; the
-      timeouts count from the socket: ``sock_connect`` and ``sock_read``).
+    - No limit of its own on connections (the chunks of one worker process share
+      the session, each keeping its own window: ``sms.backends.twilio``); idle
+      connections are kept for the next request. The timeouts count from the
+      socket: ``sock_connect`` and ``sock_read``.
     - aiohttp never retries by itself: a POST is sent at most once per call.
     - ``base_url`` (optional) replaces the scheme and host of every URL.
     - The headers of the last response seen by the current task are kept
@@ -165,7 +167,7 @@ class AsyncPooledHttpClient(AsyncHttpClient):
         if self.session is None:  # inside the loop: aiohttp binds to the running loop
             connect, read = self.send_timeout
             self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0),
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )

@@ -184,9 +184,9 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     Without barriers: the backend's window (its concurrency, or with a
     messages-per-second cap the cap) is kept full. Claimed messages wait in the
     backend's pipeline (``SendPipeline.background``) and go out the moment a
-    request ends, whatever this call is doing (claiming, recording); it keeps a
-    backlog of a quarter window there, claimed a quarter at a time, and records
-    answers as they come. So no more than a window and a quarter are ever claimed
+    request ends, whatever this call is doing (claiming, recording); it claims a
+    window and a quarter at the start and then tops that up as answers come,
+    recording them as they come. So no more than a window and a quarter are ever claimed
     and unanswered: what a crash can strand. Every claim is a lease, renewed
     while this call works. Answers {message id: delay} for messages to retry
     later (transient errors).
@@ -206,15 +206,17 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         window = min(cap, backend.concurrency) if cap else backend.concurrency
         pipeline = backend.pipeline(window=window)
         # A backend sending in the background gets a backlog of a quarter window
-        # beyond it, claimed a quarter at a time; one that sends as it is handed
-        # the messages gets a whole window at a time.
+        # beyond the window, topped up as answers come; one that sends as it is
+        # handed the messages gets a whole window at a time.
         size = max(1, window // 4) if pipeline.background else window
+        backlog = size if pipeline.background else 0
         in_flight: dict[int, OutboundMessage] = {}
         position = 0
         with pipeline:
             while position < len(message_ids) or pipeline.in_flight:
                 if position < len(message_ids) and pipeline.in_flight <= window:
-                    piece = message_ids[position : position + size]
+                    # Top up to the window and the backlog: a whole one at the start.
+                    piece = message_ids[position : position + window + backlog - pipeline.in_flight]
                     position += len(piece)
                     if limit is not None:  # before the claim: the lease starts when sending does
                         limit.take(len(piece))
