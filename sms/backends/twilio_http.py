@@ -90,9 +90,7 @@ class PooledHttpClient(HttpClient):
         allow_redirects: bool = False,
     ) -> Response:
         self._local.headers = None
-        body: dict[str, Any] = {"data": data}
-        if headers and headers.get("Content-Type") in {"application/json", "application/scim+json"}:
-            body = {"json": data}
+        body = _request_body(data, headers)
         response = self.session.request(
             method.upper(),
             self.rebase(uri),
@@ -188,9 +186,7 @@ class AsyncPooledHttpClient(AsyncHttpClient):
         headers = dict(headers or {})
         if auth is not None:
             headers["Authorization"] = aiohttp.BasicAuth(auth[0], auth[1]).encode()
-        body: dict[str, Any] = {"data": data}
-        if headers.get("Content-Type") in {"application/json", "application/scim+json"}:
-            body = {"json": data}
+        body = _request_body(data, headers)
         async with self._session().request(
             method.upper(),
             rebase(self.base_url, uri),
@@ -262,3 +258,11 @@ def shared_async_sender(*, base_url: str | None, pool_size: int, timeout: Timeou
                 base_url=base_url, pool_size=pool_size, timeout=timeout
             )
         return sender
+
+
+def _request_body(data: dict[str, object] | None, headers: dict[str, str] | None) -> dict[str, Any]:
+    """The keyword that carries a request's payload, as the SDK's own clients choose it:
+    JSON for the JSON content types, else form data."""
+    if headers and headers.get("Content-Type") in {"application/json", "application/scim+json"}:
+        return {"json": data}
+    return {"data": data}
