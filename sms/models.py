@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.legal import LegalBasis
 from crm.phones import phone_display
 from sms.rules.purposes import Purpose
+from sms.rules.senders import OPERATOR_SENDER, sender_label
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 
@@ -124,9 +125,9 @@ class SmsSettings(models.Model):
         )
 
     def operator_label(self) -> str:
-        if self.operator_number:
-            return str(_("Operator number (%(number)s)") % {"number": self.operator_number})
-        return str(_("Operator number"))
+        """The operator sender as the modal offers it: the number grouped as on the
+        sendout page ("Operator number (+358 40 123 4567)")."""
+        return sender_label(OPERATOR_SENDER, operator_number=self.operator_number)
 
 
 class SenderAuthorisation(models.TextChoices):
