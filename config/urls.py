@@ -33,7 +33,8 @@ urlpatterns = [
     path("contacts/<int:pk>/", crm_views.ContactDetailView.as_view(), name="contact-detail"),
     path(
         "contacts/<int:pk>/sms-opt-out/",
-        crm_views.ContactOptOutView.as_view(),
+        # The SMS app's switch: the contact's flag and the suppression list.
+        sms_views.ContactSmsOptOutView.as_view(),
         name="contact-opt-out",
     ),
     path(

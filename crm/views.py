@@ -12,7 +12,7 @@ from django.views.generic import DetailView, ListView
 
 from crm import selectors, services
 from crm.forms import ContactLegalBasisForm
-from crm.models import OptOutSource, Organisation
+from crm.models import Contact, OptOutSource, Organisation
 
 
 class OrganisationMixin(LoginRequiredMixin):
@@ -114,6 +114,12 @@ class ContactOptOutView(OrganisationMixin, View):
     http_method_names = ["post"]
     values = {"1": True, "0": False}
 
+    def opt_out_set(self, *, contact: Contact, opted_out: bool) -> None:
+        """Write the switch; the SMS app's page also writes its suppression list."""
+        services.contact_update(
+            contact=contact, data={"sms_opt_out": opted_out}, source=OptOutSource.USER
+        )
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.membership.can_write:  # type: ignore[attr-defined]
             raise PermissionDenied
@@ -122,9 +128,7 @@ class ContactOptOutView(OrganisationMixin, View):
         if wanted is None:
             return HttpResponseBadRequest(_("Choose whether the contact accepts SMS messages."))
         if wanted != contact.sms_opt_out:
-            services.contact_update(
-                contact=contact, data={"sms_opt_out": wanted}, source=OptOutSource.USER
-            )
+            self.opt_out_set(contact=contact, opted_out=wanted)
             done = (
                 _("%(name)s no longer receives SMS messages.")
                 if wanted

@@ -455,6 +455,7 @@ class SuppressionSource(models.TextChoices):
     CARRIER = "carrier", _("Unsubscribed at the carrier")
     ADMIN = "admin", _("Added in admin")
     USER = "user", _("Asked by the person")
+    CONTACT = "contact", _("Opted out on the contact's page")
 
 
 class SuppressedNumber(models.Model):

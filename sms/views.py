@@ -9,12 +9,14 @@ from django.utils import translation
 from django.views.decorators.http import require_GET
 from django.views.generic import DetailView
 
-from crm.views import OrganisationMixin
+from crm.models import Contact, OptOutSource
+from crm.views import ContactOptOutView, OrganisationMixin
 from sms import selectors
 from sms.optout import optout_by_token
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
+from sms.suppression import contact_sms_opt_out_set
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):
@@ -77,3 +79,11 @@ def optout_page(request: HttpRequest, token: str) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+class ContactSmsOptOutView(ContactOptOutView):
+    """The contact page's opt-out switch (``contact-opt-out``): the contact's flag
+    and its numbers on the suppression list, or both lifted."""
+
+    def opt_out_set(self, *, contact: Contact, opted_out: bool) -> None:
+        contact_sms_opt_out_set(contact=contact, opted_out=opted_out, source=OptOutSource.USER)

@@ -15,4 +15,9 @@ class Migration(migrations.Migration):
             name='optout_by_reply',
             field=models.BooleanField(default=False, help_text='Marketing texts from the operator number end with “Vastaa LOPETA” instead of an opt-out link. Named senders cannot receive replies and always get the link.', verbose_name='opt-out by reply'),
         ),
+        migrations.AlterField(
+            model_name='suppressednumber',
+            name='source',
+            field=models.CharField(choices=[('reply', 'STOP reply'), ('carrier', 'Unsubscribed at the carrier'), ('admin', 'Added in admin'), ('user', 'Asked by the person'), ('contact', "Opted out on the contact's page")], max_length=16, verbose_name='source'),
+        ),
     ]

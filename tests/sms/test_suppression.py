@@ -247,3 +247,49 @@ def test_each_outbound_message_stores_its_encoding_and_carrier_segments(org, use
         none.pk: 0,
     }
     assert Contact.objects.count() == 4 and OutboundMessage.objects.count() == 4
+
+
+# --- the contact page's switch ----------------------------------------------------------
+
+
+def test_the_contact_page_switch_puts_the_numbers_on_the_list_and_lifts_them(
+    org, other_org, browser, api
+):
+    """Issue #18: the switch on a contact's page writes the suppression list (so a
+    second contact with the same number is skipped too); switched back, it lifts it."""
+    SmsSettingsFactory(organisation=org, quota=10)
+    number_suppress(organisation=other_org, number=SHARED, source="admin")
+    group, (anna, _bertta) = group_of(org, ("Anna", SHARED), ("Bertta", SHARED))
+    anna.work_phone = "+358 50 555 0123"
+    anna.save()
+
+    response = browser.post(f"/contacts/{anna.pk}/sms-opt-out/", {"sms_opt_out": "1"})
+    assert response.status_code == 302
+    listed = SuppressedNumber.objects.filter(organisation=org)
+    assert sorted(listed.values_list("number", "source")) == [
+        (SHARED, "contact"),
+        ("+358505550123", "contact"),
+    ]
+    answer = preview(api, group)
+    assert answer["recipients"] == {"total": 2, "sendable": 0, "skipped": {"opted_out": 2}}
+
+    browser.post(f"/contacts/{anna.pk}/sms-opt-out/", {"sms_opt_out": "0"})
+    assert not listed.exists()
+    anna.refresh_from_db()
+    assert not anna.sms_opt_out
+    # Another organisation's list is its own.
+    assert SuppressedNumber.objects.filter(organisation=other_org).count() == 1
+    answer = preview(api, group)
+    # The shared number is texted once again (the other contact: duplicate_number).
+    assert answer["recipients"] == {
+        "total": 2,
+        "sendable": 1,
+        "skipped": {"duplicate_number": 1},
+    }
+
+
+def test_the_contact_page_switch_with_a_bad_value_lists_nothing(org, browser):
+    _group, (anna,) = group_of(org, ("Anna", SHARED))
+    response = browser.post(f"/contacts/{anna.pk}/sms-opt-out/", {"sms_opt_out": "yes"})
+    assert response.status_code == 400
+    assert not SuppressedNumber.objects.exists()
