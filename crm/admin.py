@@ -9,8 +9,9 @@ from django.forms import Field as FormField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from crm.legal import LEGAL_BASIS_FIELDS, LegalBasisSource
 from crm.models import Account, Contact, Membership, OptOutSource, Organisation
-from crm.services import contact_opt_out_set
+from crm.services import UNSET_BASIS, contact_opt_out_set, legal_basis_stamp
 
 
 class OrganisationScopedAdminMixin:
@@ -130,7 +131,15 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["first_name", "last_name", "email", "mobile_phone", "work_phone"]
     list_select_related = ["account", "organisation"]
     autocomplete_fields = ["organisation", "account"]
-    readonly_fields = ["sms_opt_out_at", "sms_opt_out_source", "created_at", "updated_at"]
+    readonly_fields = [
+        "sms_opt_out_at",
+        "sms_opt_out_source",
+        "legal_basis_changed_at",
+        "legal_basis_changed_by",
+        "legal_basis_changed_via",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["organisation", "account", "first_name", "last_name", "title"]}),
         (_("Contact details"), {"fields": ["email", "mobile_phone", "work_phone", "city"]}),
@@ -138,7 +147,17 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
         (_("SMS"), {"fields": ["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source"]}),
         (
             _("Legal basis for marketing"),
-            {"fields": ["legal_basis", "consent_at", "consent_source", "consent_evidence"]},
+            {
+                "fields": [
+                    "legal_basis",
+                    "consent_at",
+                    "consent_source",
+                    "consent_evidence",
+                    "legal_basis_changed_at",
+                    "legal_basis_changed_by",
+                    "legal_basis_changed_via",
+                ]
+            },
         ),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
@@ -149,4 +168,12 @@ class ContactAdmin(OrganisationScopedAdminMixin, admin.ModelAdmin):
         opted_out = obj.sms_opt_out
         obj.sms_opt_out = form.initial.get("sms_opt_out", False)
         contact_opt_out_set(contact=obj, opted_out=opted_out, source=OptOutSource.ADMIN)
+        legal_basis_stamp(
+            contact=obj,
+            before=tuple(form.initial.get(name) for name in LEGAL_BASIS_FIELDS)
+            if change
+            else UNSET_BASIS,
+            changed_by=request.user,
+            source=LegalBasisSource.ADMIN,
+        )
         super().save_model(request, obj, form, change)

@@ -10,7 +10,13 @@ from rest_framework.response import Response
 
 from crm import selectors, services
 from crm.models import Account, Contact, Organisation
-from crm.serializers import AccountSerializer, BulkCreatedSerializer, ContactSerializer
+from crm.serializers import (
+    AccountSerializer,
+    BulkCreatedSerializer,
+    ContactSerializer,
+    LegalBasisSetOutSerializer,
+    LegalBasisSetSerializer,
+)
 
 
 class OrganisationScopedMixin:
@@ -80,12 +86,16 @@ class ContactViewSet(_CrudViewSet):
 
     def perform_create(self, serializer: ContactSerializer) -> None:
         serializer.instance = services.contact_create(
-            organisation=self.organisation, data=serializer.validated_data
+            organisation=self.organisation,
+            data=serializer.validated_data,
+            changed_by=self.request.user,
         )
 
     def perform_update(self, serializer: ContactSerializer) -> None:
         serializer.instance = services.contact_update(
-            contact=serializer.instance, data=serializer.validated_data
+            contact=serializer.instance,
+            data=serializer.validated_data,
+            changed_by=self.request.user,
         )
 
     def perform_destroy(self, instance) -> None:
@@ -115,9 +125,29 @@ class ContactViewSet(_CrudViewSet):
             # Answered directly: ValidationError would turn the indexes into strings.
             return Response({"rows": bad}, status=status.HTTP_400_BAD_REQUEST)
         contacts = services.contacts_bulk_create(
-            organisation=self.organisation, rows=serializer.validated_data
+            organisation=self.organisation,
+            rows=serializer.validated_data,
+            changed_by=request.user,
         )
         return Response(
             {"created": len(contacts), "ids": [c.pk for c in contacts]},
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(request=LegalBasisSetSerializer, responses={200: LegalBasisSetOutSerializer})
+    @action(detail=False, methods=["post"], url_path="legal-basis")
+    def legal_basis(self, request: Request) -> Response:
+        """Record one legal basis for the listed contacts (``contacts``: their ids),
+        stamped with who, when and "bulk"; all of them or, on any error, none."""
+        serializer = LegalBasisSetSerializer(
+            data=request.data, context={**self.get_serializer_context(), "contacts_required": True}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        ids = data.pop("contacts")
+        updated = services.contacts_legal_basis_set(
+            contacts=selectors.contact_list(organisation=self.organisation).filter(id__in=ids),
+            changed_by=request.user,
+            **data,
+        )
+        return Response({"updated": updated})

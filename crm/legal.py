@@ -28,6 +28,20 @@ class LegalBasis(models.TextChoices):
     NONE = "none", _("No basis recorded")
 
 
+class LegalBasisSource(models.TextChoices):
+    """Where a contact's legal basis was last set (with who and when on the contact)."""
+
+    USER = "user", _("Set on the contact's page")
+    BULK = "bulk", _("Set for many contacts at once")
+    API = "api", _("Set through the API")
+    ADMIN = "admin", _("Set in admin")
+    IMPORT = "import", _("Imported")
+
+
+LEGAL_BASIS_FIELDS = ("legal_basis", "consent_at", "consent_source", "consent_evidence")
+"""The fields whose change is stamped with who, when and where."""
+
+
 def legal_basis_errors(
     *, legal_basis: str, consent_at: datetime.date | None, consent_source: str
 ) -> dict[str, str]:

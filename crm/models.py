@@ -6,7 +6,13 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
-from crm.legal import CONSENT_EVIDENCE_MAX, CONSENT_SOURCE_MAX, LegalBasis, legal_basis_errors
+from crm.legal import (
+    CONSENT_EVIDENCE_MAX,
+    CONSENT_SOURCE_MAX,
+    LegalBasis,
+    LegalBasisSource,
+    legal_basis_errors,
+)
 from crm.phones import PhoneProblem, normalise_phone
 from crm.validators import validate_business_id, validate_country_code, validate_phone_characters
 
@@ -206,6 +212,20 @@ class Contact(models.Model):
         max_length=CONSENT_EVIDENCE_MAX,
         blank=True,
         help_text=_("What the person agreed to, and where the proof is kept."),
+    )
+    # Who set the basis last, when and where (crm.services.legal_basis_stamp): the
+    # migration gave existing contacts "none" and no stamp; nobody's consent is invented.
+    legal_basis_changed_at = models.DateTimeField(_("legal basis set at"), null=True, blank=True)
+    legal_basis_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("legal basis set by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    legal_basis_changed_via = models.CharField(
+        _("legal basis set via"), max_length=16, blank=True, choices=LegalBasisSource.choices
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -102,7 +102,14 @@ class ContactLegalBasisView(ContactDetailView):
             contact.refresh_from_db()
             context = self.get_context_data(object=contact, legal_basis_form=form)
             return self.render_to_response(context, status=400)
-        services.contact_update(contact=contact, data=form.cleaned_data, source=OptOutSource.USER)
+        # The form's validation wrote into ``contact``: the service compares with a
+        # fresh copy, so that the change is stamped.
+        services.contact_update(
+            contact=self.get_object(),
+            data=form.cleaned_data,
+            source=OptOutSource.USER,
+            changed_by=request.user,
+        )
         messages.success(request, _("The legal basis of %(name)s was saved.") % {"name": contact})
         return redirect("contact-detail", pk=contact.pk)
 

@@ -18,6 +18,8 @@ from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
 from crm.models import Contact, Role
 from crm.permissions import IsOrganisationMember
+from crm.serializers import LegalBasisSetOutSerializer, LegalBasisSetSerializer
+from crm.services import contacts_legal_basis_set
 from sms import checks, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
@@ -138,6 +140,43 @@ class SkippedView(TargetGroupSmsView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(skipped, request, view=self)
         return paginator.get_paginated_response(SkippedSerializer(page, many=True).data)
+
+
+class LegalBasisView(TargetGroupSmsView):
+    """Record a legal basis for the members a marketing sendout skips as
+    ``no_legal_basis`` (all of them, or the listed ``contacts`` among them),
+    stamped with who, when and "bulk": the preview's way to fix those skips.
+    Nothing is assumed: the user states the basis (consent with its date and
+    source)."""
+
+    @extend_schema(request=LegalBasisSetSerializer, responses=LegalBasisSetOutSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        target_group = self.target_group(pk)
+        data = LegalBasisSetSerializer(
+            data=request.data, context={"organisation": self.organisation}
+        )
+        data.is_valid(raise_exception=True)
+        asked = dict(data.validated_data)
+        ids = asked.pop("contacts", None)
+        contacts = selectors.members_without_basis(target_group=target_group)
+        if ids is not None:
+            contacts = contacts.filter(id__in=ids)
+            outside = set(ids) - set(contacts.values_list("id", flat=True))
+            if outside:
+                raise ValidationError(
+                    {
+                        "contacts": [
+                            _("Not a member skipped for want of a legal basis: %(ids)s.")
+                            % {"ids": ", ".join(map(str, sorted(outside)[:10]))}
+                        ]
+                    }
+                )
+        updated = contacts_legal_basis_set(
+            contacts=Contact.objects.filter(id__in=contacts.values("id")),
+            changed_by=request.user,
+            **asked,
+        )
+        return Response({"updated": updated})
 
 
 class SendoutCreateView(TargetGroupSmsView):

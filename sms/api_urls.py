@@ -14,6 +14,11 @@ urlpatterns = [
     path("target-groups/<int:pk>/sms/preview/", api.PreviewView.as_view(), name="api-sms-preview"),
     path("target-groups/<int:pk>/sms/skipped/", api.SkippedView.as_view(), name="api-sms-skipped"),
     path(
+        "target-groups/<int:pk>/sms/legal-basis/",
+        api.LegalBasisView.as_view(),
+        name="api-sms-legal-basis",
+    ),
+    path(
         "target-groups/<int:pk>/sms/sendouts/",
         api.SendoutCreateView.as_view(),
         name="api-sms-sendout-create",

@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from crm.models import Organisation
+from crm.models import Contact, Organisation
 from sms import tags
 from sms.checks import (
     FINNISH_PREFIX,
@@ -23,7 +23,7 @@ from sms.models import (
 from sms.optout import optout_for
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
-from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
+from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE, Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import (
     CHARS_PER_MESSAGE,
@@ -334,3 +334,13 @@ def contact_messages(*, organisation: Organisation, contact_id: int) -> QuerySet
     return contact_sms_history(organisation=organisation, contact_id=contact_id)[
         :CONTACT_HISTORY_LIMIT
     ]
+
+
+def members_without_basis(*, target_group: TargetGroup) -> QuerySet[Contact]:
+    """The members a marketing sendout skips as ``no_legal_basis``: not opted
+    out, with a basis that does not allow marketing (``sms.rules.purposes``)."""
+    return (
+        target_group_members(target_group=target_group)
+        .filter(sms_opt_out=False)
+        .exclude(legal_basis__in=BASES_ALLOWING[Purpose.MARKETING])
+    )

@@ -120,7 +120,7 @@ def test_the_admin_refuses_consent_without_its_date_and_source(admin_client, org
 
 
 @pytest.mark.django_db
-def test_the_contact_page_shows_and_sets_the_basis(browser, org):
+def test_the_contact_page_shows_and_sets_the_basis(browser, org, user):
     contact = Contact.objects.create(organisation=org, last_name="Sivu")
     url = f"/contacts/{contact.pk}/"
     assert "No basis recorded" in browser.get(url).content.decode()
@@ -136,6 +136,7 @@ def test_the_contact_page_shows_and_sets_the_basis(browser, org):
     assert good.status_code == 302
     contact.refresh_from_db()
     assert (contact.legal_basis, contact.consent_source) == (LegalBasis.CONSENT, "Puhelu")
+    assert (contact.legal_basis_changed_via, contact.legal_basis_changed_by) == ("user", user)
     assert "Puhelu" in browser.get(url).content.decode()
 
 
@@ -147,3 +148,188 @@ def test_a_viewer_may_not_set_the_basis(make_user, org):
     viewer = logged_in(make_user(org, role="viewer"))
     response = viewer.post(f"/contacts/{contact.pk}/legal-basis/", {"legal_basis": "none"})
     assert response.status_code == 403
+
+
+# --- who set it, when and where --------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_change_of_the_basis_is_stamped_and_other_changes_are_not(api, user, valid):
+    contact_id = api.post(URL, valid, format="json").json()["id"]
+    contact = Contact.objects.get(pk=contact_id)
+    assert (contact.legal_basis_changed_by, contact.legal_basis_changed_via) == (user, "api")
+    stamped = contact.legal_basis_changed_at
+    assert stamped is not None
+    api.patch(f"{URL}{contact_id}/", {"city": "Oulu"}, format="json")
+    contact.refresh_from_db()
+    assert contact.legal_basis_changed_at == stamped
+    answer = api.patch(f"{URL}{contact_id}/", {"legal_basis": "business_role"}, format="json")
+    assert answer.json()["legal_basis_changed_via"] == "api"
+    contact.refresh_from_db()
+    assert contact.legal_basis_changed_at > stamped
+
+
+@pytest.mark.django_db
+def test_a_contact_created_without_a_basis_has_no_stamp(api):
+    api.post(URL, {"last_name": "Nieminen"}, format="json")
+    contact = Contact.objects.get()
+    assert (contact.legal_basis_changed_at, contact.legal_basis_changed_via) == (None, "")
+
+
+@pytest.mark.django_db
+def test_the_stamp_cannot_be_written_through_the_api(api, org):
+    contact = Contact.objects.create(organisation=org, last_name="Sivu")
+    api.patch(
+        f"{URL}{contact.pk}/",
+        {"legal_basis_changed_via": "import", "legal_basis_changed_at": "2020-01-01T00:00:00Z"},
+        format="json",
+    )
+    contact.refresh_from_db()
+    assert (contact.legal_basis_changed_at, contact.legal_basis_changed_via) == (None, "")
+
+
+# --- many contacts at once: POST /api/v1/contacts/legal-basis/ ---------------------------
+
+BULK = f"{URL}legal-basis/"
+
+
+@pytest.mark.django_db
+def test_one_basis_for_many_contacts_is_recorded_with_who_when_and_bulk(api, org, user, other_org):
+    mine = [Contact.objects.create(organisation=org, last_name=f"N{i}") for i in range(3)]
+    theirs = Contact.objects.create(organisation=other_org, last_name="Muu")
+    response = api.post(
+        BULK,
+        {
+            "contacts": [mine[0].pk, mine[1].pk, mine[1].pk],
+            "legal_basis": "consent",
+            "consent_at": "2026-04-01",
+            "consent_source": "Messut 2026",
+            "consent_evidence": "Lomakkeet arkistossa",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"updated": 2}
+    got = {
+        c.pk: (c.legal_basis, c.consent_source, c.legal_basis_changed_by, c.legal_basis_changed_via)
+        for c in Contact.objects.filter(organisation=org)
+    }
+    assert got == {
+        mine[0].pk: ("consent", "Messut 2026", user, "bulk"),
+        mine[1].pk: ("consent", "Messut 2026", user, "bulk"),
+        mine[2].pk: ("none", "", None, ""),
+    }
+    assert Contact.objects.get(pk=mine[0].pk).legal_basis_changed_at is not None
+    theirs.refresh_from_db()
+    assert theirs.legal_basis == "none"
+
+
+@pytest.mark.django_db
+def test_a_basis_without_consent_drops_the_consent_details(api, org):
+    contact = Contact.objects.create(
+        organisation=org,
+        last_name="N",
+        legal_basis="consent",
+        consent_at=datetime.date(2026, 1, 1),
+        consent_source="Vanha",
+    )
+    response = api.post(
+        BULK,
+        {"contacts": [contact.pk], "legal_basis": "business_role", "consent_source": "x"},
+        format="json",
+    )
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert (contact.legal_basis, contact.consent_at, contact.consent_source) == (
+        "business_role",
+        None,
+        "",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contacts": None}, "contacts"),
+        ({"contacts": []}, "contacts"),
+        ({"contacts": "1"}, "contacts"),
+        ({"contacts": ["x"]}, "contacts"),
+        ({"contacts": [0]}, "contacts"),
+        ({"contacts": [2**63]}, "contacts"),
+        ({"contacts": [999_999]}, "contacts"),
+        ({"contacts": list(range(1, 5002))}, "contacts"),
+        ({"legal_basis": "maybe"}, "legal_basis"),
+        ({"legal_basis": None}, "legal_basis"),
+        ({"consent_at": None}, "consent_at"),
+        ({"consent_at": "1.4.2026"}, "consent_at"),
+        ({"consent_at": (TODAY + datetime.timedelta(days=1)).isoformat()}, "consent_at"),
+        ({"consent_source": ""}, "consent_source"),
+        ({"consent_source": "x" * 201}, "consent_source"),
+        ({"consent_evidence": "x" * 2001}, "consent_evidence"),
+    ],
+)
+def test_bad_bulk_basis_input_is_400_at_its_field_and_changes_nothing(api, org, change, field):
+    contact = Contact.objects.create(organisation=org, last_name="N")
+    data = {
+        "contacts": [contact.pk],
+        "legal_basis": "consent",
+        "consent_at": "2026-04-01",
+        "consent_source": "Messut",
+    }
+    data.update(change)
+    data = {k: v for k, v in data.items() if v is not None or field != k or k == "consent_at"}
+    response = api.post(BULK, data, format="json")
+    assert response.status_code == 400
+    assert field in response.json(), response.json()
+    contact.refresh_from_db()
+    assert (contact.legal_basis, contact.legal_basis_changed_at) == ("none", None)
+
+
+@pytest.mark.django_db
+def test_another_organisations_contact_is_a_400_in_bulk(api, org, other_org):
+    theirs = Contact.objects.create(organisation=other_org, last_name="Muu")
+    response = api.post(
+        BULK, {"contacts": [theirs.pk], "legal_basis": "business_role"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"contacts": [f"No contact with the id {theirs.pk}."]}
+    theirs.refresh_from_db()
+    assert theirs.legal_basis == "none"
+
+
+@pytest.mark.django_db
+def test_a_viewer_may_not_set_a_basis_in_bulk(make_user, org):
+    from rest_framework.test import APIClient
+
+    contact = Contact.objects.create(organisation=org, last_name="N")
+    client = APIClient()
+    client.force_authenticate(make_user(org, role="viewer"))
+    response = client.post(
+        BULK, {"contacts": [contact.pk], "legal_basis": "business_role"}, format="json"
+    )
+    assert response.status_code == 403
+    contact.refresh_from_db()
+    assert contact.legal_basis == "none"
+
+
+@pytest.mark.django_db
+def test_the_admin_stamps_a_change_of_the_basis(superuser_client, org):
+    contact = Contact.objects.create(organisation=org, last_name="Admin")
+    url = f"/admin/crm/contact/{contact.pk}/change/"
+    page = superuser_client.get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update(
+        {
+            "organisation": org.pk,
+            "legal_basis": "business_role",
+            "language": contact.language,
+            "account": "",
+        }
+    )
+    response = superuser_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    contact.refresh_from_db()
+    assert (contact.legal_basis, contact.legal_basis_changed_via) == ("business_role", "admin")

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from crm.legal import LegalBasis
-from crm.models import Role
+from crm.models import Contact, Role
 from sms.models import OutboundMessage, Sendout
 from tests.factories import ContactFactory, SmsSettingsFactory, TargetGroupFactory
 
@@ -155,3 +155,111 @@ def test_the_skipped_list_names_the_contacts_without_a_basis(api, by_basis):
         {"body": BODY, "reason": "no_legal_basis"},
     ).json()
     assert [r["name"] for r in answer["results"]] == [f"{LegalBasis.NONE.label} Virtanen"]
+
+
+# --- fixing the no_legal_basis skips from the preview -------------------------------------
+
+
+def basis_url(group) -> str:
+    return f"/api/v1/target-groups/{group.pk}/sms/legal-basis/"
+
+
+@pytest.fixture
+def without_basis(org):
+    """A group of three without a basis (one of them opted out) and one customer."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    people = {
+        name: ContactFactory(organisation=org, first_name=name, legal_basis=basis, sms_opt_out=out)
+        for name, basis, out in [
+            ("Aino", "none", False),
+            ("Eino", "none", False),
+            ("Olli", "none", True),
+            ("Asta", "customer_relationship", False),
+        ]
+    }
+    return TargetGroupFactory(organisation=org, included_contacts=list(people.values())), people
+
+
+def test_the_groups_contacts_without_a_basis_get_the_one_recorded(api, user, without_basis):
+    group, people = without_basis
+    assert preview(api, group).json()["recipients"]["skipped"] == {
+        "opted_out": 1,
+        "no_legal_basis": 2,
+    }
+    response = api.post(basis_url(group), {"legal_basis": "business_role"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"updated": 2}
+    got = {
+        c.first_name: (c.legal_basis, c.legal_basis_changed_via, c.legal_basis_changed_by)
+        for c in Contact.objects.all()
+    }
+    assert got == {
+        "Aino": ("business_role", "bulk", user),
+        "Eino": ("business_role", "bulk", user),
+        "Olli": ("none", "", None),  # opted out: the preview skips it for that
+        "Asta": ("customer_relationship", "", None),
+    }
+    assert preview(api, group).json()["recipients"]["skipped"] == {"opted_out": 1}
+
+
+def test_the_chosen_contacts_only_and_consent_with_its_evidence(api, without_basis):
+    group, people = without_basis
+    response = api.post(
+        basis_url(group),
+        {
+            "contacts": [people["Eino"].pk],
+            "legal_basis": "consent",
+            "consent_at": "2026-05-02",
+            "consent_source": "Verkkolomake",
+            "consent_evidence": "Tilaus 4411",
+        },
+        format="json",
+    )
+    assert response.json() == {"updated": 1}
+    eino = Contact.objects.get(pk=people["Eino"].pk)
+    assert (eino.legal_basis, eino.consent_at, eino.consent_evidence) == (
+        "consent",
+        datetime.date(2026, 5, 2),
+        "Tilaus 4411",
+    )
+    assert Contact.objects.get(pk=people["Aino"].pk).legal_basis == "none"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"legal_basis": "consent", "consent_source": "Messut"}, "consent_at"),
+        ({"legal_basis": "consent", "consent_at": "2026-01-01"}, "consent_source"),
+        ({"legal_basis": "yes"}, "legal_basis"),
+        ({}, "legal_basis"),
+        ({"legal_basis": "business_role", "contacts": []}, "contacts"),
+        ({"legal_basis": "business_role", "contacts": ["Aino"]}, "contacts"),
+        ({"legal_basis": "business_role", "contacts": [2**64]}, "contacts"),
+        ({"legal_basis": "business_role", "contacts": "Asta"}, "contacts"),
+        ({"legal_basis": "business_role", "contacts": "Olli"}, "contacts"),
+        ({"legal_basis": "business_role", "contacts": "other"}, "contacts"),
+    ],
+)
+def test_bad_input_is_400_at_its_field_and_changes_nothing(
+    api, org, other_org, without_basis, data, field
+):
+    group, people = without_basis
+    stranger = ContactFactory(organisation=org, legal_basis="none")  # not a member
+    named = {"Asta": [people["Asta"].pk], "Olli": [people["Olli"].pk], "other": [stranger.pk]}
+    if isinstance(data.get("contacts"), str):
+        data = {**data, "contacts": named[data["contacts"]]}
+    response = api.post(basis_url(group), data, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == [field], response.json()
+    assert not Contact.objects.exclude(legal_basis_changed_via="").exists()
+
+
+def test_another_organisations_group_is_404_and_a_viewer_403(api, make_user, org, other_org):
+    theirs = TargetGroupFactory(organisation=other_org)
+    assert api.post(basis_url(theirs), {"legal_basis": "none"}, format="json").status_code == 404
+    viewer = APIClient()
+    viewer.force_authenticate(make_user(org, role=Role.VIEWER))
+    mine = TargetGroupFactory(organisation=org)
+    assert (
+        viewer.post(basis_url(mine), {"legal_basis": "none"}, format="json").status_code == 403
+    )
