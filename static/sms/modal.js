@@ -226,6 +226,16 @@
         show.setAttribute("aria-label", interp(gettext("Show who: %(what)s"), { what: text }));
         show.addEventListener("click", () => showSkipped(reason, 1));
         li.append(show);
+        if (reason === "no_legal_basis") {
+          // Nobody's consent is assumed: the user records a basis they can show.
+          const set = document.createElement("button");
+          set.type = "button";
+          set.className = "set-basis";
+          set.id = "sms-basis-open";
+          set.textContent = gettext("Record their legal basis");
+          set.addEventListener("click", () => openBasis(n));
+          li.append(set);
+        }
         li.dataset.reason = reason;
         list.append(li);
       });
@@ -310,6 +320,63 @@
     clearPreview(gettext("No preview until the message is fixed."));
     showErrors(response.data);
   }
+
+  // --- The no_legal_basis skips: record a basis for them ---------------------
+  const basis = {
+    panel: $("sms-basis"), title: $("sms-basis-title"), value: $("sms-basis-value"),
+    consent: $("sms-basis-consent"), save: $("sms-basis-save"), cancel: $("sms-basis-cancel"),
+    done: $("sms-basis-done"),
+  };
+  const basisFields = ["legal_basis", "consent_at", "consent_source", "consent_evidence", "contacts"];
+
+  function basisErrors(data) {
+    basisFields.forEach((name) => {
+      const el = $(`sms-basis-${name}-error`);
+      const messages = data && data[name];
+      el.textContent = messages ? [].concat(messages).join(" ") : "";
+      const input = $(`sms-basis-${name === "legal_basis" ? "value" : name}`);
+      if (input) input.toggleAttribute("aria-invalid", Boolean(messages));
+    });
+    if (data && data.detail) $("sms-basis-contacts-error").textContent = data.detail;
+  }
+
+  function openBasis(n) {
+    basis.title.textContent = interp(ngettext(
+      "Record a legal basis for %(n)s contact skipped for want of one",
+      "Record a legal basis for %(n)s contacts skipped for want of one", n), { n: fmt(n) });
+    basisErrors(null);
+    basis.done.hidden = true;
+    basis.consent.hidden = basis.value.value !== "consent";
+    basis.panel.hidden = false;
+    basis.title.focus();
+  }
+
+  function closeBasis() {
+    basis.panel.hidden = true;
+    basisErrors(null);
+  }
+
+  basis.value.addEventListener("change", () => { basis.consent.hidden = basis.value.value !== "consent"; });
+  basis.cancel.addEventListener("click", closeBasis);
+  basis.save.addEventListener("click", async () => {
+    const asked = { legal_basis: basis.value.value };
+    if (asked.legal_basis === "consent") {
+      asked.consent_at = $("sms-basis-consent_at").value || null;
+      asked.consent_source = $("sms-basis-consent_source").value;
+      asked.consent_evidence = $("sms-basis-consent_evidence").value;
+    }
+    basis.save.disabled = true;
+    const response = await api(opener.dataset.basisUrl, "POST", asked);
+    basis.save.disabled = false;
+    if (!response.ok) { basisErrors(response.data || { detail: gettext("The legal basis was not saved.") }); return; }
+    closeBasis();
+    hideSkipped();
+    basis.done.textContent = interp(ngettext(
+      "The legal basis was recorded for %(n)s contact.",
+      "The legal basis was recorded for %(n)s contacts.", response.data.updated), { n: fmt(response.data.updated) });
+    basis.done.hidden = false;
+    refreshPreview();
+  });
 
   // --- Who is skipped, page by page --------------------------------------------
   function hideSkipped() {

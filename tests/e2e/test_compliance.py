@@ -7,6 +7,7 @@ import pytest
 from crm.models import Contact
 from sms.models import OutboundMessage, SuppressedNumber
 from sms.optout import TOKEN_LENGTH
+from tests.e2e.test_walk import Stop, axe_source  # noqa: F401 (a fixture)
 from tests.factories import SmsSettingsFactory, people_of_oulu
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +84,57 @@ def test_the_opt_out_link_opts_out_in_finnish_and_swedish(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(f"optout-{name}")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_modal_records_a_basis_for_its_skips(
+    chromium_browser, live_server, axe_source, user, group, width
+):
+    """The no_legal_basis skips are fixed from the modal: the user records a basis
+    they can show (consent needs its date and source), stamped with who and
+    "bulk"; the preview then reaches them. At 390 px and on desktop, axe-core clean."""
+    viewport = {"width": width, "height": 844}
+    context = chromium_browser.new_context(
+        base_url=live_server.url, viewport=viewport, locale="en-GB", is_mobile=width < 600
+    )
+    context.set_default_timeout(10_000)
+    context.add_init_script(script=axe_source)
+    page = context.new_page()
+    try:
+        stop = Stop(page, viewport, "en")
+        page.goto("/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill("pw-123-secret")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/contacts/")
+        page.goto(f"/target-groups/{group.pk}/")
+        page.get_by_role("button", name="Send SMS messages").click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator("#sms-purpose option[value=marketing]").wait_for(state="attached")
+        dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
+        preview = dialog.locator("#sms-preview")
+        preview.filter(has_text="2 of 3").wait_for()
+        dialog.get_by_role("button", name="Record their legal basis").click()
+        panel = dialog.get_by_role("group", name="Record a legal basis for 1 contact")
+        panel.wait_for()
+        panel.get_by_label("Legal basis").select_option("consent")
+        panel.get_by_role("button", name="Save the legal basis").click()
+        dialog.locator("#sms-basis-consent_at-error").filter(has_text="date").wait_for()
+        stop.fits(f"basis-{width}")
+        stop.accessible(f"basis-{width}")
+        stop.screenshot(f"compliance-basis-{width}")
+        assert Contact.objects.get(first_name="Ei").legal_basis == "none"
+        panel.get_by_label("Consent given on").fill("2026-05-02")
+        panel.get_by_label("Consent source").fill("Verkkolomake")
+        panel.get_by_role("button", name="Save the legal basis").click()
+        dialog.locator("#sms-basis-done").filter(has_text="recorded for 1 contact").wait_for()
+        preview.filter(has_text="3 of 3").wait_for()
+        ei = Contact.objects.get(first_name="Ei")
+        assert (ei.legal_basis, ei.consent_source, ei.legal_basis_changed_via) == (
+            "consent",
+            "Verkkolomake",
+            "bulk",
+        )
+        assert ei.legal_basis_changed_by_id == user.pk
+    finally:
+        context.close()

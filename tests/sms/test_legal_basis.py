@@ -260,6 +260,4 @@ def test_another_organisations_group_is_404_and_a_viewer_403(api, make_user, org
     viewer = APIClient()
     viewer.force_authenticate(make_user(org, role=Role.VIEWER))
     mine = TargetGroupFactory(organisation=org)
-    assert (
-        viewer.post(basis_url(mine), {"legal_basis": "none"}, format="json").status_code == 403
-    )
+    assert viewer.post(basis_url(mine), {"legal_basis": "none"}, format="json").status_code == 403
