@@ -7,7 +7,8 @@ import pytest
 from crm.models import Contact
 from sms.models import OutboundMessage, SuppressedNumber
 from sms.optout import TOKEN_LENGTH
-from tests.e2e.test_walk import Stop, axe_source  # noqa: F401 (a fixture)
+from tests.e2e.test_walk import Stop
+from tests.e2e.test_walk import axe_source as axe_source  # a fixture
 from tests.factories import SmsSettingsFactory, people_of_oulu
 
 pytestmark = pytest.mark.django_db(transaction=True)

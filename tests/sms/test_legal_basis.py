@@ -181,7 +181,7 @@ def without_basis(org):
 
 
 def test_the_groups_contacts_without_a_basis_get_the_one_recorded(api, user, without_basis):
-    group, people = without_basis
+    group, _people = without_basis
     assert preview(api, group).json()["recipients"]["skipped"] == {
         "opted_out": 1,
         "no_legal_basis": 2,
