@@ -63,7 +63,10 @@
 
   // Characters are counted in Unicode code points, as the server counts them.
   const length = (text) => Array.from(text.replace(/\r\n?/g, "\n")).length;
-  const maxChars = () => (options ? options.max_chars : MAX_CHARS_FALLBACK);
+  // A marketing text ends with its opt-out (a link or "Vastaa LOPETA"), counted in
+  // the 480 limit: the template gets what is left (the last preview tells how much).
+  let optoutChars = 0;
+  const maxChars = () => (options ? options.max_chars : MAX_CHARS_FALLBACK) - optoutChars;
   const perMessage = () => (options ? options.chars_per_message : 160);
 
   function cutToFit(text, room) {
@@ -178,8 +181,7 @@
 
   function updateCounter() {
     const chars = length(els.body.value);
-    // A marketing text ends with its opt-out (a link or "Vastaa LOPETA"): counted and billed.
-    const optout = lastPreview ? lastPreview.optout_chars : 0;
+    const optout = optoutChars;
     const messages = Math.ceil((chars + optout) / perMessage());
     let text = interp(
       ngettext("Template: %(chars)s / %(max)s characters · %(messages)s message",
@@ -189,7 +191,7 @@
       text += " " + interp(gettext("(+ %(n)s characters of opt-out, counted)"), { n: fmt(optout) });
     }
     els.counter.textContent = text;
-    els.counter.classList.toggle("at-limit", chars + optout >= maxChars());
+    els.counter.classList.toggle("at-limit", chars >= maxChars());
   }
 
   function reasonLabel(reason) {
@@ -199,6 +201,7 @@
 
   function renderPreview(data) {
     lastPreview = data;
+    optoutChars = data.optout_chars || 0;
     updateCounter();
     const r = data.recipients;
     const parts = [];

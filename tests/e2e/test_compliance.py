@@ -55,6 +55,13 @@ def test_the_modal_shows_basis_skips_and_counts_the_opt_out(
     counter = dialog.locator("#sms-counter")
     counter.filter(has_text="opt-out").wait_for()
     assert f"(+ {head} characters of opt-out, counted)" in counter.inner_text()
+    # The template gets what the opt-out leaves of the 480.
+    assert f"Template: 26 / {480 - head} characters · 1 message" in counter.inner_text()
+    dialog.get_by_label("Message", exact=True).fill("x" * 480)
+    counter.filter(has_text=f"{480 - head} / {480 - head}").wait_for()
+    assert dialog.get_by_label("Message", exact=True).input_value() == "x" * (480 - head)
+    dialog.get_by_label("Message", exact=True).fill("Hei {{contact.first_name}}")
+    preview.filter(has_text="2 of 3").wait_for()
     assert "Kiellä viestit:" in preview.inner_text()
     screenshot("compliance-modal")
 
