@@ -286,6 +286,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three serializers carry a "status": each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "sms.statuses.MessageStatus",
+        "SendoutStatusEnum": "sms.statuses.SendoutStatus",
+    },
 }
 
 # --- Target groups ----------------------------------------------------------------------

@@ -127,6 +127,10 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("PATCH", "/api/v1/contacts/{id}/"): lambda w: {"city": "Turku"},
     ("DELETE", "/api/v1/contacts/{id}/"): lambda w: None,
     ("POST", "/api/v1/contacts/bulk/"): lambda w: [{"first_name": "Liisa"}],
+    ("POST", "/api/v1/contacts/legal-basis/"): lambda w: {
+        "contacts": [w.contact.pk],
+        "legal_basis": "business_role",
+    },
     ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
     ("POST", "/api/v1/target-groups/"): lambda w: {"name": "Uusi", "conditions": []},
     ("PATCH", "/api/v1/target-groups/{id}/"): lambda w: {"name": "Toinen"},
@@ -136,6 +140,9 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/target-groups/{id}/exclude/"): lambda w: {"contacts": [w.contact.pk]},
     ("POST", "/api/v1/target-groups/{id}/reset/"): lambda w: {"contacts": [w.contact.pk]},
     ("POST", "/api/v1/target-groups/{id}/sms/preview/"): lambda w: {"body": "Hei"},
+    ("POST", "/api/v1/target-groups/{id}/sms/legal-basis/"): lambda w: {
+        "legal_basis": "business_role"
+    },
     ("POST", "/api/v1/target-groups/{id}/sms/sendouts/"): lambda w: {"body": "Hei"},
 }
 
@@ -286,6 +293,7 @@ ROUTE_OBJECTS = {
     "api-sms-options": "target_group",
     "api-sms-preview": "target_group",
     "api-sms-skipped": "target_group",
+    "api-sms-legal-basis": "target_group",
     "api-sms-sendout-create": "target_group",
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
