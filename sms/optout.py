@@ -26,7 +26,7 @@ from django.db import transaction
 
 from crm.models import Contact, OptOutSource
 from crm.services import contacts_opt_out_set
-from sms.models import OutboundMessage, SmsSettings, SuppressionSource
+from sms.models import OutboundMessage, SmsSettings, SuppressedNumber, SuppressionSource
 from sms.rules.purposes import Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from sms.suppression import number_suppress
@@ -126,6 +126,38 @@ class OptoutResult:
     organisation_name: str
     number: str  # E.164
     language: str  # the contact's, "" when unknown
+    listed: bool  # the number is on the organisation's suppression list
+
+
+def _message_of(token: str) -> OutboundMessage | None:
+    ids = optout_token_read(token)
+    if ids is None:
+        return None
+    sendout_id, contact_id = ids
+    return (
+        OutboundMessage.objects.filter(sendout_id=sendout_id, contact_id=contact_id)
+        .exclude(to="")
+        .select_related("sendout__organisation", "contact")
+        .first()
+    )
+
+
+def _result(message: OutboundMessage, *, listed: bool) -> OptoutResult:
+    language = message.contact.language if message.contact else ""
+    return OptoutResult(message.sendout.organisation.name, message.to, language, listed)
+
+
+def optout_find(*, token: str) -> OptoutResult | None:
+    """What the page of a token shows before the person confirms (writes nothing):
+    the organisation, the number, and whether it is already listed; None for a
+    token that names no message."""
+    message = _message_of(token)
+    if message is None:
+        return None
+    listed = SuppressedNumber.objects.filter(
+        organisation_id=message.sendout.organisation_id, number=message.to
+    ).exists()
+    return _result(message, listed=listed)
 
 
 @transaction.atomic
@@ -134,29 +166,19 @@ def optout_by_token(*, token: str) -> OptoutResult | None:
     organisation's suppression list (``number_suppress``, source "user") and the
     contact's flag. Idempotent; None for a token that names no message (nothing
     written, nothing revealed)."""
-    ids = optout_token_read(token)
-    if ids is None:
-        return None
-    sendout_id, contact_id = ids
-    message = (
-        OutboundMessage.objects.filter(sendout_id=sendout_id, contact_id=contact_id)
-        .exclude(to="")
-        .select_related("sendout__organisation", "contact")
-        .first()
-    )
+    message = _message_of(token)
     if message is None:
         return None
-    organisation = message.sendout.organisation
     number_suppress(
-        organisation=organisation,
+        organisation=message.sendout.organisation,
         number=message.to,
         source=SuppressionSource.USER,
         sender=message.sendout.sender,
     )
-    contacts_opt_out_set(
-        contacts=Contact.objects.filter(pk=contact_id),
-        opted_out=True,
-        source=OptOutSource.SMS_LINK,
-    )
-    language = message.contact.language if message.contact else ""
-    return OptoutResult(organisation.name, message.to, language)
+    if message.contact_id is not None:
+        contacts_opt_out_set(
+            contacts=Contact.objects.filter(pk=message.contact_id),
+            opted_out=True,
+            source=OptOutSource.SMS_LINK,
+        )
+    return _result(message, listed=True)

@@ -6,13 +6,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 from django.views.generic import DetailView
 
 from crm.models import Contact, OptOutSource
 from crm.views import ContactOptOutView, OrganisationMixin
 from sms import selectors
-from sms.optout import optout_by_token
+from sms.optout import optout_by_token, optout_find
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
@@ -52,14 +53,20 @@ class SendoutDetailView(OrganisationMixin, DetailView):
 OPTOUT_LANGUAGES = ("fi", "sv", "en")
 
 
-@require_GET
+# No CSRF token: the token in the path is the secret (nobody else can post it),
+# and a phone's in-app browser may hold no cookie. Opening the link (GET) writes
+# nothing, since link previews and scanners open links too; the one click (POST)
+# opts the number out.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
 def optout_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The one-click opt-out of a marketing text's link: opening it opts the
-    number out (idempotent, no login) and confirms, in Finnish, Swedish or
-    English (``?lang=``, else the contact's language, else Finnish). Shows the
+    """The opt-out page of a marketing text's link: one click opts the number out
+    (idempotent, no login) and confirms, in Finnish, Swedish or English
+    (``?lang=``, else the contact's language, else Finnish). Shows the
     organisation's name and the number's last two digits, nothing else; a bad
     token is a 404 that writes nothing."""
-    result = optout_by_token(token=token)
+    confirm = optout_by_token if request.method == "POST" else optout_find
+    result = confirm(token=token)
     asked = request.GET.get("lang", "")
     if asked in OPTOUT_LANGUAGES:
         language = asked

@@ -86,7 +86,15 @@ def test_the_page_opts_the_number_out_once_and_the_next_preview_skips_it(api, gr
     message = OutboundMessage.objects.get(sendout=sendout, contact__first_name="Aino")
     link = message.body.rsplit(BASE, 1)[1]
     assert link.startswith("/s/o/")
-    page = Client().get(link)  # no login
+    # Opening the link (a phone's link preview does too) asks; it writes nothing.
+    question = Client().get(link)  # no login
+    assert question.status_code == 200
+    html = question.content.decode()
+    assert "Lopetetaanko tekstiviestit" in html and "Lopeta viestit" in html
+    assert not SuppressedNumber.objects.exists()
+    assert not Contact.objects.get(first_name="Aino").sms_opt_out
+    # The one click: a POST without login or CSRF cookie.
+    page = Client(enforce_csrf_checks=True).post(link)
     assert page.status_code == 200
     html = page.content.decode()
     assert "Et saa enää tekstiviestejä" in html and org.name in html
@@ -95,8 +103,10 @@ def test_the_page_opts_the_number_out_once_and_the_next_preview_skips_it(api, gr
     listed = SuppressedNumber.objects.get(organisation=org)
     assert (listed.number, listed.source) == ("+358401000001", "user")
     assert Contact.objects.get(first_name="Aino").sms_opt_out_source == "sms_link"
-    assert Client().get(link).status_code == 200  # again: nothing new
+    assert Client().post(link).status_code == 200  # again: nothing new
     assert SuppressedNumber.objects.count() == 1
+    # Opened again, the page says it is done.
+    assert "Et saa enää tekstiviestejä" in Client().get(link).content.decode()
     preview = api.post(url(group, "preview"), {"body": BODY}, format="json").json()
     assert preview["recipients"]["skipped"] == {"opted_out": 1}
 
@@ -105,7 +115,9 @@ def test_the_page_speaks_the_contacts_language_or_the_one_asked(api, group):
     sendout = send(api, group)
     britt = OutboundMessage.objects.get(sendout=sendout, contact__first_name="Britt")
     link = britt.body.rsplit(BASE, 1)[1]
-    assert "Du får inga fler sms" in Client().get(link).content.decode()
+    assert "Vill du sluta få sms" in Client().get(link).content.decode()
+    assert "Stop text messages from" in Client().get(link + "?lang=en").content.decode()
+    assert "Du får inga fler sms" in Client().post(link).content.decode()
     english = Client().get(link + "?lang=en").content.decode()
     assert "You will get no more text messages" in english
     assert "Et saa enää" in Client().get(link + "?lang=fi").content.decode()
@@ -115,6 +127,7 @@ def test_the_page_speaks_the_contacts_language_or_the_one_asked(api, group):
 def test_a_bad_or_unknown_token_is_404_and_writes_nothing(group, token):
     response = Client().get(f"/s/o/{token}")
     assert response.status_code == 404
+    assert Client().post(f"/s/o/{token}").status_code == 404
     assert "This link is not valid" in Client().get(f"/s/o/{token}?lang=en").content.decode()
     assert not SuppressedNumber.objects.exists()
 
@@ -123,6 +136,7 @@ def test_a_preview_link_opts_nobody_out(api, group):
     preview = api.post(url(group, "preview"), {"body": BODY}, format="json").json()
     link = preview["samples"][0]["body"].rsplit(BASE, 1)[1]
     assert Client().get(link).status_code == 404
+    assert Client().post(link).status_code == 404
     assert not SuppressedNumber.objects.exists()
 
 
