@@ -20,13 +20,15 @@ from crm.models import Contact, Role
 from crm.permissions import IsOrganisationMember
 from crm.serializers import LegalBasisSetOutSerializer, LegalBasisSetSerializer
 from crm.services import contacts_legal_basis_set
-from sms import checks, selectors
-from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms import checks, message_templates, selectors
+from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
     ContactSmsHistorySerializer,
+    LastMessageSerializer,
+    MessageTemplateSerializer,
     OptionsSerializer,
     PreviewInSerializer,
     PreviewOutSerializer,
@@ -86,6 +88,8 @@ class OptionsView(TargetGroupSmsView):
             user=request.user,
             finnish_numbers=selectors.has_finnish_numbers(target_group=target_group),
         )
+        last = message_templates.last_message(target_group=target_group)
+        options["last_message"] = LastMessageSerializer(last).data if last else None
         return Response(OptionsSerializer(options).data)
 
 
@@ -283,3 +287,39 @@ class ContactSmsHistoryView(OrganisationScopedMixin, generics.ListAPIView):
             return OutboundMessage.objects.none()
         contact = get_object_or_404(Contact, pk=self.kwargs["pk"], organisation=self.organisation)
         return selectors.contact_sms_history(organisation=self.organisation, contact_id=contact.pk)
+
+
+class MessageTemplateViewSet(
+    OrganisationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The organisation's message templates: anyone who may send may save, change
+    and delete them; a viewer reads them."""
+
+    serializer_class = MessageTemplateSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[MessageTemplate]:
+        if getattr(self, "swagger_fake_view", False):
+            return MessageTemplate.objects.none()
+        return message_templates.template_list(organisation=self.organisation)
+
+    def perform_create(self, serializer: MessageTemplateSerializer) -> None:
+        serializer.instance = message_templates.template_create(
+            organisation=self.organisation,
+            created_by=self.request.user,
+            data=serializer.validated_data,
+        )
+
+    def perform_update(self, serializer: MessageTemplateSerializer) -> None:
+        serializer.instance = message_templates.template_update(
+            template=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: MessageTemplate) -> None:
+        message_templates.template_delete(template=instance)

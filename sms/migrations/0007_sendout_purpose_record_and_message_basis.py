@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0005_suppressed_number_and_carrier_segments'),
+        ('sms', '0006_message_template'),
     ]
 
     operations = [
