@@ -13,11 +13,23 @@ from django.views.generic import DetailView
 from crm.models import Contact, OptOutSource
 from crm.views import ContactOptOutView, OrganisationMixin
 from sms import selectors
+from sms.api import recipients_csv_response
+from sms.models import Sendout
 from sms.optout import optout_by_token, optout_find
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from sms.suppression import contact_sms_opt_out_set
+
+
+class SendoutExportView(OrganisationMixin, DetailView):
+    """The sendout's recipients as a CSV download (the same file as the API's)."""
+
+    def get_queryset(self):
+        return Sendout.objects.filter(organisation=self.organisation)
+
+    def get(self, request, *args, **kwargs):
+        return recipients_csv_response(self.get_object())
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):

@@ -286,6 +286,7 @@ ROUTE_OBJECTS = {
     "targetgroup-reset": "target_group",
     "targetgroup-delete": "target_group",
     "sms-sendout-detail": "sendout",
+    "sms-sendout-export": "sendout",
     "api-account-detail": "account",
     "api-contact-detail": "contact",
     "api-targetgroup-detail": "target_group",
@@ -301,6 +302,8 @@ ROUTE_OBJECTS = {
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
     "api-sendout-recipients": "sendout",
+    "api-sendout-report": "sendout",
+    "api-sendout-export": "sendout",
     "api-sms-template-detail": "message_template",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
