@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.pagination import Pagination
 from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
-from sms import checks, selectors
+from sms import checks, schedule, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -27,6 +27,7 @@ from sms.serializers import (
     QuotaSerializer,
     QuotaTransactionSerializer,
     RecipientSerializer,
+    RescheduleInSerializer,
     SendoutInSerializer,
     SendoutSerializer,
     SkippedInSerializer,
@@ -142,11 +143,18 @@ class SendoutCreateView(TargetGroupSmsView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise ValidationError({"Idempotency-Key": [_("Use at most 100 characters.")]})
+        fields = dict(data.validated_data)
+        send_at = schedule.send_at_read(
+            send_at=fields.pop("send_at", None),
+            send_at_local=fields.pop("send_at_local", None),
+            sms_settings=selectors.sms_settings_or_defaults(organisation=self.organisation),
+        )
         sendout, _created = sendout_create(
             target_group=target_group,
             created_by=request.user,
             idempotency_key=key,
-            **data.validated_data,
+            send_at=send_at,
+            **fields,
         )
         sendout = selectors.sendout_list(organisation=self.organisation).get(pk=sendout.pk)
         return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
@@ -198,4 +206,19 @@ class SendoutViewSet(
     def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         sendout_cancel(sendout=sendout, cancelled_by=request.user)
+        return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
+
+    @extend_schema(request=RescheduleInSerializer, responses=SendoutSerializer)
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: int, **kwargs: object) -> Response:
+        """Move a scheduled sendout to another time (409 once it started)."""
+        sendout = self.get_object()
+        data = RescheduleInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        send_at = schedule.send_at_read(
+            send_at=data.validated_data.get("send_at"),
+            send_at_local=data.validated_data.get("send_at_local"),
+            sms_settings=selectors.sms_settings_or_defaults(organisation=self.organisation),
+        )
+        schedule.sendout_reschedule(sendout=sendout, send_at=send_at, rescheduled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)

@@ -13,7 +13,12 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
-from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
+from sms.validators import (
+    validate_e164,
+    validate_messaging_service_sid,
+    validate_sender_name,
+    validate_time_zone,
+)
 
 
 class QuotaKind(models.TextChoices):
@@ -64,6 +69,13 @@ class SmsSettings(models.Model):
         blank=True,
         validators=[MinValueValidator(1)],
         help_text=_("An optional cap on the sending rate. Blank: no cap of our own."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="Europe/Helsinki",
+        validators=[validate_time_zone],
+        help_text=_("The zone of scheduled times and send windows, e.g. Europe/Helsinki."),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -183,6 +195,8 @@ class Sendout(models.Model):
     messages_reserved = models.PositiveIntegerField(_("messages reserved"), default=0)
     messages_refunded = models.PositiveIntegerField(_("messages refunded"), default=0)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    # Set for a scheduled sendout: the dispatcher queues it at this time.
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sendout")
@@ -199,7 +213,15 @@ class Sendout(models.Model):
                 name="sms_sendout_refunded_within_reserved",
             ),
         ]
-        indexes = [models.Index(fields=["organisation", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"]),
+            # The dispatcher's look for scheduled sendouts that are due.
+            models.Index(
+                fields=["send_at"],
+                condition=Q(status=SendoutStatus.SCHEDULED),
+                name="sms_sendout_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Sendout %(id)s") % {"id": self.pk})

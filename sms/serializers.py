@@ -93,10 +93,40 @@ class SkippedSerializer(serializers.Serializer):
     chars = serializers.IntegerField()
 
 
-class SendoutInSerializer(MessageInSerializer):
+class SendAtInSerializer(serializers.Serializer):
+    """When to send: ``send_at`` with its UTC offset, or ``send_at_local``, a wall
+    time of the organisation's time zone. Read by ``sms.schedule.send_at_read``."""
+
+    send_at = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_(
+            "ISO 8601 with its UTC offset, a minute to 90 days ahead: the sendout is "
+            "scheduled. Absent or null: send now."
+        ),
+    )
+    send_at_local = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("Instead of send_at: a time without offset, in the organisation's zone."),
+    )
+
+
+class SendoutInSerializer(MessageInSerializer, SendAtInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
     )
+
+
+class RescheduleInSerializer(SendAtInSerializer):
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("send_at") and not attrs.get("send_at_local"):
+            raise serializers.ValidationError({"send_at": [_("Give the new time.")]})
+        return attrs
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -176,6 +206,7 @@ class SendoutSerializer(serializers.ModelSerializer):
             "status",
             "created_by",
             "created_at",
+            "send_at",
             "started_at",
             "finished_at",
             "messages_reserved",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SendoutStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
     COMPLETED = "completed", _("Completed")
@@ -125,9 +126,11 @@ def allowed_previous(new: str, *, late_answer: bool = False) -> list[str]:
     return sorted(previous)
 
 
-# A sendout starts queued, is sending once dispatched, and ends completed (no
-# message left pending or sending) or cancelled.
+# A sendout starts queued (or scheduled: recipients frozen and quota reserved,
+# waiting for its time, when the dispatcher queues it), is sending once
+# dispatched, and ends completed (no message left pending or sending) or cancelled.
 SENDOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    SendoutStatus.SCHEDULED: frozenset({SendoutStatus.QUEUED, SendoutStatus.CANCELLED}),
     SendoutStatus.QUEUED: frozenset(
         {SendoutStatus.SENDING, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
     ),
@@ -136,12 +139,21 @@ SENDOUT_TRANSITIONS: dict[str, frozenset[str]] = {
     SendoutStatus.CANCELLED: frozenset(),
 }
 
-SENDOUT_OPEN_STATUSES: tuple[str, ...] = tuple(
+SENDOUT_OPEN_STATUSES: tuple[str, ...] = (SendoutStatus.QUEUED, SendoutStatus.SENDING)
+"""Sendouts that may send now: queued or sending. A scheduled sendout is not
+finished either, but nothing of it may leave before the dispatcher queues it."""
+
+SENDOUT_UNFINISHED_STATUSES: tuple[str, ...] = tuple(
     status for status, moves in SENDOUT_TRANSITIONS.items() if moves
 )
-"""Sendouts that may still send: queued or sending."""
+"""Sendouts not finished yet: scheduled, queued or sending."""
 
 
 def sendout_can_move(old: str, new: str) -> bool:
     """Whether a sendout may move from status ``old`` to ``new``."""
     return new in SENDOUT_TRANSITIONS.get(old, frozenset())
+
+
+def allowed_sendout_previous(new: str) -> list[str]:
+    """The statuses a sendout may move to ``new`` from (for conditional updates)."""
+    return sorted(old for old, moves in SENDOUT_TRANSITIONS.items() if new in moves)

@@ -2,6 +2,7 @@
 the messages, enqueue the sending when the transaction commits."""
 
 import logging
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -12,6 +13,7 @@ from sms.checks import sendout_validate, sms_enabled_or_refuse
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
+from sms.schedule import send_at_validate
 from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.statuses import MessageStatus, SendoutStatus
 from targetgroups.models import TargetGroup
@@ -28,6 +30,7 @@ def sendout_create(
     body: str,
     expected_messages: int | None = None,
     idempotency_key: str = "",
+    send_at: datetime | None = None,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -36,6 +39,10 @@ def sendout_create(
     outbound message (skipped ones with their reason) and enqueues the sending
     when the transaction commits. A repeated ``idempotency_key`` of the same user
     answers the first sendout and creates nothing.
+
+    With ``send_at`` (a minute to 90 days ahead) the sendout is ``scheduled``:
+    everything above happens now, and the dispatcher (``sms.schedule``) hands it
+    to the workers at that time.
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -52,6 +59,7 @@ def sendout_create(
             body=body,
             expected_messages=expected_messages,
             idempotency_key=idempotency_key,
+            send_at=send_at,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -74,6 +82,7 @@ def _sendout_create(
     body: str,
     expected_messages: int | None,
     idempotency_key: str,
+    send_at: datetime | None,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
@@ -81,6 +90,8 @@ def _sendout_create(
     request = sendout_validate(
         sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
     )
+    if send_at is not None:
+        send_at = send_at_validate(send_at)
     sendout = Sendout.objects.create(
         organisation=organisation,
         target_group=target_group,
@@ -89,7 +100,8 @@ def _sendout_create(
         body=request.body,
         created_by=created_by,
         idempotency_key=idempotency_key,
-        status=SendoutStatus.QUEUED,
+        status=SendoutStatus.SCHEDULED if send_at else SendoutStatus.QUEUED,
+        send_at=send_at,
     )
     messages = []
     total = 0
@@ -141,5 +153,6 @@ def _sendout_create(
         | {"recipients": sendable, "skipped": len(messages) - sendable}
         | {"messages_reserved": total, "user_id": created_by.pk},
     )
-    transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
+    if send_at is None:
+        transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
     return sendout

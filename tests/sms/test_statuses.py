@@ -30,6 +30,11 @@ S = SendoutStatus
         (S.CANCELLED, S.SENDING, False),
         (S.CANCELLED, S.COMPLETED, False),
         ("no-such-status", S.SENDING, False),
+        (S.SCHEDULED, S.QUEUED, True),  # the dispatcher, at its time
+        (S.SCHEDULED, S.CANCELLED, True),
+        (S.SCHEDULED, S.SENDING, False),  # a stray dispatch sends nothing early
+        (S.SCHEDULED, S.COMPLETED, False),
+        (S.QUEUED, S.SCHEDULED, False),
     ],
 )
 def test_sendouts_move_only_forward(old: str, new: str, allowed: bool) -> None:
