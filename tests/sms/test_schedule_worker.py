@@ -1,0 +1,118 @@
+"""Scheduled sendouts with a real Celery worker and its beat (the dispatcher runs
+every half second), Redis, PostgreSQL and the Twilio stand-in. The time the
+dispatcher reads is a file (``SMS_CLOCK_FILE``) that the test moves: nothing waits
+for the scheduled time itself."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sms.models import Sendout
+from sms.schedule import sendout_reschedule
+from sms.sendouts.lifecycle import sendout_cancel
+from sms.statuses import SendoutStatus
+from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
+from tests.sms.books import assert_books_balance
+from tests.sms.twilio_standin import TwilioStandin
+from tests.worker import ROOT, broker_url_for_tests, standin_worker_env, started_workers
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+# Saturday 24 October 2026, 12:00 in Helsinki (summer time, +03:00); the clocks go
+# back at 4:00 on Sunday.
+SATURDAY_NOON = datetime(2026, 10, 24, 9, 0, tzinfo=UTC)
+# The dispatcher runs every half second: this many runs show that it did not start.
+SEVERAL_RUNS = 2.5
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandin]:
+    with TwilioStandin(seed=3) as running:
+        yield running
+
+
+@pytest.fixture
+def clock(settings, tmp_path: Path):
+    path = tmp_path / "clock"
+    settings.SMS_CLOCK_FILE = str(path)
+
+    def set_to(moment: datetime) -> None:
+        path.write_text(moment.isoformat())
+
+    set_to(SATURDAY_NOON)
+    set_to.path = path
+    return set_to
+
+
+@pytest.fixture
+def worker(broker, standin, clock, request) -> Iterator[None]:
+    log = ROOT / "var" / f"test-worker-{request.node.name}.log"
+    log.unlink(missing_ok=True)
+    env = standin_worker_env(
+        standin,
+        broker_url=broker_url_for_tests(),
+        SMS_CLOCK_FILE=str(clock.path),
+        SMS_SCHEDULE_INTERVAL="0.5",
+    )
+    with started_workers(broker, env=env, log_path=lambda n: log, concurrency=4) as start:
+        start()
+        yield
+
+
+def status_stays(sendout: Sendout, status: str, *, seconds: float = SEVERAL_RUNS) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sendout.refresh_from_db()
+        assert sendout.status == status, (sendout.status, sendout.counts)
+        time.sleep(0.1)
+
+
+def wait_for(sendout: Sendout, status: str, *, timeout: float = 60) -> Sendout:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sendout.refresh_from_db()
+        if sendout.status == status:
+            return sendout
+        time.sleep(0.1)
+    raise AssertionError(f"sendout not {status} in {timeout}s: {sendout.status} {sendout.counts}")
+
+
+def test_scheduled_sendouts_start_at_their_time_cancelled_ones_never_and_moved_ones_later(
+    org, user, town_group, standin, clock, worker
+):
+    SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 5)
+    # Sunday 9:00 after the clocks went back is 07:00 UTC (+02:00), not 06:00.
+    sunday_nine = datetime(2026, 10, 25, 7, 0, tzinfo=UTC)
+    on_time = create_sendout(target_group=town_group, created_by=user, send_at=sunday_nine)
+    cancelled = create_sendout(target_group=town_group, created_by=user, send_at=sunday_nine)
+    moved = create_sendout(target_group=town_group, created_by=user, send_at=sunday_nine)
+    sendout_cancel(sendout=cancelled)
+    sendout_reschedule(sendout=moved, send_at=sunday_nine + timedelta(days=1))
+
+    status_stays(on_time, SendoutStatus.SCHEDULED)
+    clock(datetime(2026, 10, 25, 6, 30, tzinfo=UTC))  # 9:30 by summer time's reckoning
+    status_stays(on_time, SendoutStatus.SCHEDULED)
+    assert standin.received == []
+
+    clock(sunday_nine)
+    wait_for(on_time, SendoutStatus.COMPLETED)
+    assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
+    assert on_time.started_at is not None
+    status_stays(moved, SendoutStatus.SCHEDULED)
+    cancelled.refresh_from_db()
+    assert cancelled.status == SendoutStatus.CANCELLED
+
+    clock(sunday_nine + timedelta(days=1))
+    wait_for(moved, SendoutStatus.COMPLETED)
+    assert standin.count_by_to() == {c.mobile_phone: 2 for c in contacts}
+    assert_books_balance(org, on_time, cancelled, moved, topped_up=100)
+    assert cancelled.messages_charged == 0
+    assert Sendout.objects.get(pk=moved.pk).messages_charged == 5
