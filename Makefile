@@ -26,7 +26,7 @@ messages: $(VENV)/.installed
 # After changing user-facing strings: update the catalogues (needs GNU gettext),
 # translate the new entries in locale/fi/LC_MESSAGES/*.po; tests/test_i18n.py checks.
 I18N_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=build \
-	--ignore=test-results --ignore=staticfiles
+	--ignore=test-results --ignore=staticfiles --ignore=node_modules
 makemessages: $(VENV)/.installed
 	$(BIN)/python manage.py makemessages -l fi --no-obsolete $(I18N_IGNORE)
 	$(BIN)/python manage.py makemessages -l fi -d djangojs --no-obsolete $(I18N_IGNORE)
@@ -36,7 +36,14 @@ run: $(VENV)/.installed messages
 	$(BIN)/python manage.py seed_demo
 	tools/run
 
-test: $(VENV)/.installed-dev messages
+# axe-core for the browser tests' accessibility checks (tests/e2e/test_walk.py), pinned in
+# package-lock.json. Without npm the checks skip (and fail under REQUIRE_SERVICES=1).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is missing: the accessibility checks of the browser tests will not run"; fi
+
+test: $(VENV)/.installed-dev messages node_modules/.installed
 	tools/test
 
 # The slow fault and load runs (see README.md "Reliability"): not part of `make test`.
@@ -56,4 +63,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .hypothesis

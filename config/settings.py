@@ -235,6 +235,9 @@ SPECTACULAR_SETTINGS = {
 # with `target_group` and `organisation` in their context.
 TARGET_GROUP_ACTIONS_TEMPLATE = "sms/_targetgroup_actions.html"
 TARGET_GROUP_SMS_TAB_TEMPLATE = "sms/_targetgroup_sms_tab.html"
+# Likewise the SMS history on a contact's page (crm does not import sms), rendered
+# with `contact` and `organisation` in its context.
+CONTACT_SMS_HISTORY_TEMPLATE = "sms/_contact_sms_history.html"
 
 # --- Celery ---------------------------------------------------------------------------
 # With CELERY_BROKER_URL (redis://...) the worker uses Redis. Without it, kombu's

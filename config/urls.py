@@ -22,12 +22,18 @@ handler404 = views.not_found
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", crm_views.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>/", crm_views.AccountDetailView.as_view(), name="account-detail"),
     path("contacts/", crm_views.ContactListView.as_view(), name="contact-list"),
     path("contacts/<int:pk>/", crm_views.ContactDetailView.as_view(), name="contact-detail"),
+    path(
+        "contacts/<int:pk>/sms-opt-out/",
+        crm_views.ContactOptOutView.as_view(),
+        name="contact-opt-out",
+    ),
     path("target-groups/", include("targetgroups.urls")),
     path("sms/", include("sms.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

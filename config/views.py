@@ -3,6 +3,7 @@ view runs (``handler400``, ``handler404``)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -12,6 +13,12 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     return redirect("contact-list")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: pages name their icon, but browsers (and the admin, whose
+    pages do not) still ask the root for it."""
+    return redirect(static("crm/favicon.svg"), permanent=True)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -96,3 +96,24 @@ def _normalise_phone(raw: str) -> NormalisedPhone:
 
 normalise_phone_uncached = _normalise_phone.__wrapped__
 """``normalise_phone`` without the cache (for measuring it)."""
+
+
+def phone_display(e164: str) -> str:
+    """A normalised number as people read it: the international form grouped the
+    national way, "+358 40 123 4567" (Finnish numbers: the subscriber part in
+    groups of three and the rest, as a Finnish phone book writes them), "+46 70
+    123 45 67". Text that is not a valid number comes back unchanged."""
+    if not e164:
+        return e164
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if not phonenumbers.is_valid_number(number):
+        return e164
+    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if number.country_code == 358:
+        *head, last = text.split(" ")
+        if len(last) > 5:
+            text = " ".join([*head, last[:3], last[3:]])
+    return text

@@ -1,5 +1,7 @@
 """Reads of the CRM core. Every function is scoped to one organisation."""
 
+import re
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
@@ -36,20 +38,50 @@ def account_list_with_counts(*, organisation: Organisation, search: str = "") ->
     )
 
 
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+PHONE_SEARCH_MIN_DIGITS = 3
+
+
+def _phone_search_q(search: str) -> Q | None:
+    """A search that is a phone number, matched by its digits whatever the spacing or
+    prefix: "0509964256", "050 996 4256", "+358 50 996 4256" and "00358509964256" all
+    find the contact stored as "+358 50 996 4256". ``None`` when it is not a number.
+
+    The stored E.164 columns are searched with the national significant part (the
+    leading "0" trunk prefix or "00"/"+" dropped); the raw phone fields (numbers
+    stored without a country code) with the digits as typed, any separators between.
+    """
+    if not _PHONE_LIKE.match(search):
+        return None
+    digits = re.sub(r"\D", "", search)
+    if len(digits) < PHONE_SEARCH_MIN_DIGITS:
+        return None
+    core = digits[2:] if digits.startswith("00") else digits
+    national = core[1:] if core.startswith("0") and not search.lstrip().startswith("+") else core
+    spaced = r"[^0-9]*".join(digits)
+    q = Q()
+    for field in ("mobile_phone", "work_phone"):
+        q |= Q(**{f"{field}_e164__contains": national}) | Q(**{f"{field}__regex": spaced})
+    return q
+
+
 def contact_list(*, organisation: Organisation, search: str = "") -> QuerySet[Contact]:
     qs = Contact.objects.filter(organisation=organisation).select_related("account")
-    if search:
-        terms = search.split()
-        for term in terms:
-            qs = qs.filter(
-                Q(first_name__icontains=term)
-                | Q(last_name__icontains=term)
-                | Q(email__icontains=term)
-                | Q(city__icontains=term)
-                | Q(mobile_phone__icontains=term)
-                | Q(account__name__icontains=term)
-            )
-    return qs
+    search = search.strip()
+    if not search:
+        return qs
+    words = Q()
+    for term in search.split():
+        words &= (
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(email__icontains=term)
+            | Q(city__icontains=term)
+            | Q(mobile_phone__icontains=term)
+            | Q(account__name__icontains=term)
+        )
+    phone = _phone_search_q(search)
+    return qs.filter(words | phone if phone is not None else words)
 
 
 def account_ids(*, organisation: Organisation) -> set[int]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -24,6 +25,13 @@ from crm.admin import OrganisationAdmin, ReadOnlyAdminMixin
 from crm.models import Organisation
 from sms.models import QuotaTransaction, SenderName, SmsSettings
 from sms.quota import QUOTA_MAX_AMOUNT, quota_adjust, quota_top_up
+
+
+def grouped(number: int, *, signed: bool = False) -> str:
+    """A count as the admin's language writes it: "4,976" (English), "4 976" (Finnish);
+    ``signed`` puts "+" before a positive one (a ledger amount)."""
+    text = number_format(number, force_grouping=True)
+    return f"+{text}" if signed and number > 0 else text
 
 
 class SmsSettingsInline(admin.StackedInline):
@@ -36,11 +44,15 @@ class SmsSettingsInline(admin.StackedInline):
         "operator_number",
         "messaging_service_sid",
         "messages_per_second",
-        "quota_balance",
+        "quota_balance_display",
         "updated_at",
     ]
     # The balance is never posted: it changes only through the quota actions.
-    readonly_fields = ["quota_balance", "updated_at"]
+    readonly_fields = ["quota_balance_display", "updated_at"]
+
+    @admin.display(description=gettext_lazy("message quota"))
+    def quota_balance_display(self, obj: SmsSettings) -> str:
+        return grouped(obj.quota_balance)
 
 
 class SenderNameInline(admin.TabularInline):
@@ -53,10 +65,26 @@ class SenderNameInline(admin.TabularInline):
 class QuotaTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = QuotaTransaction
     extra = 0
-    fields = ["created_at", "kind", "amount", "balance_after", "reason", "sendout", "created_by"]
+    fields = [
+        "created_at",
+        "kind",
+        "amount_display",
+        "balance_after_display",
+        "reason",
+        "sendout",
+        "created_by",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
     verbose_name_plural = gettext_lazy("quota ledger")
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.amount, signed=True)
+
+    @admin.display(description=gettext_lazy("balance after"))
+    def balance_after_display(self, obj: QuotaTransaction) -> str:
+        return grouped(obj.balance_after)
 
 
 class QuotaTopUpForm(forms.Form):
@@ -109,9 +137,9 @@ class OrganisationSmsAdmin(OrganisationAdmin):
     @admin.display(
         description=gettext_lazy("message quota"), ordering="sms_settings__quota_balance"
     )
-    def quota(self, obj: Organisation) -> int:
+    def quota(self, obj: Organisation) -> str:
         sms_settings = getattr(obj, "sms_settings", None)
-        return sms_settings.quota_balance if sms_settings else 0
+        return grouped(sms_settings.quota_balance if sms_settings else 0)
 
     def has_change_quota_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sms.change_quota")

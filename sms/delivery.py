@@ -1,16 +1,19 @@
 """What comes back from the provider: delivery reports (status callbacks) and
 inbound replies. ``sms/webhooks.py`` is the HTTP edge that calls these."""
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Contact, OptOutSource
+from crm.models import Contact, OptOutSource, Organisation
 from crm.services import contacts_opt_out_set
-from sms.models import OutboundMessage
+from sms.models import OutboundMessage, SuppressionSource
 from sms.rules.numbers import normalise_number
+from sms.rules.senders import OPERATOR_SENDER
 from sms.statuses import MESSAGE_LEFT_STATUSES, MessageStatus, allowed_previous
+from sms.suppression import number_suppress, number_unsuppress
 
 
 def message_status_from_provider(
@@ -59,10 +62,48 @@ STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA
 START_WORDS = {"START", "UNSTOP"}
 
 
+def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
+    """Outbound messages that went out through the sender an inbound message was
+    sent to: ``to`` (Twilio's ``To``: the number, or a sender name) or the
+    messaging service it arrived through. As ``sms.rules.senders.sender_choice``
+    decides by the organisation's current settings: a named sender goes out as
+    itself; the operator sender from the organisation's operator number, else
+    its messaging service, else the project's default (``TWILIO_MESSAGING_SERVICE_SID``,
+    then ``TWILIO_FROM_NUMBER``)."""
+    operator = Q(sendout__sender=OPERATOR_SENDER)
+    settings_of = "sendout__organisation__sms_settings__"
+    through = Q(pk__in=[])  # nothing, unless a sender below matches
+    if to:
+        through |= Q(sendout__sender=to) & ~operator
+        through |= operator & Q(**{f"{settings_of}operator_number": to})
+    own_default = Q(**{f"{settings_of}isnull": True}) | Q(
+        **{f"{settings_of}operator_number": "", f"{settings_of}messaging_service_sid": ""}
+    )
+    if messaging_service_sid:
+        through |= operator & Q(
+            **{
+                f"{settings_of}operator_number": "",
+                f"{settings_of}messaging_service_sid": messaging_service_sid,
+            }
+        )
+    project_default = (to and to == settings.TWILIO_FROM_NUMBER) or (
+        messaging_service_sid and messaging_service_sid == settings.TWILIO_MESSAGING_SERVICE_SID
+    )
+    if project_default:
+        through |= operator & own_default
+    return through
+
+
 @transaction.atomic
-def inbound_reply(*, from_number: str, body: str) -> int:
-    """STOP-style replies opt out the contacts we texted at that number (START
-    opts them back in). Answers how many contacts changed."""
+def inbound_reply(
+    *, from_number: str, body: str, to: str = "", messaging_service_sid: str = ""
+) -> int:
+    """A STOP-style reply puts the number on the suppression list of every
+    organisation that texted it through the sender it was sent to (``to``, or
+    ``messaging_service_sid``), and opts out the contacts those organisations
+    texted at that number; START (or UNSTOP) lifts both. Another organisation
+    that texted the same number from another sender is not touched: the person
+    answered one sender. Answers how many organisations' lists changed."""
     word = body.strip().strip(".!").upper()
     if word in STOP_WORDS:
         opted_out = True
@@ -73,15 +114,25 @@ def inbound_reply(*, from_number: str, body: str) -> int:
     number = normalise_number(from_number)
     if number.e164 is None:
         return 0
-    contact_ids = (
-        OutboundMessage.objects.filter(
-            to=number.e164, contact__isnull=False, status__in=MESSAGE_LEFT_STATUSES
-        )
-        .values_list("contact_id", flat=True)
-        .distinct()
-    )
-    return contacts_opt_out_set(
+    texted = OutboundMessage.objects.filter(
+        to=number.e164, status__in=MESSAGE_LEFT_STATUSES
+    ).filter(_sent_through(to=to, messaging_service_sid=messaging_service_sid))
+    organisation_ids = set(texted.values_list("sendout__organisation_id", flat=True))
+    changed = 0
+    for organisation in Organisation.objects.filter(id__in=organisation_ids).order_by("id"):
+        if opted_out:
+            changed += number_suppress(
+                organisation=organisation,
+                number=number.e164,
+                source=SuppressionSource.REPLY,
+                sender=to or messaging_service_sid,
+            )
+        else:
+            changed += number_unsuppress(organisation=organisation, number=number.e164)
+    contact_ids = texted.filter(contact__isnull=False).values_list("contact_id", flat=True)
+    contacts_opt_out_set(
         contacts=Contact.objects.filter(id__in=contact_ids),
         opted_out=opted_out,
         source=OptOutSource.SMS_REPLY,
     )
+    return changed

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from crm.phones import phone_display
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import (
     validate_e164,
@@ -279,6 +280,9 @@ class OutboundMessage(models.Model):
     to = models.CharField(_("to"), max_length=16, blank=True, validators=[validate_e164])
     body = models.TextField(_("text"), blank=True)
     messages = models.PositiveSmallIntegerField(_("billed messages"), default=0)
+    # How the carrier sees the text (information; billing is ``messages``).
+    encoding = models.CharField(_("encoding"), max_length=8, blank=True)
+    carrier_segments = models.PositiveSmallIntegerField(_("carrier segments"), default=0)
     status = models.CharField(
         _("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
@@ -326,7 +330,17 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.to or '-'} ({self.get_status_display()})"
+        # Who it went to in words: the number, else the contact (a skipped one may
+        # have none), in the sendout it belongs to.
+        recipient = phone_display(self.to) or (str(self.contact) if self.contact_id else "")
+        return str(
+            _("%(recipient)s in sendout %(sendout)s: %(status)s")
+            % {
+                "recipient": recipient or _("no number"),
+                "sendout": self.sendout_id,
+                "status": self.get_status_display(),
+            }
+        )
 
 
 class QuotaTransaction(models.Model):
@@ -384,3 +398,47 @@ class QuotaTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+d}"
+
+
+class SuppressionSource(models.TextChoices):
+    """How a number came to be on the suppression list."""
+
+    REPLY = "reply", _("STOP reply")
+    CARRIER = "carrier", _("Unsubscribed at the carrier")
+    ADMIN = "admin", _("Added in admin")
+    USER = "user", _("Asked by the person")
+
+
+class SuppressedNumber(models.Model):
+    """A phone number (E.164) the organisation never texts: an opt-out belongs to
+    the number, whichever contacts hold it. Written only by ``sms/suppression.py``;
+    recipient resolution skips the number as ``opted_out``."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_suppressed_numbers",
+        verbose_name=_("organisation"),
+    )
+    number = models.CharField(_("number"), max_length=16, validators=[validate_e164])
+    source = models.CharField(_("source"), max_length=16, choices=SuppressionSource.choices)
+    sender = models.CharField(
+        _("sender"),
+        max_length=34,
+        blank=True,
+        help_text=_("The number, messaging service or sender name it came through."),
+    )
+    created_at = models.DateTimeField(_("suppressed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppressed numbers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "number"], name="sms_suppressed_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number

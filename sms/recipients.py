@@ -8,7 +8,13 @@ problem strings are the skip reasons' values.
 
 Each recipient gets the first skip reason that applies, in the order of
 ``SkipReason``; the same number twice in one sendout is texted once, kept by the
-contact with the lowest id not skipped for another reason.
+contact with the lowest id not skipped for another reason. A number on the
+organisation's suppression list (``sms.suppression``) is ``opted_out`` whichever
+contact holds it; a number that is surely not a mobile is ``not_mobile``.
+
+Each sendable recipient's text is also looked at as a carrier sees it
+(``sms.rules.text.encoding_info``): its encoding and carrier segments, decided
+per recipient because a name with an emoji or a "ç" makes only that text UCS-2.
 """
 
 from collections import Counter
@@ -16,8 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from crm.phones import PhoneProblem
-from sms.rules.numbers import SkipReason, normalise_number, validate_phone_field
-from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages
+from sms.rules.numbers import (
+    SkipReason,
+    normalise_number,
+    surely_not_mobile,
+    validate_phone_field,
+)
+from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages, encoding_info
+from sms.suppression import suppressed_numbers
 from sms.tags import MessageTemplate
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
@@ -41,6 +53,8 @@ class Recipient:
     chars: int
     messages: int  # billed messages; 0 for a skipped recipient
     reason: SkipReason | None
+    encoding: str = ""  # "GSM-7" or "UCS-2"; "" for a skipped recipient
+    carrier_segments: int = 0  # 0 for a skipped recipient
 
     @property
     def sendable(self) -> bool:
@@ -73,16 +87,14 @@ def _decide(
     target_group: TargetGroup,
     phone_field: str,
     template: MessageTemplate,
-    bodies: bool = True,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
-    keep it free of per-row function calls beyond rendering. Without ``bodies``
-    only the length of each text is computed (its body is "")."""
+    keep it free of per-row function calls beyond rendering and the cached
+    number check."""
     phone_field = validate_phone_field(phone_field)
     names = _columns(phone_field, template)
     positions = _positions(phone_field, template)
     render = template.row_renderer(positions)
-    length = template.row_length(positions)
     rows = (
         target_group_members(target_group=target_group)
         .order_by("id")
@@ -91,11 +103,14 @@ def _decide(
     )
     problems = _PROBLEM_REASONS
     max_chars = MAX_CHARS
-    opted_out, too_long, duplicate = (
+    opted_out, not_mobile, too_long, duplicate = (
         SkipReason.OPTED_OUT,
+        SkipReason.NOT_MOBILE,
         SkipReason.TOO_LONG,
         SkipReason.DUPLICATE_NUMBER,
     )
+    suppressed = suppressed_numbers(organisation_id=target_group.organisation_id)
+    fixed_line = surely_not_mobile
     seen: set[str] = set()
     for row in rows:
         if row[_OPTED_OUT]:
@@ -113,11 +128,14 @@ def _decide(
                 yield row, "", "", 0, number.reason
                 continue
             to = number.e164
-        if bodies:
-            body = render(row)
-            chars = len(body)
-        else:
-            body, chars = "", length(row)
+        if to in suppressed:
+            yield row, to, "", 0, opted_out
+            continue
+        if fixed_line(to):
+            yield row, to, "", 0, not_mobile
+            continue
+        body = render(row)
+        chars = len(body)
         if chars > max_chars:
             yield row, to, body, chars, too_long
         elif to in seen:
@@ -130,8 +148,20 @@ def _decide(
 def _recipient(decision: _Decision) -> Recipient:
     row, to, body, chars, reason = decision
     name = f"{row[_FIRST]} {row[_LAST]}".strip()
-    messages = billed_messages(chars) if reason is None else 0
-    return Recipient(row[_ID], name, to, body, chars, messages, reason)
+    if reason is not None:
+        return Recipient(row[_ID], name, to, body, chars, 0, reason)
+    info = encoding_info(body)
+    return Recipient(
+        row[_ID],
+        name,
+        to,
+        body,
+        chars,
+        billed_messages(chars),
+        None,
+        info.encoding,
+        info.carrier_segments,
+    )
 
 
 def recipients_resolve(
@@ -142,6 +172,10 @@ def recipients_resolve(
         yield _recipient(decision)
 
 
+UNICODE_CHARS_SHOWN = 20
+"""At most this many distinct characters that force UCS-2 are named in a preview."""
+
+
 @dataclass
 class RecipientSummary:
     total: int = 0
@@ -149,25 +183,26 @@ class RecipientSummary:
     messages: int = 0
     skipped: Counter = field(default_factory=Counter)
     samples: list[Recipient] = field(default_factory=list)
-    longest: Recipient | None = None
+    ucs2: int = 0  # sendable recipients whose text is UCS-2
+    carrier_segments: int = 0  # the most carrier segments of one recipient's text
+    unicode_chars: tuple[str, ...] = ()  # characters that force UCS-2, first seen first
 
 
 def recipients_summarise(
     *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
-    ``SAMPLE_SIZE`` sendable recipients and the longest text. Builds a
-    ``Recipient`` only for those (the same numbers as adding up
+    ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
+    are UCS-2, the most segments of one, and the characters that force UCS-2.
+    Builds a ``Recipient`` only for the samples (the same numbers as adding up
     ``recipients_resolve``, which a test pins)."""
     summary = RecipientSummary()
     skipped: Counter = Counter()
-    total = sendable = messages = longest_chars = 0
-    longest: _Decision | None = None
-    per_message = CHARS_PER_MESSAGE
-    samples: list[_Decision] = []
-    for decision in _decide(
-        target_group=target_group, phone_field=phone_field, template=template, bodies=False
-    ):
+    total = sendable = messages = ucs2 = most_segments = 0
+    unicode_chars: dict[str, None] = {}
+    samples: list[Recipient] = []
+    carrier_view, per_message = encoding_info, CHARS_PER_MESSAGE
+    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
         total += 1
         reason = decision[4]
         if reason is not None:
@@ -176,19 +211,18 @@ def recipients_summarise(
         chars = decision[3]
         sendable += 1
         messages += -(-chars // per_message)  # billed_messages, inlined: hot loop
-        if chars > longest_chars or longest is None:
-            longest, longest_chars = decision, chars
+        info = carrier_view(decision[2])
+        if info.carrier_segments > most_segments:
+            most_segments = info.carrier_segments
+        if info.unicode_chars:
+            ucs2 += 1
+            if len(unicode_chars) < UNICODE_CHARS_SHOWN:
+                unicode_chars.update(dict.fromkeys(info.unicode_chars))
         if len(samples) < SAMPLE_SIZE:
-            samples.append(decision)
+            samples.append(_recipient(decision))
     summary.total, summary.sendable, summary.messages = total, sendable, messages
     summary.skipped = skipped
-    # Only these few are rendered.
-    render = template.row_renderer(_positions(validate_phone_field(phone_field), template))
-
-    def rendered(decision: _Decision) -> Recipient:
-        row, to, _body, chars, reason = decision
-        return _recipient((row, to, render(row), chars, reason))
-
-    summary.samples = [rendered(d) for d in samples]
-    summary.longest = rendered(longest) if longest is not None else None
+    summary.samples = samples
+    summary.ucs2, summary.carrier_segments = ucs2, most_segments
+    summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
     return summary

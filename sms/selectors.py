@@ -1,7 +1,7 @@
 """Reads of the SMS app: quota, options, preview answers, sendouts. Every
 function is scoped to one organisation."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
@@ -126,16 +126,33 @@ def preview_skipped(
 
 
 def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSummary) -> dict:
-    longest = summary.longest.body if summary.longest else body
-    info = encoding_info(longest)
+    """The preview's answer. Encoding and carrier segments are the worst case over
+    the sendable recipients' texts (each decided on its own: a name with an emoji
+    makes only that text UCS-2), with ``ucs2_recipients`` counting the UCS-2
+    ones; without sendable recipients, those of the template itself."""
+    if summary.sendable:
+        encoding = "UCS-2" if summary.ucs2 else "GSM-7"
+        segments, unicode_chars = summary.carrier_segments, summary.unicode_chars
+    else:
+        info = encoding_info(body)
+        encoding, segments, unicode_chars = info.encoding, info.carrier_segments, info.unicode_chars
     warnings = []
-    if info.unicode_chars:
+    if unicode_chars and summary.sendable:
+        warnings.append(
+            _(
+                "Unicode (UCS-2) for %(n)s of %(total)s recipients, because of these "
+                "characters: %(chars)s. A carrier segment then holds 70 characters; "
+                "billing stays per 160 characters."
+            )
+            % {"n": summary.ucs2, "total": summary.sendable, "chars": " ".join(unicode_chars)}
+        )
+    elif unicode_chars:
         warnings.append(
             _(
                 "These characters make the message use Unicode (UCS-2), so a carrier "
                 "segment holds 70 characters: %(chars)s. Billing stays per 160 characters."
             )
-            % {"chars": " ".join(info.unicode_chars)}
+            % {"chars": " ".join(unicode_chars)}
         )
     if summary.skipped.get(SkipReason.TOO_LONG):
         warnings.append(
@@ -161,8 +178,9 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
         "chars": char_count(body),
-        "encoding": info.encoding,
-        "carrier_segments": info.carrier_segments,
+        "encoding": encoding,
+        "carrier_segments": segments,
+        "ucs2_recipients": summary.ucs2,
         "warnings": warnings,
         "samples": [
             {
@@ -172,6 +190,8 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
                 "body": r.body,
                 "chars": r.chars,
                 "messages": r.messages,
+                "encoding": r.encoding,
+                "carrier_segments": r.carrier_segments,
             }
             for r in summary.samples
         ],
@@ -202,7 +222,26 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
 
 
 def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[OutboundMessage]:
-    qs = sendout.messages.select_related("contact").order_by("id")
+    """The sendout's messages in the order a person looks for them: by the contact's
+    last and first name (a deleted contact's message last), then in creation order."""
+    qs = sendout.messages.select_related("contact").order_by(
+        F("contact__last_name").asc(nulls_last=True),
+        F("contact__first_name").asc(nulls_last=True),
+        "id",
+    )
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+CONTACT_HISTORY_LIMIT = 50
+
+
+def contact_messages(*, organisation: Organisation, contact_id: int) -> QuerySet[OutboundMessage]:
+    """The SMS messages of one contact (its history on the contact page), newest first,
+    each with its sendout and target group; at most ``CONTACT_HISTORY_LIMIT``."""
+    return (
+        OutboundMessage.objects.filter(sendout__organisation=organisation, contact_id=contact_id)
+        .select_related("sendout", "sendout__target_group")
+        .order_by("-created_at", "-id")[:CONTACT_HISTORY_LIMIT]
+    )

@@ -3,8 +3,10 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from crm.phones import phone_display
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
+from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
 
 class QuotaTransactionSerializer(serializers.ModelSerializer):
@@ -142,6 +144,8 @@ class SampleSerializer(serializers.Serializer):
     body = serializers.CharField()
     chars = serializers.IntegerField()
     messages = serializers.IntegerField()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    carrier_segments = serializers.IntegerField()
 
 
 class PreviewOutSerializer(serializers.Serializer):
@@ -153,8 +157,16 @@ class PreviewOutSerializer(serializers.Serializer):
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
     chars = serializers.IntegerField()
-    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
-    carrier_segments = serializers.IntegerField()
+    encoding = serializers.ChoiceField(
+        choices=["GSM-7", "UCS-2"],
+        help_text=_("UCS-2 when any sendable recipient's text needs it (the worst case)."),
+    )
+    carrier_segments = serializers.IntegerField(
+        help_text=_("The most carrier segments of one recipient's text (the worst case).")
+    )
+    ucs2_recipients = serializers.IntegerField(
+        help_text=_("Sendable recipients whose text a carrier sends as Unicode (UCS-2).")
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     samples = SampleSerializer(many=True)
 
@@ -230,6 +242,16 @@ class SendoutSerializer(serializers.ModelSerializer):
 
 class RecipientSerializer(serializers.ModelSerializer):
     contact_name = serializers.SerializerMethodField()
+    to_display = serializers.SerializerMethodField(
+        help_text=_("The number grouped as people read it (+358 40 123 4567).")
+    )
+    messages_charged = serializers.SerializerMethodField(
+        help_text=_(
+            "Messages this recipient costs: the billed messages once the message has "
+            "left; 0 when it was skipped, failed or cancelled (refunded); null while "
+            "it is still reserved (pending or sending)."
+        )
+    )
 
     class Meta:
         model = OutboundMessage
@@ -237,8 +259,12 @@ class RecipientSerializer(serializers.ModelSerializer):
             "contact",
             "contact_name",
             "to",
+            "to_display",
             "body",
             "messages",
+            "messages_charged",
+            "encoding",
+            "carrier_segments",
             "status",
             "reason",
             "error_code",
@@ -249,3 +275,13 @@ class RecipientSerializer(serializers.ModelSerializer):
 
     def get_contact_name(self, message: OutboundMessage) -> str:
         return message.contact.full_name if message.contact else ""
+
+    def get_to_display(self, message: OutboundMessage) -> str:
+        return phone_display(message.to)
+
+    def get_messages_charged(self, message: OutboundMessage) -> int | None:
+        if message.status in MESSAGE_LEFT_STATUSES:
+            return message.messages
+        if message.status in MESSAGE_OPEN_STATUSES:
+            return None
+        return 0

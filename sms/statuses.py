@@ -11,6 +11,8 @@ bypasses the table, and a replayed or late change finds nothing to move.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sms.rules.numbers import SkipReason
+
 
 class SendoutStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
@@ -54,6 +56,18 @@ class Recovery(models.TextChoices):
     RESENT = "resent", _("Not found at the provider: sent again")
     REFUNDED = "refunded", _("Not found at the provider: refunded")
     UNRESOLVED = "unresolved", _("The provider could not be asked: still unknown")
+
+
+def reason_label(reason: str) -> str:
+    """A message's reason (a skip reason or a ``MessageReason``) in the user's words;
+    an unknown code as it is, the empty string for none."""
+    if not reason:
+        return ""
+    if reason in {r.value for r in SkipReason}:
+        return str(SkipReason(reason).label)
+    if reason in MessageReason.values:
+        return str(MessageReason(reason).label)
+    return reason
 
 
 # Statuses only move forward. `sending -> pending` is allowed only for a retry of

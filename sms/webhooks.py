@@ -49,7 +49,10 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
     delivery.inbound_reply(
-        from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
+        from_number=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
+        to=request.POST.get("To", ""),
+        messaging_service_sid=request.POST.get("MessagingServiceSid", ""),
     )
     # An empty TwiML answer: Twilio's own STOP handling answers the sender.
     return HttpResponse(

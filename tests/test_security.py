@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from crm.models import Account, Contact
 from sms.models import Sendout
 from tests.conftest import logged_in, python_process
+from tests.factories import OPERATOR_NUMBER
 from tests.hostile import World, build_world
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -200,6 +201,7 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
 ROUTE_OBJECTS = {
     "account-detail": "account",
     "contact-detail": "contact",
+    "contact-opt-out": "contact",
     "targetgroup-detail": "target_group",
     "targetgroup-members": "target_group",
     "targetgroup-sms": "target_group",
@@ -467,7 +469,8 @@ def post_callback(path: str, params: dict[str, str], signature: str | None):
 
 
 STATUS = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
-STOP = {"From": "+358401234567", "Body": "STOP"}
+# To: the number the sendout went out from (the organisation's operator number).
+STOP = {"From": "+358401234567", "To": OPERATOR_NUMBER, "Body": "STOP"}
 
 
 @pytest.mark.django_db

@@ -37,6 +37,10 @@ class ErrorKind(StrEnum):
     AMBIGUOUS = "ambiguous"
 
 
+UNSUBSCRIBED_CODES = frozenset({"21610"})
+"""Provider error codes meaning the recipient unsubscribed at the carrier."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendError:
     """Why a message was not accepted, in terms a caller can act on."""
@@ -52,6 +56,12 @@ class SendError:
     @property
     def retryable(self) -> bool:
         return self.kind is ErrorKind.TRANSIENT
+
+    @property
+    def recipient_unsubscribed(self) -> bool:
+        """The recipient has unsubscribed at the carrier (Twilio's 21610: they
+        replied STOP): never text the number again until they opt back in."""
+        return self.kind is ErrorKind.PERMANENT and self.code in UNSUBSCRIBED_CODES
 
 
 @dataclass(frozen=True)

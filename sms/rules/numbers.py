@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import phonenumbers
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,7 @@ class SkipReason(StrEnum):
     MISSING_NUMBER = "missing_number"
     MISSING_COUNTRY_CODE = "missing_country_code"
     INVALID_NUMBER = "invalid_number"
+    NOT_MOBILE = "not_mobile"
     TOO_LONG = "too_long"
     DUPLICATE_NUMBER = "duplicate_number"
 
@@ -41,6 +43,7 @@ SKIP_REASON_LABELS: Mapping[SkipReason, Promise] = {
     SkipReason.MISSING_NUMBER: _("No phone number"),
     SkipReason.MISSING_COUNTRY_CODE: _("Number without country code"),
     SkipReason.INVALID_NUMBER: _("Invalid number"),
+    SkipReason.NOT_MOBILE: _("Not a mobile number"),
     SkipReason.TOO_LONG: _("Message too long"),
     SkipReason.DUPLICATE_NUMBER: _("Same number as another recipient"),
 }
@@ -98,10 +101,42 @@ def normalise_number_uncached(raw: str) -> NumberResult:
     return number_result(phones.normalise_phone_uncached(raw))
 
 
-def skip_reason(*, opted_out: bool, number: NumberResult, chars: int) -> SkipReason | None:
+_NOT_MOBILE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+    }
+)
+"""Number types that surely cannot receive a text. Not ``FIXED_LINE_OR_MOBILE``
+(where the plan cannot tell, as in the United States), ``MOBILE``, ``PAGER``,
+``VOIP``, ``PERSONAL_NUMBER`` or ``UNKNOWN``: those are texted."""
+
+
+@functools.lru_cache(maxsize=NUMBER_CACHE_SIZE)
+def surely_not_mobile(e164: str) -> bool:
+    """Whether a valid E.164 number is surely not a mobile (a fixed line, a
+    toll-free, premium-rate, shared-cost or corporate number): texting it is
+    charged and then fails at the carrier. ``phonenumbers.number_type`` by the
+    numbering plan; cached per process like ``normalise_number``."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in _NOT_MOBILE_TYPES
+
+
+def skip_reason(
+    *, opted_out: bool, number: NumberResult, chars: int, not_mobile: bool = False
+) -> SkipReason | None:
     """The first skip reason that applies to one recipient, duplicates aside.
 
-    ``chars`` is the length of the rendered message. ``duplicate_number`` needs
+    ``chars`` is the length of the rendered message; ``opted_out`` covers the
+    contact's flag and the number's place on the suppression list, and
+    ``not_mobile`` is ``surely_not_mobile`` of the number. ``duplicate_number`` needs
     the other recipients, so the caller applies it last, to recipients that are
     not skipped for another reason (the lowest contact id keeps the number).
     """
@@ -109,6 +144,8 @@ def skip_reason(*, opted_out: bool, number: NumberResult, chars: int) -> SkipRea
         return SkipReason.OPTED_OUT
     if number.reason is not None:
         return number.reason
+    if not_mobile:
+        return SkipReason.NOT_MOBILE
     if chars > MAX_CHARS:
         return SkipReason.TOO_LONG
     return None

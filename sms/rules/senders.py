@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext
 
+from crm.phones import phone_display
 from sms.rules import RuleError
 
 OPERATOR_SENDER = "operator"
@@ -18,6 +19,18 @@ SENDER_NAME_MAX_CHARS = 11
 
 
 # --- Senders ---------------------------------------------------------------------------
+
+
+def sender_label(sender: str, *, operator_number: str = "") -> str:
+    """A sendout's sender in the user's words: "Operator number (+358 40 123 4567)"
+    (the number grouped as people read it; without a number "Operator number") for
+    ``OPERATOR_SENDER``, else the sender name itself. Translated in the active language."""
+    if sender != OPERATOR_SENDER:
+        return sender
+    if operator_number:
+        return gettext("Operator number (%(number)s)") % {"number": phone_display(operator_number)}
+    return gettext("Operator number")
+
 
 _SENDER_EXTRA_CHARS = frozenset(" -+_&")
 

@@ -4,7 +4,8 @@ text (GSM-7 or UCS-2, segments)."""
 from __future__ import annotations
 
 import codecs
-import math
+import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,18 +111,30 @@ class EncodingInfo:
 def encoding_info(text: str) -> EncodingInfo:
     """GSM-7 when every character is in the GSM 03.38 tables, otherwise UCS-2.
 
-    Segments: GSM-7 one up to 160 septets, else ``ceil(units / 153)``; UCS-2 one
-    up to 70 units, else ``ceil(units / 67)``; none for an empty text.
+    Segments: GSM-7 one up to 160 septets, UCS-2 one up to 70 units; a longer
+    text is split into segments of 153 septets (GSM-7) or 67 units (UCS-2) the
+    way carriers fill them, character by character: an extension character's
+    escape pair or an emoji's surrogate pair never splits across a boundary, so
+    it may start the next segment early (``carrier_segments``). None for an
+    empty text.
     """
     text = normalise_text(text)
+    if _NOT_ONE_SEPTET.search(text) is None:  # the common case, and the fast one
+        units = len(text)
+        segments = (
+            0 if not units else 1 if units <= GSM7_SINGLE_SEGMENT else -(-units // GSM7_SEGMENT)
+        )
+        return EncodingInfo("GSM-7", units, segments, ())
     chars = set(text)
     if chars <= GSM7_CHARS:
-        units = len(text) + sum(text.count(c) for c in chars & GSM7_EXTENSION)
+        wide = chars & GSM7_EXTENSION
+        units = len(text) + sum(text.count(c) for c in wide)
         single, multi = GSM7_SINGLE_SEGMENT, GSM7_SEGMENT
         encoding: Encoding = "GSM-7"
         unicode_chars: tuple[str, ...] = ()
     else:
-        units = len(text.encode("utf-16-le")) // 2
+        wide = {c for c in chars if c > _BMP_LAST}
+        units = len(text) + sum(text.count(c) for c in wide)
         single, multi = UCS2_SINGLE_SEGMENT, UCS2_SEGMENT
         encoding = "UCS-2"
         unicode_chars = tuple(dict.fromkeys(c for c in text if c not in GSM7_CHARS))
@@ -129,6 +142,28 @@ def encoding_info(text: str) -> EncodingInfo:
         segments = 0
     elif units <= single:
         segments = 1
+    elif not wide:  # every character one unit: nothing can straddle a boundary
+        segments = -(-units // multi)
     else:
-        segments = math.ceil(units / multi)
+        segments = _fill_segments(text, wide, multi)
     return EncodingInfo(encoding, units, segments, unicode_chars)
+
+
+_NOT_ONE_SEPTET = re.compile("[^" + "".join(re.escape(c) for c in sorted(GSM7_BASIC)) + "]")
+"""Any character that is not one septet of the GSM 03.38 default alphabet."""
+
+_BMP_LAST = "\uffff"
+"""Characters after this one take two UTF-16 units (a surrogate pair)."""
+
+
+def _fill_segments(text: str, wide: AbstractSet[str], size: int) -> int:
+    """Segments of ``size`` units filled character by character, where the
+    characters in ``wide`` take two units that stay together."""
+    segments, used = 1, 0
+    for c in text:
+        units = 2 if c in wide else 1
+        if used + units > size:
+            segments += 1
+            used = 0
+        used += units
+    return segments

@@ -116,6 +116,8 @@ def _sendout_create(
                 to=recipient.to,
                 body=recipient.body,
                 messages=recipient.messages,
+                encoding=recipient.encoding,
+                carrier_segments=recipient.carrier_segments,
                 status=MessageStatus.PENDING if recipient.sendable else MessageStatus.SKIPPED,
                 reason=recipient.reason.value if recipient.reason else "",
             )

@@ -18,9 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sms.backends import ErrorKind, SendResult
-from sms.models import OutboundMessage, Sendout
+from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressionSource
 from sms.quota import quota_refund
+from sms.rules.senders import sender_choice
 from sms.statuses import MessageReason, MessageStatus, allowed_previous
+from sms.suppression import number_suppress
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ def record_results(
     ambiguous: dict[str, list[int]] = defaultdict(list)  # code: ids
     retry_delays: dict[int, float] = {}
     refundable: dict[int, int] = {}
+    unsubscribed: dict[int, str] = {}  # message id: number, to suppress
     for result in results:
         message = by_id[int(result.reference)]
         attempts = message.attempts + 1
@@ -64,13 +67,15 @@ def record_results(
                 else MessageReason.OUT_OF_RETRIES
             )
             refundable[message.pk] = message.messages
+            if error.recipient_unsubscribed:
+                unsubscribed[message.pk] = message.to
         rows.append((message.pk, status, "", reason, code))
     # The provider has answered: losing the database connection now must not turn
     # accepted messages into `unknown`. The write is conditional on the status, so
     # a second try on a fresh connection cannot apply anything twice.
     for attempt in (1, 2):
         try:
-            written = _write_outcomes_and_refund(sendout, rows, refundable)
+            written = _write_outcomes_and_refund(sendout, rows, refundable, unsubscribed)
             break
         except OperationalError:
             if attempt == 2 or connection.in_atomic_block:
@@ -101,7 +106,10 @@ def _hand_to_reconciliation(ambiguous: dict[str, list[int]]) -> None:
 
 @transaction.atomic
 def _write_outcomes_and_refund(
-    sendout: Sendout, rows: list[tuple[int, str, str, str, str]], refundable: dict[int, int]
+    sendout: Sendout,
+    rows: list[tuple[int, str, str, str, str]],
+    refundable: dict[int, int],
+    unsubscribed: dict[int, str],
 ) -> set[int]:
     # One statement per new status (and 1,000 rows), each filtered on the statuses
     # the table lets move to it.
@@ -120,7 +128,33 @@ def _write_outcomes_and_refund(
             sendout=sendout,
             reason=_("Messages the provider did not accept"),
         )
+    # The carrier says the person unsubscribed (21610): the number goes on the
+    # suppression list, so that no later sendout is charged for it again.
+    numbers = {to for pk, to in unsubscribed.items() if pk in written}
+    if numbers:
+        sender = _sender_of(sendout)
+        for number in sorted(numbers):
+            number_suppress(
+                organisation=sendout.organisation,
+                number=number,
+                source=SuppressionSource.CARRIER,
+                sender=sender,
+            )
     return written
+
+
+def _sender_of(sendout: Sendout) -> str:
+    """The sender the sendout's messages went out through, as a suppression
+    entry names it: the name, the operator number or the messaging service."""
+    sms_settings = SmsSettings.objects.filter(organisation_id=sendout.organisation_id).first()
+    if sms_settings is None:
+        return ""
+    choice = sender_choice(
+        sendout.sender,
+        operator_number=sms_settings.operator_number,
+        messaging_service_sid=sms_settings.messaging_service_sid,
+    )
+    return choice.sender or choice.messaging_service_sid or ""
 
 
 def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:

@@ -1,7 +1,8 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from sms.selectors import sendout_list, sms_settings_get
+from sms.selectors import contact_messages, sendout_list, sms_settings_get
+from sms.statuses import reason_label
 
 register = template.Library()
 
@@ -28,3 +29,15 @@ def sms_send_state(organisation, membership) -> dict:
 def sms_sendouts(organisation, target_group) -> list:
     """The target group's sendouts, newest first, with their counts."""
     return list(sendout_list(organisation=organisation).filter(target_group=target_group)[:100])
+
+
+@register.simple_tag
+def sms_contact_messages(organisation, contact) -> list:
+    """The contact's SMS history, newest first."""
+    return list(contact_messages(organisation=organisation, contact_id=contact.pk))
+
+
+@register.filter
+def sms_reason(reason: str) -> str:
+    """A message's skip or error reason in words."""
+    return reason_label(reason)

@@ -255,7 +255,7 @@
       { n: data.carrier_segments });
     els.encoding.textContent = data.encoding === "GSM-7"
       ? interp(gettext("GSM-7 · %(segments)s"), { segments })
-      : interp(gettext("Unicode (UCS-2) · %(segments)s"), { segments });
+      : interp(data.ucs2_recipients ? ngettext("Unicode (UCS-2) for %(n)s recipient · %(segments)s", "Unicode (UCS-2) for %(n)s recipients · %(segments)s", data.ucs2_recipients) : gettext("Unicode (UCS-2) · %(segments)s"), { segments, n: data.ucs2_recipients });
     els.submit.disabled = !(r.sendable > 0 && data.quota_after >= 0);
   }
 

@@ -11,6 +11,8 @@
   const fmt = (n) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
   const ORDER = ["delivered", "sent", "unknown", "undelivered", "failed", "cancelled", "skipped", "sending", "pending"];
   const FINAL = ["completed", "cancelled"];
+  // Messages that reached the provider (sms.statuses.MESSAGE_LEFT_STATUSES).
+  const LEFT = ["sent", "delivered", "undelivered", "unknown"];
   let page = 1;
 
   function csrfToken() {
@@ -28,9 +30,15 @@
     const bar = document.getElementById("sendout-progress");
     bar.setAttribute("aria-valuenow", String(sendout.progress));
     bar.querySelector(".progress-bar").style.width = `${sendout.progress}%`;
-    document.getElementById("sendout-progress-text").textContent =
-      interp(gettext("%(progress)s done · %(done)s of %(total)s recipients handled"), {
-        progress: `${sendout.progress}%`,
+    bar.classList.toggle("stopped", sendout.status === "cancelled");
+    const left = LEFT.reduce((sum, s) => sum + counts[s], 0);
+    document.getElementById("sendout-progress-text").textContent = sendout.status === "cancelled"
+      ? interp(gettext("Cancelled · %(left)s of %(total)s recipients were texted before the cancellation"), {
+        left: fmt(left), total: fmt(counts.recipients),
+      })
+      : interp(gettext("%(progress)s done · %(done)s of %(total)s recipients handled"), {
+        // Translators: a percentage; Finnish writes a space before the sign ("100 %").
+        progress: interp(gettext("%(n)s%"), { n: fmt(sendout.progress) }),
         done: fmt(counts.recipients - counts.pending - counts.sending),
         total: fmt(counts.recipients),
       });
@@ -77,15 +85,26 @@
     const tbody = document.querySelector("#recipients tbody");
     tbody.replaceChildren(...data.results.map((r) => {
       const tr = document.createElement("tr");
-      const cells = [r.contact_name, r.to, labels.message_statuses[r.status] || r.status,
+      let who = r.contact_name || gettext("Deleted contact");
+      if (r.contact) {
+        who = Object.assign(document.createElement("a"), {
+          href: root.dataset.contactUrl.replace(/0\/$/, `${r.contact}/`),
+          textContent: r.contact_name || gettext("Unnamed contact"),
+        });
+      }
+      const charged = r.messages_charged === null
+        ? interp(gettext("%(n)s reserved"), { n: fmt(r.messages) })
+        : fmt(r.messages_charged);
+      const cells = [who, r.to_display || r.to, labels.message_statuses[r.status] || r.status,
         labels.reasons[r.reason] || r.reason || (r.error_code ? interp(gettext("Provider error %(code)s"), { code: r.error_code }) : ""),
-        fmt(r.messages)];
+        charged];
       cells.forEach((value, i) => {
         const td = document.createElement("td");
-        td.textContent = value;
+        td.append(value);
         if (i === 4) td.className = "num";
         tr.append(td);
       });
+      tr.dataset.status = r.status;
       return tr;
     }));
     if (!data.results.length) {

@@ -1,14 +1,17 @@
 """The SMS admin, driven through Django's test client."""
 
+import re
+
 import pytest
 from django import forms
 from django.contrib.admin import helpers
 from django.test import Client
 
 from crm.models import Organisation
-from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings
+from sms.models import QuotaKind, QuotaTransaction, SenderName, SmsSettings, SuppressedNumber
 from sms.quota import quota_balance, quota_top_up
 from sms.statuses import MessageStatus
+from sms.suppression import number_suppress
 from tests.conftest import grant, logged_in
 from tests.factories import OutboundMessageFactory, SendoutFactory
 
@@ -286,7 +289,7 @@ def test_the_ledger_is_shown_on_the_organisation(superuser_client, org):
 
 def test_quota_in_the_list_of_organisations(superuser_client, org):
     quota_top_up(organisation=org, amount=4321)
-    assert "4321" in superuser_client.get(CHANGELIST).content.decode()
+    assert "4,321" in superuser_client.get(CHANGELIST).content.decode()
 
 
 def test_sendouts_and_messages_are_read_only_with_filters_and_search(
@@ -309,7 +312,39 @@ def test_sendouts_and_messages_are_read_only_with_filters_and_search(
     by_contact = superuser_client.get("/admin/sms/outboundmessage/", {"q": "Virtanen"})
     assert "+358401234567" in by_contact.content.decode()
     skipped = superuser_client.get("/admin/sms/outboundmessage/", {"status": "skipped"})
-    assert "missing_number" in skipped.content.decode()
+    assert "No phone number" in skipped.content.decode()
+    assert superuser_client.get("/admin/sms/sendout/add/").status_code == 403
+    assert superuser_client.get("/admin/sms/outboundmessage/add/").status_code == 403
+
+
+def test_the_admin_shows_labels_and_formatted_numbers_not_codes(superuser_client, org, contact):
+    """#15 item 14: no raw codes ("opted_out", "mobile_phone", "operator"), grouped
+    numbers, and a skipped message titled by its contact, not "- (Skipped)"."""
+    from tests.factories import SmsSettingsFactory
+
+    SmsSettingsFactory(organisation=org, operator_number="+358401110000", quota=4976)
+    sendout = SendoutFactory(organisation=org, sender="operator", phone_field="mobile_phone")
+    skipped = OutboundMessageFactory(
+        sendout=sendout, contact=contact, to="", status=MessageStatus.SKIPPED, reason="opted_out"
+    )
+    sendouts = superuser_client.get("/admin/sms/sendout/").content.decode()
+    assert "Operator number (+358 40 111 0000)" in sendouts and "Mobile phone" in sendouts
+    assert ">operator<" not in sendouts and ">mobile_phone<" not in sendouts
+    messages = superuser_client.get("/admin/sms/outboundmessage/").content.decode()
+    assert "Opted out of SMS" in messages and ">opted_out<" not in messages
+    page = superuser_client.get(f"/admin/sms/outboundmessage/{skipped.pk}/change/")
+    title = page.content.decode()
+    assert "- (Skipped)" not in title
+    assert f"Matti Virtanen in sendout {sendout.pk}: Skipped" in title
+    sendout_page = superuser_client.get(f"/admin/sms/sendout/{sendout.pk}/change/")
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', sendout_page.content.decode())
+    assert "Operator number (+358 40 111 0000)" in readonly and "Mobile phone" in readonly
+    assert "operator" not in readonly and "mobile_phone" not in readonly
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', title)
+    assert "Opted out of SMS" in readonly and "opted_out" not in readonly
+    assert "4,976" in superuser_client.get(CHANGELIST).content.decode()
+    change = superuser_client.get(change_url(org)).content.decode()
+    assert "4,976" in change and ">4976<" not in change
     assert superuser_client.get("/admin/sms/sendout/add/").status_code == 403
     assert superuser_client.get("/admin/sms/outboundmessage/add/").status_code == 403
 
@@ -352,3 +387,60 @@ def test_cancel_needs_the_change_sendout_permission(make_user, org, contact):
     sendout.refresh_from_db()
     assert sendout.status == "queued"
     assert sendout.messages_refunded == 0
+
+
+# --- the suppression list (#14) ------------------------------------------------------------
+
+SUPPRESSION = "/admin/sms/suppressednumber/"
+
+
+def test_the_suppression_list_is_scoped_to_the_staff_users_organisation(make_user, org, other_org):
+    number_suppress(organisation=org, number="+358405550771", source="reply", sender="+3584011")
+    number_suppress(organisation=other_org, number="+358405550772", source="carrier")
+    theirs = SuppressedNumber.objects.get(organisation=other_org)
+    client = staff_client(
+        make_user, org, "sms.view_suppressednumber", "sms.add_suppressednumber",
+        "sms.delete_suppressednumber",
+    )  # fmt: skip
+    page = client.get(SUPPRESSION).content.decode()
+    assert "+358405550771" in page and "+358405550772" not in page
+    assert "STOP reply" in page
+    # Another organisation's entry is as absent as a deleted one.
+    assert client.get(f"{SUPPRESSION}{theirs.pk}/delete/").status_code == 302
+    client.post(f"{SUPPRESSION}{theirs.pk}/delete/", {"post": "yes"})
+    assert SuppressedNumber.objects.filter(pk=theirs.pk).exists()
+    # Adding offers only the own organisation.
+    response = client.post(
+        f"{SUPPRESSION}add/", {"organisation": other_org.pk, "number": "+358405550773"}
+    )
+    assert response.status_code == 200
+    assert not SuppressedNumber.objects.filter(number="+358405550773").exists()
+
+
+def test_an_admin_adds_and_lifts_a_number(make_user, org):
+    client = staff_client(
+        make_user, org, "sms.view_suppressednumber", "sms.add_suppressednumber",
+        "sms.delete_suppressednumber",
+    )  # fmt: skip
+    response = client.post(
+        f"{SUPPRESSION}add/", {"organisation": org.pk, "number": "+358 40 555 0777"}
+    )
+    assert response.status_code == 302, response.context["errors"]
+    entry = SuppressedNumber.objects.get()
+    assert (entry.organisation_id, entry.number, entry.source) == (org.pk, "+358405550777", "admin")
+    # Entries are never edited.
+    assert (
+        client.post(f"{SUPPRESSION}{entry.pk}/change/", {"number": "+358405550778"}).status_code
+        == 403
+    )
+    response = client.post(f"{SUPPRESSION}{entry.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not SuppressedNumber.objects.exists()
+
+
+@pytest.mark.parametrize("number", ["040 555 0777", "+358 1", "", "soita"])
+def test_the_admin_refuses_a_number_that_is_not_one(make_user, org, number):
+    client = staff_client(make_user, org, "sms.add_suppressednumber")
+    response = client.post(f"{SUPPRESSION}add/", {"organisation": org.pk, "number": number})
+    assert response.status_code == 200
+    assert not SuppressedNumber.objects.exists()

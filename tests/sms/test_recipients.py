@@ -239,7 +239,8 @@ def test_summary_adds_up_to_the_resolution(org):
         SkipReason.DUPLICATE_NUMBER,
     }
     assert summary.samples == sendable[:5]
-    assert summary.longest == max(sendable, key=lambda r: r.chars)
+    assert summary.carrier_segments == max(r.carrier_segments for r in sendable)
+    assert summary.ucs2 == sum(r.encoding == "UCS-2" for r in sendable)
 
 
 def test_a_row_written_past_the_model_is_still_checked(org):

@@ -212,6 +212,8 @@ def test_units_and_segments_are_consistent(text: str) -> None:
         per_segment = 70 if info.units <= 70 else 67
     if normalised:
         assert info.carrier_segments >= 1
-        assert info.carrier_segments == math.ceil(info.units / per_segment)
+        # A pair that would straddle a boundary starts the next segment early
+        # (exact counts: tests/sms/test_rules_segments.py).
+        assert info.carrier_segments >= math.ceil(info.units / per_segment)
     else:
         assert info.carrier_segments == 0

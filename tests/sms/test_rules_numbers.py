@@ -15,6 +15,7 @@ from sms.rules.numbers import (
     normalise_number,
     normalise_number_uncached,
     skip_reason,
+    surely_not_mobile,
     validate_phone_field,
 )
 from sms.rules.text import MAX_CHARS
@@ -73,6 +74,7 @@ def test_skip_reasons_in_precedence_order() -> None:
         "missing_number",
         "missing_country_code",
         "invalid_number",
+        "not_mobile",
         "too_long",
         "duplicate_number",
     ]
@@ -85,6 +87,7 @@ def test_skip_reason_labels() -> None:
             "missing_number": "No phone number",
             "missing_country_code": "Number without country code",
             "invalid_number": "Invalid number",
+            "not_mobile": "Not a mobile number",
             "too_long": "Message too long",
             "duplicate_number": "Same number as another recipient",
         }
@@ -111,6 +114,46 @@ def test_skip_reason_precedence(
     opted_out: bool, number: NumberResult, chars: int, expected: SkipReason | None
 ) -> None:
     assert skip_reason(opted_out=opted_out, number=number, chars=chars) == expected
+
+
+@pytest.mark.parametrize(
+    ("not_mobile", "number", "chars", "expected"),
+    [
+        (True, VALID, 100, SkipReason.NOT_MOBILE),
+        (True, VALID, MAX_CHARS + 1, SkipReason.NOT_MOBILE),  # beats too long
+        (True, normalise_number("+358 12 3"), 100, INVALID),  # an invalid number beats it
+    ],
+)
+def test_not_mobile_precedence(
+    not_mobile: bool, number: NumberResult, chars: int, expected: SkipReason
+) -> None:
+    assert (
+        skip_reason(opted_out=False, number=number, chars=chars, not_mobile=not_mobile) == expected
+    )
+    assert skip_reason(opted_out=True, number=number, chars=chars, not_mobile=not_mobile) == (
+        SkipReason.OPTED_OUT
+    )
+
+
+# Real Finnish numbers by the numbering plan (Traficom): 08 is the Oulu area,
+# 09 Helsinki, 040/050 mobile, 020 a national corporate number, 0800 toll-free.
+@pytest.mark.parametrize(
+    ("e164", "not_mobile"),
+    [
+        ("+35882242000", True),  # fixed line, Oulu
+        ("+358912345678", True),  # fixed line, Helsinki
+        ("+358800123456", True),  # toll-free
+        ("+358201234567", True),  # national corporate number (UAN)
+        ("+358401234567", False),  # mobile
+        ("+358501234567", False),  # mobile
+        ("+12025550123", False),  # US: FIXED_LINE_OR_MOBILE, so it may be a mobile
+        ("+447700900123", False),  # UK mobile
+        ("+442079460000", True),  # UK fixed line (London)
+        ("not a number", False),  # not a number at all: not for this check to say
+    ],
+)
+def test_surely_not_mobile(e164: str, not_mobile: bool) -> None:
+    assert surely_not_mobile(e164) is not_mobile
 
 
 def test_phone_fields() -> None:

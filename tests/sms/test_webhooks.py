@@ -8,9 +8,17 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import Contact, OptOutSource
-from sms.models import OutboundMessage
+from sms.models import OutboundMessage, SuppressedNumber, SuppressionSource
 from sms.statuses import MessageStatus
-from tests.factories import ContactFactory, OutboundMessageFactory, SendoutFactory
+from tests.factories import (
+    OPERATOR_NUMBER,
+    ContactFactory,
+    OutboundMessageFactory,
+    SendoutFactory,
+    SmsSettingsFactory,
+    TargetGroupFactory,
+    create_sendout,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +26,17 @@ BASE = "https://crm.example.com"
 TOKEN = "webhook-test-token"
 STATUS_PATH = "/sms/webhooks/twilio/status/"
 INBOUND_PATH = "/sms/webhooks/twilio/inbound/"
+PROJECT_NUMBER = "+15005550006"
 
 
 @pytest.fixture(autouse=True)
 def twilio_webhook_settings(settings):
     settings.SMS_STATUS_CALLBACK_BASE_URL = BASE
     settings.TWILIO_AUTH_TOKEN = TOKEN
+    # The project's default sender: what organisations without their own
+    # operator number or messaging service text from (``inbound_params``'s To).
+    settings.TWILIO_FROM_NUMBER = PROJECT_NUMBER
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
 
 
 def post_form(path: str, params: dict[str, str], *, signature: str | None):
@@ -241,14 +254,17 @@ def texted_contact(org, sendout, *, number="+358401234567", status=MessageStatus
     return contact
 
 
-def inbound_params(body: str, from_: str = "+358401234567") -> dict[str, str]:
+def inbound_params(
+    body: str, from_: str = "+358401234567", to: str = PROJECT_NUMBER, **extra: str
+) -> dict[str, str]:
     return {
         "AccountSid": "AC" + "0" * 32,
         "MessageSid": "SMinbound",
         "From": from_,
-        "To": "+15005550006",
+        "To": to,
         "Body": body,
         "NumMedia": "0",
+        **extra,
     }
 
 
@@ -344,3 +360,121 @@ def test_forged_inbound_is_refused_and_changes_nothing(org, tamper):
     assert response.status_code == 403
     contact.refresh_from_db()
     assert contact.sms_opt_out is False
+
+
+# --- STOP puts the number on the suppression list, scoped to the sender (#14) --------------
+
+MG_ONE = "MG" + "1" * 32
+MG_TWO = "MG" + "2" * 32
+
+
+def suppressed(org) -> list[tuple[str, str, str]]:
+    return list(
+        SuppressedNumber.objects.filter(organisation=org).values_list("number", "source", "sender")
+    )
+
+
+def test_stop_suppresses_the_number_not_only_the_texted_contact(
+    org, user, sms_outbox, send_to_the_end
+):
+    """Two contacts share a number; one is texted, the other skipped as a
+    duplicate. After STOP, the next sendout texts neither."""
+    SmsSettingsFactory(organisation=org, quota=10, operator_number=OPERATOR_NUMBER)
+    texted = ContactFactory(organisation=org, first_name="A", mobile_phone="+358405550777")
+    twin = ContactFactory(organisation=org, first_name="B", mobile_phone="+358 40 555 0777")
+    group = TargetGroupFactory(organisation=org, included_contacts=[texted, twin])
+    first = create_sendout(target_group=group, created_by=user, body="Hei")
+    send_to_the_end(first)
+    assert [m.to for m in sms_outbox] == ["+358405550777"]
+
+    response = signed_post(INBOUND_PATH, inbound_params("STOP", "+358405550777", OPERATOR_NUMBER))
+    assert response.status_code == 200
+    assert suppressed(org) == [("+358405550777", SuppressionSource.REPLY, OPERATOR_NUMBER)]
+
+    ContactFactory(organisation=org, first_name="C", mobile_phone="+358405550778")
+    group.included_contacts.add(*Contact.objects.filter(first_name="C"))
+    second = create_sendout(target_group=group, created_by=user, body="Hei")
+    reasons = dict(second.messages.values_list("contact_id", "reason"))
+    assert reasons[texted.pk] == reasons[twin.pk] == "opted_out"
+    send_to_the_end(second)
+    assert [m.to for m in sms_outbox] == ["+358405550777", "+358405550778"]
+
+
+def two_organisations_texted(org, other_org, *, mine: dict, theirs: dict):
+    """org and other_org each texted +358401234567, from their own senders."""
+    SmsSettingsFactory(organisation=org, **mine)
+    SmsSettingsFactory(organisation=other_org, **theirs)
+    ours = texted_contact(org, SendoutFactory(organisation=org))
+    their = texted_contact(other_org, SendoutFactory(organisation=other_org))
+    return ours, their
+
+
+def test_stop_to_our_operator_number_leaves_another_organisation_alone(org, other_org):
+    ours, theirs = two_organisations_texted(
+        org,
+        other_org,
+        mine={"operator_number": "+358401111111"},
+        theirs={"operator_number": "+358402222222"},
+    )
+    signed_post(INBOUND_PATH, inbound_params("STOP", to="+358401111111"))
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.sms_opt_out, theirs.sms_opt_out) == (True, False)
+    assert [n for n, _s, _f in suppressed(org)] == ["+358401234567"]
+    assert suppressed(other_org) == []
+
+
+def test_stop_through_a_messaging_service_scopes_to_its_organisation(org, other_org):
+    ours, theirs = two_organisations_texted(
+        org,
+        other_org,
+        mine={"operator_number": "", "messaging_service_sid": MG_ONE},
+        theirs={"operator_number": "", "messaging_service_sid": MG_TWO},
+    )
+    params = inbound_params("LOPETA", to="+358403333333", MessagingServiceSid=MG_TWO)
+    signed_post(INBOUND_PATH, params)
+    assert suppressed(org) == []
+    assert suppressed(other_org) == [("+358401234567", SuppressionSource.REPLY, "+358403333333")]
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.sms_opt_out, theirs.sms_opt_out) == (False, True)
+
+
+def test_stop_to_the_project_number_reaches_only_organisations_using_it(org, other_org):
+    ours, theirs = two_organisations_texted(
+        org,
+        other_org,
+        mine={"operator_number": ""},
+        theirs={"operator_number": "+358402222222"},
+    )
+    signed_post(INBOUND_PATH, inbound_params("STOP"))  # To: the project's number
+    assert [n for n, _s, _f in suppressed(org)] == ["+358401234567"]
+    assert suppressed(other_org) == []
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.sms_opt_out, theirs.sms_opt_out) == (True, False)
+
+
+def test_stop_to_a_number_nobody_texted_from_changes_nothing(org):
+    contact = texted_contact(org, SendoutFactory(organisation=org))
+    signed_post(INBOUND_PATH, inbound_params("STOP", to="+358409876543"))
+    contact.refresh_from_db()
+    assert contact.sms_opt_out is False
+    assert not SuppressedNumber.objects.exists()
+
+
+def test_start_lifts_the_suppression(org):
+    texted_contact(org, SendoutFactory(organisation=org))
+    signed_post(INBOUND_PATH, inbound_params("STOP"))
+    assert len(suppressed(org)) == 1
+    signed_post(INBOUND_PATH, inbound_params("START"))
+    assert suppressed(org) == []
+
+
+def test_repeated_stop_keeps_the_first_entry(org):
+    texted_contact(org, SendoutFactory(organisation=org))
+    signed_post(INBOUND_PATH, inbound_params("STOP"))
+    first = SuppressedNumber.objects.get()
+    signed_post(INBOUND_PATH, inbound_params("QUIT"))
+    assert list(SuppressedNumber.objects.all()) == [first]
+    assert SuppressedNumber.objects.get().created_at == first.created_at

@@ -8,10 +8,14 @@ from crm.models import Account, Membership, Organisation, Role
 from crm.signals import demo_seeded
 
 DEMO_SLUG = "demo"
+STAFF_USERNAME = "admin"
 
 
 class Command(BaseCommand):
-    help = "Create the demo organisation 'Demo Oy' with user demo/demo. Safe to run again."
+    help = (
+        "Create the demo organisation 'Demo Oy' with user demo/demo and the platform's "
+        "staff login admin/admin (Django admin). Safe to run again."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--contacts", type=int, default=1000)
@@ -31,6 +35,17 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(
             user=user, defaults={"organisation": organisation, "role": Role.ADMIN}
         )
+        # Django admin is the platform's (the SMS provider's) desk: it activates SMS,
+        # approves sender names and sells quota, so its login is the platform's staff,
+        # not the organisation's administrator.
+        staff, created = user_model.objects.get_or_create(
+            username=STAFF_USERNAME,
+            defaults={"first_name": "Platform", "last_name": "Admin", "is_staff": True},
+        )
+        if created:
+            staff.is_superuser = True
+            staff.set_password("admin")  # a local default only; see README
+            staff.save()
         if organisation.contacts.exists():
             self.stdout.write("Demo contacts are already there; none added.")
         else:
