@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.pagination import Pagination
 from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
-from sms import checks, schedule, selectors
+from sms import checks, schedule, selectors, windows
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -76,7 +76,14 @@ class OptionsView(TargetGroupSmsView):
     def get(self, request: Request, pk: int) -> Response:
         self.target_group(pk)
         sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
-        return Response(OptionsSerializer(selectors.sms_options(sms_settings=sms_settings)).data)
+        options = selectors.sms_options(sms_settings=sms_settings)
+        options["send_window"] = windows.send_window_state(
+            sms_settings=sms_settings, user=request.user
+        )
+        options["quota_reserved_scheduled"] = selectors.quota_reserved_scheduled(
+            organisation=self.organisation
+        )
+        return Response(OptionsSerializer(options).data)
 
 
 class PreviewView(TargetGroupSmsView):

@@ -13,10 +13,12 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.phones import phone_display
+from sms.rules.windows import default_send_windows
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import (
     validate_e164,
     validate_messaging_service_sid,
+    validate_send_windows,
     validate_sender_name,
     validate_time_zone,
 )
@@ -77,6 +79,18 @@ class SmsSettings(models.Model):
         default="Europe/Helsinki",
         validators=[validate_time_zone],
         help_text=_("The zone of scheduled times and send windows, e.g. Europe/Helsinki."),
+    )
+    send_windows = models.JSONField(
+        _("send windows"),
+        default=default_send_windows,
+        validators=[validate_send_windows],
+        help_text=_(
+            'When texts may go out: seven entries, Monday first, like "09:00-20:00", '
+            '"" for a day without sending.'
+        ),
+    )
+    closed_on_public_holidays = models.BooleanField(
+        _("no sending on Finnish public holidays"), default=True
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -198,6 +212,10 @@ class Sendout(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
     # Set for a scheduled sendout: the dispatcher queues it at this time.
     send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # Paused outside the send window: the dispatcher queues it again at this time.
+    resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True)
+    # A service message sent regardless of the send window (allowed to admins).
+    ignore_send_window = models.BooleanField(_("sent regardless of the send window"), default=False)
 
     class Meta:
         verbose_name = _("sendout")

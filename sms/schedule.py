@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
@@ -80,20 +81,24 @@ def sendout_reschedule(
 
 
 def sendouts_start_due(*, now: datetime | None = None) -> list[int]:
-    """Queue the scheduled sendouts whose time has come (``scheduled → queued``
-    by a conditional update under a row lock, so that two dispatchers never
-    queue one twice) and hand them to the workers; answers their ids."""
+    """Queue the scheduled sendouts whose time has come, and the paused ones
+    whose send window opened again (``→ queued`` by a conditional update under a
+    row lock, so that two dispatchers never queue one twice), and hand them to
+    the workers; answers their ids."""
     now = now or clock.now()
     with transaction.atomic():
         due = list(
             Sendout.objects.select_for_update(skip_locked=True)
-            .filter(status=SendoutStatus.SCHEDULED, send_at__lte=now)
-            .order_by("send_at", "id")
+            .filter(
+                Q(status=SendoutStatus.SCHEDULED, send_at__lte=now)
+                | Q(status=SendoutStatus.PAUSED, resume_at__lte=now)
+            )
+            .order_by("id")
             .values_list("id", flat=True)[:START_BATCH]
         )
         Sendout.objects.filter(
             id__in=due, status__in=allowed_sendout_previous(SendoutStatus.QUEUED)
-        ).update(status=SendoutStatus.QUEUED)
+        ).update(status=SendoutStatus.QUEUED, resume_at=None)
     for sendout_id in due:
         logger.info("sms sendout %s is due: queued", sendout_id, extra={"sendout_id": sendout_id})
         sendout_enqueue(sendout_id=sendout_id)

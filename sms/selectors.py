@@ -1,7 +1,7 @@
 """Reads of the SMS app: quota, options, preview answers, sendouts. Every
 function is scoped to one organisation."""
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from crm.models import Organisation
@@ -18,7 +18,7 @@ from sms.rules.text import (
     char_count,
     encoding_info,
 )
-from sms.statuses import MessageStatus, Recovery
+from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from targetgroups.models import TargetGroup
 
 
@@ -30,6 +30,15 @@ def quota_balance(*, organisation: Organisation) -> int:
         .first()
     )
     return balance or 0
+
+
+def quota_reserved_scheduled(*, organisation: Organisation) -> int:
+    """Messages reserved (and not refunded) by the organisation's scheduled and
+    paused sendouts: spent from the quota, not sent yet."""
+    found = Sendout.objects.filter(
+        organisation=organisation, status__in=[SendoutStatus.SCHEDULED, SendoutStatus.PAUSED]
+    ).aggregate(reserved=Sum("messages_reserved"), refunded=Sum("messages_refunded"))
+    return (found["reserved"] or 0) - (found["refunded"] or 0)
 
 
 def quota_transaction_list(*, organisation: Organisation) -> QuerySet[QuotaTransaction]:

@@ -56,8 +56,21 @@ class SkipReasonOptionSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class SendWindowSerializer(serializers.Serializer):
+    time_zone = serializers.CharField()
+    open_now = serializers.BooleanField()
+    next_opening = serializers.DateTimeField(allow_null=True)
+    may_override = serializers.BooleanField(
+        help_text=_("Whether this user may send regardless of the window.")
+    )
+
+
 class OptionsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
+    send_window = SendWindowSerializer()
+    quota_reserved_scheduled = serializers.IntegerField(
+        help_text=_("Messages reserved by scheduled sendouts that have not started.")
+    )
     named_senders_enabled = serializers.BooleanField()
     quota_remaining = serializers.IntegerField()
     max_chars = serializers.IntegerField()
@@ -121,6 +134,11 @@ class SendAtInSerializer(serializers.Serializer):
 class SendoutInSerializer(MessageInSerializer, SendAtInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
+    )
+    ignore_send_window = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("A service message sent regardless of the send window (administrators only)."),
     )
 
 
@@ -219,6 +237,8 @@ class SendoutSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "send_at",
+            "resume_at",
+            "ignore_send_window",
             "started_at",
             "finished_at",
             "messages_reserved",

@@ -18,6 +18,7 @@ class SendoutStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused until the send window opens")
     COMPLETED = "completed", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
 
@@ -142,13 +143,23 @@ def allowed_previous(new: str, *, late_answer: bool = False) -> list[str]:
 
 # A sendout starts queued (or scheduled: recipients frozen and quota reserved,
 # waiting for its time, when the dispatcher queues it), is sending once
-# dispatched, and ends completed (no message left pending or sending) or cancelled.
+# dispatched (paused while the send window is closed, then queued again), and
+# ends completed (no message left pending or sending) or cancelled.
 SENDOUT_TRANSITIONS: dict[str, frozenset[str]] = {
     SendoutStatus.SCHEDULED: frozenset({SendoutStatus.QUEUED, SendoutStatus.CANCELLED}),
     SendoutStatus.QUEUED: frozenset(
-        {SendoutStatus.SENDING, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
+        {
+            SendoutStatus.SENDING,
+            SendoutStatus.PAUSED,
+            SendoutStatus.COMPLETED,
+            SendoutStatus.CANCELLED,
+        }
     ),
-    SendoutStatus.SENDING: frozenset({SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}),
+    SendoutStatus.SENDING: frozenset(
+        {SendoutStatus.PAUSED, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
+    ),
+    # Outside the send window: the dispatcher queues it again when the window opens.
+    SendoutStatus.PAUSED: frozenset({SendoutStatus.QUEUED, SendoutStatus.CANCELLED}),
     SendoutStatus.COMPLETED: frozenset(),
     SendoutStatus.CANCELLED: frozenset(),
 }
@@ -160,7 +171,7 @@ finished either, but nothing of it may leave before the dispatcher queues it."""
 SENDOUT_UNFINISHED_STATUSES: tuple[str, ...] = tuple(
     status for status, moves in SENDOUT_TRANSITIONS.items() if moves
 )
-"""Sendouts not finished yet: scheduled, queued or sending."""
+"""Sendouts not finished yet: scheduled, queued, sending or paused."""
 
 
 def sendout_can_move(old: str, new: str) -> bool:

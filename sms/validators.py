@@ -52,3 +52,13 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(
             _("Enter a time zone name such as Europe/Helsinki."), code="invalid_time_zone"
         )
+
+
+def validate_send_windows(value: object) -> None:
+    """Seven day entries like ``09:00-20:00`` or empty (``sms.rules.windows``)."""
+    from sms.rules.windows import parse_send_windows
+
+    try:
+        parse_send_windows(value)
+    except RuleError as error:
+        raise ValidationError(error.message, code=error.code) from error

@@ -16,6 +16,7 @@ from sms.recipients import recipients_resolve
 from sms.schedule import send_at_validate
 from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.statuses import MessageStatus, SendoutStatus
+from sms.windows import start_time_outside_window, window_override_allowed_or_refuse
 from targetgroups.models import TargetGroup
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def sendout_create(
     expected_messages: int | None = None,
     idempotency_key: str = "",
     send_at: datetime | None = None,
+    ignore_send_window: bool = False,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -42,7 +44,10 @@ def sendout_create(
 
     With ``send_at`` (a minute to 90 days ahead) the sendout is ``scheduled``:
     everything above happens now, and the dispatcher (``sms.schedule``) hands it
-    to the workers at that time.
+    to the workers at that time. A "send now" while the organisation's send
+    window is closed is scheduled for its next opening (the answer's
+    ``send_at`` says when) unless ``ignore_send_window`` (administrators only,
+    kept on the sendout) sends it regardless.
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -60,6 +65,7 @@ def sendout_create(
             expected_messages=expected_messages,
             idempotency_key=idempotency_key,
             send_at=send_at,
+            ignore_send_window=ignore_send_window,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -83,6 +89,7 @@ def _sendout_create(
     expected_messages: int | None,
     idempotency_key: str,
     send_at: datetime | None,
+    ignore_send_window: bool,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
@@ -90,8 +97,12 @@ def _sendout_create(
     request = sendout_validate(
         sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
     )
+    if ignore_send_window:
+        window_override_allowed_or_refuse(user=created_by, organisation=organisation)
     if send_at is not None:
         send_at = send_at_validate(send_at)
+    elif not ignore_send_window:
+        send_at = start_time_outside_window(sms_settings=sms_settings)
     sendout = Sendout.objects.create(
         organisation=organisation,
         target_group=target_group,
@@ -102,6 +113,7 @@ def _sendout_create(
         idempotency_key=idempotency_key,
         status=SendoutStatus.SCHEDULED if send_at else SendoutStatus.QUEUED,
         send_at=send_at,
+        ignore_send_window=ignore_send_window,
     )
     messages = []
     total = 0

@@ -42,6 +42,7 @@ from sms.statuses import (
     allowed_previous,
     sendout_can_move,
 )
+from sms.windows import sendout_pause_if_closed
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
         if sendout_can_move(sendout.status, SendoutStatus.SENDING):
             sendout.status = SendoutStatus.SENDING
-            sendout.started_at = timezone.now()
+            sendout.started_at = sendout.started_at or timezone.now()  # resumed: kept
             sendout.save(update_fields=["status", "started_at"])
         elif sendout.status != SendoutStatus.SENDING:  # finished: nothing to send
             return []
@@ -181,6 +182,8 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
             piece = message_ids[start : start + size]
             if limit is not None:  # before the claim: the lease starts when sending does
                 limit.take(len(piece))
+            if sendout_pause_if_closed(sendout_id=sendout_id):  # the rest waits, pending
+                break
             claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
             if not claimed:
                 continue
