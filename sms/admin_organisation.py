@@ -44,6 +44,9 @@ class SmsSettingsInline(admin.StackedInline):
         "operator_number",
         "messaging_service_sid",
         "messages_per_second",
+        "time_zone",
+        "send_windows",
+        "closed_on_public_holidays",
         "quota_balance_display",
         "updated_at",
     ]

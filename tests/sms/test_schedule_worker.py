@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sms.models import Sendout
+from sms.rules.windows import default_send_windows
 from sms.schedule import sendout_reschedule
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.statuses import SendoutStatus
@@ -116,3 +117,39 @@ def test_scheduled_sendouts_start_at_their_time_cancelled_ones_never_and_moved_o
     assert_books_balance(org, on_time, cancelled, moved, topped_up=100)
     assert cancelled.messages_charged == 0
     assert Sendout.objects.get(pk=moved.pk).messages_charged == 5
+
+
+def test_a_sendout_crossing_the_windows_end_pauses_and_resumes_at_the_next_opening(
+    org, user, town_group, standin, clock, worker
+):
+    """30 messages at 10 a second under the default windows: the clock passes
+    Wednesday 20:00 while they go out; the sendout pauses, nothing more leaves
+    until Thursday 9:00, and then the rest goes, each number texted once."""
+    SmsSettingsFactory(
+        organisation=org,
+        quota=100,
+        messages_per_second=10,
+        send_windows=default_send_windows(),
+        closed_on_public_holidays=True,
+    )
+    contacts = sendable_contacts(org, 30)
+    clock(datetime(2026, 11, 25, 17, 59, 58, tzinfo=UTC))  # Wednesday 19:59:58
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    deadline = time.monotonic() + 30
+    while len(standin.received) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    clock(datetime(2026, 11, 25, 18, 0, tzinfo=UTC))  # 20:00: the window closes
+    at_close = len(standin.received)
+    wait_for(sendout, SendoutStatus.PAUSED)
+    paused_with = len(standin.received)
+    # At most the one slice claimed before 20:00 (10 messages) was still going out.
+    assert at_close <= paused_with <= at_close + 10
+    assert paused_with < 30
+    assert sendout.resume_at == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    status_stays(sendout, SendoutStatus.PAUSED)
+    assert len(standin.received) == paused_with  # nothing outside the window
+
+    clock(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))  # Thursday 9:00
+    wait_for(sendout, SendoutStatus.COMPLETED)
+    assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
+    assert_books_balance(org, sendout, topped_up=100)
