@@ -1,13 +1,21 @@
 """SMS pages: the sendout page. The modal and the SMS tab are templates that
 the target-group pages include (see TARGET_GROUP_* settings)."""
 
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.generic import DetailView
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import DetailView, ListView
 
+from core.errors import DomainError
 from crm.views import OrganisationMixin
-from sms import selectors
+from sms import schedule, selectors
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
+from sms.sendouts.lifecycle import sendout_cancel
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 
 
@@ -26,6 +34,7 @@ class SendoutDetailView(OrganisationMixin, DetailView):
         context["sender_label"] = sender_label(
             sendout.sender, operator_number=sms_settings.operator_number
         )
+        context["time_zone"] = sms_settings.time_zone
         context["phone_field_label"] = PHONE_FIELDS.get(sendout.phone_field, sendout.phone_field)
         # The contact page of each recipient: the JavaScript puts the contact's id for 0.
         context["contact_url"] = reverse("contact-detail", args=[0])
@@ -39,3 +48,68 @@ class SendoutDetailView(OrganisationMixin, DetailView):
             },
         }
         return context
+
+
+class ScheduledListView(OrganisationMixin, ListView):
+    """The organisation's sendouts that have not finished: scheduled (with
+    Reschedule and Cancel), queued, sending and paused."""
+
+    template_name = "sms/scheduled_list.html"
+    context_object_name = "sendouts"
+    paginate_by = 50
+    extra_context = {"nav_section": "sms-scheduled"}
+
+    def get_queryset(self):
+        return selectors.sendout_unfinished_list(organisation=self.organisation)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
+        context["time_zone"] = sms_settings.time_zone
+        return context
+
+
+class SendoutActionView(OrganisationMixin, View):
+    """A form's POST on one sendout: the service acts, the page says what happened."""
+
+    def back(self, request: HttpRequest) -> HttpResponse:
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("sms-scheduled")
+        return HttpResponseRedirect(target)
+
+    def sendout(self, pk: int):
+        return get_object_or_404(selectors.sendout_list(organisation=self.organisation), pk=pk)
+
+
+class SendoutCancelView(SendoutActionView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            sendout_cancel(sendout=self.sendout(pk), cancelled_by=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The sendout was cancelled and its quota refunded."))
+        return self.back(request)
+
+
+class SendoutRescheduleView(SendoutActionView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        sendout = self.sendout(pk)
+        sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
+        try:
+            send_at = schedule.send_at_read(
+                send_at=None,
+                send_at_local=request.POST.get("send_at_local", "") or "-",
+                sms_settings=sms_settings,
+            )
+            schedule.sendout_reschedule(
+                sendout=sendout, send_at=send_at, rescheduled_by=request.user
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The sendout was moved."))
+        return self.back(request)
