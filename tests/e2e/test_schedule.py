@@ -41,9 +41,9 @@ def test_schedule_a_sendout_in_english_and_see_it_listed(
     login,
     screenshot,
     user,
-    sms_org,
-    group,
-    clock,  # noqa: F811
+    sms_org,  # noqa: F811
+    group,  # noqa: F811
+    clock,
 ):
     login(user.username)
     dialog = open_modal(page, group)
@@ -77,9 +77,9 @@ def test_schedule_a_sendout_in_finnish_and_see_it_listed(
     page,
     screenshot,
     user,
-    sms_org,
-    group,
-    clock,  # noqa: F811
+    sms_org,  # noqa: F811
+    group,  # noqa: F811
+    clock,
 ):
     switch_to_finnish_and_log_in(page, user.username)
     page.goto(f"/target-groups/{group.pk}/")
