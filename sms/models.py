@@ -216,6 +216,13 @@ class Sendout(models.Model):
     resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True)
     # A service message sent regardless of the send window (allowed to admins).
     ignore_send_window = models.BooleanField(_("sent regardless of the send window"), default=False)
+    # Pacing: at most this many recipients per hour of the clock (``sms/pacing.py``),
+    # counted in ``pace_used`` for the hour starting ``pace_hour``, by every worker.
+    messages_per_hour = models.PositiveIntegerField(
+        _("at most per hour"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    pace_hour = models.DateTimeField(_("pacing hour"), null=True, blank=True, editable=False)
+    pace_used = models.PositiveIntegerField(_("sent in the pacing hour"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("sendout")

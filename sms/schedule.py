@@ -81,17 +81,21 @@ def sendout_reschedule(
 
 
 def sendouts_start_due(*, now: datetime | None = None) -> list[int]:
-    """Queue the scheduled sendouts whose time has come, and the paused ones
-    whose send window opened again (``→ queued`` by a conditional update under a
-    row lock, so that two dispatchers never queue one twice), and hand them to
-    the workers; answers their ids."""
+    """Hand to the workers the sendouts whose time has come: scheduled ones at
+    ``send_at``, paused ones (send window) and paced ones (the next hour) at
+    ``resume_at``. Scheduled and paused ones move to ``queued`` by a conditional
+    update under a row lock, so that two dispatchers never queue one twice; a
+    paced one stays ``sending`` and only loses its ``resume_at``. Answers the ids."""
     now = now or clock.now()
     with transaction.atomic():
         due = list(
             Sendout.objects.select_for_update(skip_locked=True)
             .filter(
                 Q(status=SendoutStatus.SCHEDULED, send_at__lte=now)
-                | Q(status=SendoutStatus.PAUSED, resume_at__lte=now)
+                | Q(
+                    status__in=[SendoutStatus.PAUSED, SendoutStatus.SENDING],
+                    resume_at__lte=now,
+                )
             )
             .order_by("id")
             .values_list("id", flat=True)[:START_BATCH]
@@ -99,6 +103,7 @@ def sendouts_start_due(*, now: datetime | None = None) -> list[int]:
         Sendout.objects.filter(
             id__in=due, status__in=allowed_sendout_previous(SendoutStatus.QUEUED)
         ).update(status=SendoutStatus.QUEUED, resume_at=None)
+        Sendout.objects.filter(id__in=due, status=SendoutStatus.SENDING).update(resume_at=None)
     for sendout_id in due:
         logger.info("sms sendout %s is due: queued", sendout_id, extra={"sendout_id": sendout_id})
         sendout_enqueue(sendout_id=sendout_id)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from crm.phones import phone_display
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.pacing import expected_finish
 from sms.rules.numbers import SkipReason
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
@@ -135,6 +136,13 @@ class SendoutInSerializer(MessageInSerializer, SendAtInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
     )
+    messages_per_hour = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=1_000_000,
+        help_text=_("Pacing: at most this many messages per hour. Absent or null: no pace."),
+    )
     ignore_send_window = serializers.BooleanField(
         required=False,
         default=False,
@@ -224,6 +232,9 @@ class SendoutSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField(
         help_text=_("Share of recipients with a final status, 0 to 100.")
     )
+    expected_finish_at = serializers.SerializerMethodField(
+        help_text=_("For a paced sendout: when it should finish at its pace (send windows aside).")
+    )
 
     class Meta:
         model = Sendout
@@ -239,6 +250,8 @@ class SendoutSerializer(serializers.ModelSerializer):
             "send_at",
             "resume_at",
             "ignore_send_window",
+            "messages_per_hour",
+            "expected_finish_at",
             "started_at",
             "finished_at",
             "messages_reserved",
@@ -250,6 +263,11 @@ class SendoutSerializer(serializers.ModelSerializer):
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
         return CountsSerializer(sendout.counts).data
+
+    def get_expected_finish_at(self, sendout: Sendout) -> str | None:
+        counts = sendout.counts
+        finish = expected_finish(sendout=sendout, pending=counts["pending"] + counts["sending"])
+        return serializers.DateTimeField().to_representation(finish) if finish else None
 
     def get_progress(self, sendout: Sendout) -> int:
         counts = sendout.counts

@@ -18,7 +18,7 @@ class SendoutStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
-    PAUSED = "paused", _("Paused until the send window opens")
+    PAUSED = "paused", _("Paused")
     COMPLETED = "completed", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
 

@@ -13,6 +13,7 @@ from django.views.generic import DetailView, ListView
 from core.errors import DomainError
 from crm.views import OrganisationMixin
 from sms import schedule, selectors
+from sms.pacing import expected_finish
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.sendouts.lifecycle import sendout_cancel
@@ -35,6 +36,10 @@ class SendoutDetailView(OrganisationMixin, DetailView):
             sendout.sender, operator_number=sms_settings.operator_number
         )
         context["time_zone"] = sms_settings.time_zone
+        counts = sendout.counts
+        context["expected_finish"] = expected_finish(
+            sendout=sendout, pending=counts["pending"] + counts["sending"]
+        )
         context["phone_field_label"] = PHONE_FIELDS.get(sendout.phone_field, sendout.phone_field)
         # The contact page of each recipient: the JavaScript puts the contact's id for 0.
         context["contact_url"] = reverse("contact-detail", args=[0])

@@ -33,6 +33,7 @@ def sendout_create(
     idempotency_key: str = "",
     send_at: datetime | None = None,
     ignore_send_window: bool = False,
+    messages_per_hour: int | None = None,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -47,7 +48,8 @@ def sendout_create(
     to the workers at that time. A "send now" while the organisation's send
     window is closed is scheduled for its next opening (the answer's
     ``send_at`` says when) unless ``ignore_send_window`` (administrators only,
-    kept on the sendout) sends it regardless.
+    kept on the sendout) sends it regardless. ``messages_per_hour`` paces it
+    (``sms.pacing``).
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -66,6 +68,7 @@ def sendout_create(
             idempotency_key=idempotency_key,
             send_at=send_at,
             ignore_send_window=ignore_send_window,
+            messages_per_hour=messages_per_hour,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -90,6 +93,7 @@ def _sendout_create(
     idempotency_key: str,
     send_at: datetime | None,
     ignore_send_window: bool,
+    messages_per_hour: int | None,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
@@ -114,6 +118,7 @@ def _sendout_create(
         status=SendoutStatus.SCHEDULED if send_at else SendoutStatus.QUEUED,
         send_at=send_at,
         ignore_send_window=ignore_send_window,
+        messages_per_hour=messages_per_hour or None,
     )
     messages = []
     total = 0

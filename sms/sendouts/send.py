@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
 from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressedNumber
+from sms.pacing import sendout_allowance, sendout_allowance_return
 from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.rules.numbers import SkipReason
@@ -43,7 +44,6 @@ from sms.statuses import (
     allowed_previous,
     sendout_can_move,
 )
-from sms.windows import sendout_pause_if_closed
 
 logger = logging.getLogger(__name__)
 
@@ -187,9 +187,13 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
             piece = message_ids[start : start + size]
             if limit is not None:  # before the claim: the lease starts when sending does
                 limit.take(len(piece))
-            if sendout_pause_if_closed(sendout_id=sendout_id):  # the rest waits, pending
+            # The send window and the pace: the rest waits, pending, while paused.
+            allowed = sendout_allowance(sendout_id=sendout_id, wanted=len(piece))
+            if not allowed:
                 break
+            piece = piece[:allowed]
             claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
+            sendout_allowance_return(sendout_id=sendout_id, unused=allowed - len(claimed))
             if not claimed:
                 continue
             results = backend.send_messages(_outbox(sendout, sms_settings, claimed))

@@ -438,6 +438,8 @@
     } else if (!els.overrideField.hidden && els.override.checked) {
       body.ignore_send_window = true;
     }
+    const perHour = $("sms-per-hour").value.trim();
+    if (perHour) body.messages_per_hour = Number(perHour);
     const response = await api(opener.dataset.createUrl, "POST", body, { "Idempotency-Key": idempotencyKey });
     sending = false;
     if (response.status === 202) {
@@ -464,6 +466,11 @@
       await refreshPreview();
       els.formError.textContent = gettext("The recipients changed since the preview. Nothing was sent: check the new numbers and submit again.");
       els.submit.focus();
+      return;
+    } else if (data.messages_per_hour) {
+      $("sms-messages_per_hour-error").textContent = data.messages_per_hour.join(" ");
+      els.yes.disabled = false;
+      $("sms-per-hour").focus();
       return;
     } else if (data.send_at) {
       els.sendAtError.textContent = data.send_at.join(" ");

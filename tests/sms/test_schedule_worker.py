@@ -153,3 +153,48 @@ def test_a_sendout_crossing_the_windows_end_pauses_and_resumes_at_the_next_openi
     wait_for(sendout, SendoutStatus.COMPLETED)
     assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
     assert_books_balance(org, sendout, topped_up=100)
+
+
+@pytest.fixture
+def two_workers(broker, standin, clock, request) -> Iterator[None]:
+    log = ROOT / "var" / f"test-worker-{request.node.name}.log"
+    log.unlink(missing_ok=True)
+    env = standin_worker_env(
+        standin,
+        broker_url=broker_url_for_tests(),
+        SMS_CLOCK_FILE=str(clock.path),
+        SMS_SCHEDULE_INTERVAL="0.5",
+        SMS_CHUNK_SIZE="3",
+    )
+    with started_workers(broker, env=env, log_path=lambda n: log, concurrency=4) as start:
+        start()
+        start()
+        yield
+
+
+def test_pacing_keeps_the_hourly_count_with_two_workers(
+    org, user, town_group, standin, clock, two_workers
+):
+    """30 recipients at 10 an hour, in chunks of 3 that both workers take: 10 go
+    in the 10 o'clock hour, 10 at 11 and the last 10 at 12, never more."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 30)
+    clock(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    sendout = create_sendout(target_group=town_group, created_by=user, messages_per_hour=10)
+    for hour, sent in ((10, 10), (11, 20)):
+        next_hour = datetime(2026, 11, 25, hour + 1, 0, tzinfo=UTC)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # waiting for the next hour
+            sendout.refresh_from_db()
+            if sendout.resume_at == next_hour and len(standin.received) >= sent:
+                break
+            time.sleep(0.1)
+        assert (sendout.status, sendout.resume_at) == (SendoutStatus.SENDING, next_hour)
+        time.sleep(1.5)  # several dispatcher and sweeper runs: nothing more goes
+        sendout.refresh_from_db()
+        assert sendout.resume_at == next_hour
+        assert len(standin.received) == sent
+        clock(datetime(2026, 11, 25, hour + 1, 0, 1, tzinfo=UTC))
+    wait_for(sendout, SendoutStatus.COMPLETED)
+    assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
+    assert_books_balance(org, sendout, topped_up=100)
