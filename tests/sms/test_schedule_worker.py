@@ -12,7 +12,7 @@ import pytest
 
 from sms.models import Sendout
 from sms.rules.windows import default_send_windows
-from sms.schedule import sendout_reschedule
+from sms.schedule import send_at_read, sendout_reschedule
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.statuses import SendoutStatus
 from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
@@ -198,3 +198,24 @@ def test_pacing_keeps_the_hourly_count_with_two_workers(
     wait_for(sendout, SendoutStatus.COMPLETED)
     assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
     assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_march_a_sendout_scheduled_across_clocks_going_forward_starts_at_nine_summer_time(
+    org, user, town_group, standin, clock, worker
+):
+    """Scheduled on Saturday 27 March 2027 (+02:00) for Sunday 9:00 as the modal
+    sends it (a wall time): after the clocks went forward at 3:00, 9:00 is +03:00,
+    06:00 UTC; by winter time's reckoning it would have been 07:00 UTC."""
+    sms_settings = SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 3)
+    clock(datetime(2027, 3, 27, 10, 0, tzinfo=UTC))
+    send_at = send_at_read(
+        send_at=None, send_at_local="2027-03-28T09:00", sms_settings=sms_settings
+    )
+    sendout = create_sendout(target_group=town_group, created_by=user, send_at=send_at)
+    assert sendout.send_at == datetime(2027, 3, 28, 6, 0, tzinfo=UTC)
+    clock(datetime(2027, 3, 28, 5, 59, tzinfo=UTC))
+    status_stays(sendout, SendoutStatus.SCHEDULED)
+    clock(datetime(2027, 3, 28, 6, 0, tzinfo=UTC))
+    wait_for(sendout, SendoutStatus.COMPLETED)
+    assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
