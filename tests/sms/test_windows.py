@@ -162,3 +162,32 @@ def test_the_options_tell_the_quota_reserved_by_scheduled_sendouts(
     options = api.get(f"/api/v1/target-groups/{group.pk}/sms/options/").json()
     assert options["quota_reserved_scheduled"] == 3
     assert options["quota_remaining"] == windowed - 3
+
+
+def test_a_lost_send_of_a_paused_sendout_waits_pending_for_the_resume(
+    api, org, group, windowed, set_clock, settings, sms_outbox
+):
+    """A worker died holding a message, then the window closed: reconciliation
+    finds it never sent; it goes back to ``pending`` for the resume instead of
+    failing (refunded, never sent) as in a finished sendout."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sms.sendouts.lifecycle import sweep_stuck_messages
+
+    settings.SMS_RECONCILE_GRACE = 0
+    sendout = Sendout.objects.get(pk=post(api, group).json()["id"])
+    sendout_dispatch(sendout_id=sendout.pk)
+    stuck = sendout.messages.filter(status=MessageStatus.PENDING).first()
+    OutboundMessage.objects.filter(pk=stuck.pk).update(
+        status=MessageStatus.SENDING,
+        claimed_by="worker:dead",
+        claimed_until=timezone.now() - timedelta(seconds=1),
+    )
+    Sendout.objects.filter(pk=sendout.pk).update(
+        status=SendoutStatus.PAUSED, resume_at=THURSDAY_NINE
+    )
+    sweep_stuck_messages(older_than=timedelta(0))
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.recovery) == (MessageStatus.PENDING, "resent")
