@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,8 @@ from rest_framework.views import APIView
 from core.pagination import Pagination
 from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
+from crm.models import Role
+from crm.permissions import IsOrganisationMember
 from sms import checks, schedule, selectors, windows
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
@@ -167,6 +170,19 @@ class SendoutCreateView(TargetGroupSmsView):
         return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
 
 
+class MayCancelSendout(BasePermission):
+    """Cancelling stops messages someone decided to send: the sendout's creator or an
+    administrator of its organisation may; other members (and viewers) get 403."""
+
+    message = _("Only the sendout's creator or an administrator of the organisation may cancel it.")
+
+    def has_object_permission(self, request: Request, view: object, obj: Sendout) -> bool:
+        membership = request.membership  # type: ignore[attr-defined]
+        if not membership:
+            return False
+        return membership.role == Role.ADMIN or obj.created_by_id == request.user.pk
+
+
 class SendoutViewSet(
     OrganisationScopedMixin,
     mixins.ListModelMixin,
@@ -181,7 +197,8 @@ class SendoutViewSet(
         target_group = self.request.query_params.get("target_group")
         qs = selectors.sendout_list(organisation=self.organisation)
         if target_group:
-            if not target_group.isdigit():
+            # ASCII digits only (int("²") fails) and within 64 bits (SQLite overflows).
+            if not (target_group.isascii() and target_group.isdigit() and len(target_group) < 19):
                 raise ValidationError({"target_group": [_("A valid integer is required.")]})
             qs = qs.filter(target_group_id=int(target_group))
         return qs
@@ -209,14 +226,18 @@ class SendoutViewSet(
         return self.get_paginated_response(RecipientSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses=SendoutSerializer)
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True, methods=["post"], permission_classes=[IsOrganisationMember, MayCancelSendout]
+    )
     def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
 
     @extend_schema(request=RescheduleInSerializer, responses=SendoutSerializer)
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True, methods=["post"], permission_classes=[IsOrganisationMember, MayCancelSendout]
+    )
     def reschedule(self, request: Request, pk: int, **kwargs: object) -> Response:
         """Move a scheduled sendout to another time (409 once it started)."""
         sendout = self.get_object()

@@ -4,7 +4,7 @@ session; the Twilio signature is checked against the configured public URL, else
 before ``sms.delivery`` sees them."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
@@ -29,11 +29,18 @@ def _message_id(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() and len(value) < 19 else None
 
 
+def _holds_nul(request: HttpRequest, *names: str) -> bool:
+    # PostgreSQL cannot compare or store a NUL character (DataError, a 500).
+    return any("\x00" in value for name in names for value in request.POST.getlist(name))
+
+
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
+    if _holds_nul(request, "MessageSid", "MessageStatus", "ErrorCode"):
+        return HttpResponseBadRequest()
     delivery.message_status_from_provider(
         provider_id=request.POST.get("MessageSid", ""),
         status=twilio.message_status(request.POST.get("MessageStatus", "")),

@@ -11,6 +11,7 @@ Adding a field is one entry in ``FIELDS``.
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,12 +20,20 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.parsers import text_error
 from crm.models import Language
 
 MAX_CONDITIONS = 50
 MAX_IN_VALUES = 1000
 MAX_TEXT_LENGTH = 200
 MAX_DAYS = 36_500
+# Dates a condition may name: a day and the day after it, as instants in any time
+# zone, fit Python's datetime and both databases (four-digit years also keep
+# SQLite's text comparison of dates in order).
+MIN_DATE = datetime.date(1000, 1, 1)
+MAX_DATE = datetime.date(9998, 12, 31)
+# Numbers a condition may name: what a 64-bit database column holds.
+MAX_NUMBER = 2**63 - 1
 
 
 class FieldType(StrEnum):
@@ -193,16 +202,23 @@ class ConditionsInvalid(Exception):
 
 
 def parse_date(value: Any) -> datetime.date | None:
+    """The day a condition names, or ``None`` when it is not a YYYY-MM-DD date
+    between ``MIN_DATE`` and ``MAX_DATE``."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError:
         return None
+    return day if MIN_DATE <= day <= MAX_DATE else None
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -MAX_NUMBER <= value <= MAX_NUMBER
+    return isinstance(value, float) and math.isfinite(value) and abs(value) <= MAX_NUMBER
 
 
 def _scalar_error(f: Field, op: Operator, value: Any) -> tuple[str | None, Any]:
@@ -212,7 +228,7 @@ def _scalar_error(f: Field, op: Operator, value: Any) -> tuple[str | None, Any]:
             return _("Enter some text."), None
         if len(value) > MAX_TEXT_LENGTH:
             return _("Enter at most %(max)s characters.") % {"max": MAX_TEXT_LENGTH}, None
-        return None, value
+        return text_error(value), value
     if f.type == FieldType.CHOICE:
         allowed = [v for v, _label in f.choices]
         if value not in allowed:
@@ -220,7 +236,10 @@ def _scalar_error(f: Field, op: Operator, value: Any) -> tuple[str | None, Any]:
         return None, value
     if f.type == FieldType.NUMBER:
         if not _is_number(value):
-            return _("Enter a number."), None
+            return _("Enter a number between %(min)s and %(max)s.") % {
+                "min": -MAX_NUMBER,
+                "max": MAX_NUMBER,
+            }, None
         return None, value
     if f.type == FieldType.DATE:
         if op == Operator.WITHIN_LAST_DAYS:
@@ -230,7 +249,10 @@ def _scalar_error(f: Field, op: Operator, value: Any) -> tuple[str | None, Any]:
                 return _("Enter at most %(max)s days.") % {"max": MAX_DAYS}, None
             return None, value
         if parse_date(value) is None:
-            return _("Enter a date as YYYY-MM-DD."), None
+            return _("Enter a date as YYYY-MM-DD between %(min)s and %(max)s.") % {
+                "min": MIN_DATE,
+                "max": MAX_DATE,
+            }, None
         return None, value
     return _("This field takes no value."), None  # pragma: no cover - booleans are valueless
 

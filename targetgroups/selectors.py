@@ -238,19 +238,44 @@ def _hand_picked(target_group: TargetGroup) -> tuple[QuerySet, QuerySet]:
     )
 
 
+def _stored_conditions(target_group: TargetGroup) -> list[dict[str, Any]] | None:
+    """The group's stored conditions as ``validate_conditions`` answers them, or ``None``
+    when they no longer pass it (a field or operator since removed, a date out of
+    range stored before the range was checked, data written around the services)."""
+    try:
+        return validate_conditions(target_group.conditions)
+    except ConditionsInvalid:
+        return None
+
+
+def target_group_needs_attention(*, target_group: TargetGroup) -> bool:
+    """True when the group's stored conditions are not valid: it selects no one until
+    someone fixes them, and lists and pages say so instead of failing."""
+    return _stored_conditions(target_group) is None
+
+
 def target_group_members(*, target_group: TargetGroup) -> QuerySet[Contact]:
-    """The group's members, in the contact list's order, as one SQL query."""
+    """The group's members, in the contact list's order, as one SQL query.
+
+    A group that needs attention (stored conditions no longer valid) has no members,
+    not even hand-picked ones: nothing is ever sent to a half-understood group."""
+    conditions = _stored_conditions(target_group)
+    if conditions is None:
+        return Contact.objects.none()
     included, excluded = _hand_picked(target_group)
     return contacts_matching(
         organisation=target_group.organisation,
         match=target_group.match,
-        conditions=target_group.conditions,
+        conditions=conditions,
         included=included,
         excluded=excluded,
     )
 
 
-def target_group_member_count(*, target_group: TargetGroup) -> int:
+def target_group_member_count(*, target_group: TargetGroup) -> int | None:
+    """The number of members; ``None`` when the group needs attention."""
+    if target_group_needs_attention(target_group=target_group):
+        return None
     return target_group_members(target_group=target_group).order_by().count()
 
 
@@ -269,9 +294,8 @@ def target_group_member_counts(
     aggregates: dict[str, Count] = {}
     for group in target_groups:
         assert group.organisation_id == organisation.pk
-        try:
-            conditions = validate_conditions(group.conditions)
-        except ConditionsInvalid:
+        conditions = _stored_conditions(group)
+        if conditions is None:
             counts[group.pk] = None
             continue
         included, excluded = _hand_picked(group)

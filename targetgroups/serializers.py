@@ -54,6 +54,7 @@ class TargetGroupSerializer(serializers.ModelSerializer):
     included_contacts = _ids_field()
     excluded_contacts = _ids_field()
     member_count = serializers.SerializerMethodField()
+    needs_attention = serializers.SerializerMethodField()
 
     class Meta:
         model = TargetGroup
@@ -66,6 +67,7 @@ class TargetGroupSerializer(serializers.ModelSerializer):
             "included_contacts",
             "excluded_contacts",
             "member_count",
+            "needs_attention",
             "created_at",
             "updated_at",
         ]
@@ -77,11 +79,16 @@ class TargetGroupSerializer(serializers.ModelSerializer):
         return value.strip()
 
     def get_member_count(self, obj: TargetGroup) -> int | None:
-        """``None`` when the group's stored conditions cannot be counted (lists only)."""
+        """``None`` when the group's stored conditions cannot be counted (it needs attention)."""
         counts = self.context.get("member_counts")
         if counts is not None:
             return counts[obj.pk]
         return selectors.target_group_member_count(target_group=obj)
+
+    def get_needs_attention(self, obj: TargetGroup) -> bool:
+        """True when the stored conditions are no longer valid: the group selects no one
+        (and ``member_count`` is ``None``) until they are fixed."""
+        return selectors.target_group_needs_attention(target_group=obj)
 
     def to_representation(self, instance: TargetGroup) -> dict[str, Any]:
         # A list passes every row's ids in the context (two queries for the page).
@@ -98,7 +105,8 @@ class TargetGroupSerializer(serializers.ModelSerializer):
             "conditions": instance.conditions,
             "included_contacts": included,
             "excluded_contacts": excluded,
-            "member_count": self.get_member_count(instance),
+            "member_count": (count := self.get_member_count(instance)),
+            "needs_attention": count is None,
             "created_at": serializers.DateTimeField().to_representation(instance.created_at),
             "updated_at": serializers.DateTimeField().to_representation(instance.updated_at),
         }

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.db.models import F
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.html import escape
@@ -208,6 +209,69 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
     key = Token.objects.create(user=user).key
     response = send(client, method, url, body, Authorization=f"Token {key}")
     assert 200 <= response.status_code < 300, response.content
+
+
+# --- Hostile JSON bodies: deep nesting, NUL characters, lone surrogates ----------------
+
+# The writes that read a body (not DELETE, not cancel).
+BODY_WRITES = sorted(
+    (method, path)
+    for method, path in VALID_WRITES
+    if method != "DELETE" and not path.endswith("/cancel/")
+)
+
+
+def deep(depth: int) -> str:
+    return '{"name": ' + "[" * depth + "]" * depth + "}"
+
+
+def spiked(value: Any, spike: str) -> Any:
+    """``value`` with ``spike`` put into every string (keys too) it holds."""
+    if isinstance(value, str):
+        return value[:1] + spike + value[1:]
+    if isinstance(value, list):
+        return [spiked(item, spike) for item in value]
+    if isinstance(value, dict):
+        return {spiked(k, spike): spiked(v, spike) for k, v in value.items()} | {"x": spike}
+    return value
+
+
+def assert_refused_as_parse_error(response, before) -> None:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "parse_error" and body["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=" ".join)
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_json_nested_deeply_is_400_on_every_json_endpoint(api, org, user, method, path, depth):
+    url, _body = valid_write(build_world(org, user), method, path)
+    before = snapshot()
+    response = getattr(api, method.lower())(url, deep(depth), content_type="application/json")
+    assert_refused_as_parse_error(response, before)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=" ".join)
+@pytest.mark.parametrize("spike", ["\x00", "\ud800", "\udfff"], ids=["nul", "high", "low"])
+def test_nul_and_lone_surrogates_in_json_are_400_on_every_json_endpoint(
+    api, org, user, method, path, spike
+) -> None:
+    url, body = valid_write(build_world(org, user), method, path)
+    before = snapshot()
+    response = getattr(api, method.lower())(
+        url, json.dumps(spiked(body, spike)), content_type="application/json"
+    )
+    assert_refused_as_parse_error(response, before)
+
+
+@pytest.mark.django_db
+def test_json_nested_to_the_limit_is_parsed(api) -> None:
+    body = '{"name": "G", "conditions": [], "x": ' + "[" * 30 + "]" * 30 + "}"
+    response = api.post("/api/v1/target-groups/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
 
 
 # --- Another organisation's objects: 404 on every object URL ---------------------------
@@ -555,6 +619,179 @@ def test_replayed_stop_reply_changes_nothing(webhook_world) -> None:
     after_first = snapshot()
     assert post_callback(INBOUND_PATH, STOP, signed(INBOUND_PATH, STOP)).status_code == 200
     assert snapshot() == after_first
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["MessageSid", "MessageStatus", "ErrorCode"])
+def test_signed_status_callback_with_a_nul_is_400_and_changes_nothing(webhook_world, field):
+    params = {**STATUS, "ErrorCode": "", field: "SM\x00" + "a" * 30}
+    before = snapshot()
+    assert post_callback(STATUS_PATH, params, signed(STATUS_PATH, params)).status_code == 400
+    assert snapshot() == before
+
+
+# --- Logins: lockout without telling which usernames exist ----------------------------
+
+LOGIN_PAGES = {"login page": "/login/", "admin": "/admin/login/?next=/admin/"}
+
+
+def login_attempts(path: str, username: str, password: str, times: int) -> list[int]:
+    client = Client()
+    return [
+        client.post(path, {"username": username, "password": password}).status_code
+        for _ in range(times)
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", LOGIN_PAGES.values(), ids=LOGIN_PAGES.keys())
+def test_thirty_wrong_passwords_lock_the_username_out(make_user, path) -> None:
+    user = make_user(None, is_staff=True, is_superuser=True)
+    statuses = login_attempts(path, user.username, "wrong", 30)
+    limit = settings.AXES_FAILURE_LIMIT
+    assert statuses[: limit - 1] == [200] * (limit - 1)
+    assert statuses[limit:] == [429] * (30 - limit)
+    # Locked: even the right password is refused, and the answer does not say it was right.
+    right = Client().post(path, {"username": user.username, "password": "pw-123-secret"})
+    assert right.status_code == 429
+    assert "_auth_user_id" not in right.client.session
+    # Another username is not locked by it.
+    other = make_user(None, is_staff=True, is_superuser=True)
+    ok = Client().post(path, {"username": other.username, "password": "pw-123-secret"})
+    assert ok.status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", LOGIN_PAGES.values(), ids=LOGIN_PAGES.keys())
+def test_login_answers_the_same_for_unknown_usernames(make_user, path) -> None:
+    user = make_user(None, is_staff=True, is_superuser=True)
+    known = login_attempts(path, user.username, "wrong", 8)
+    unknown = login_attempts(path, "nobody-by-this-name", "wrong", 8)
+    assert known == unknown
+    assert 429 in known
+
+    def page(name: str) -> str:
+        html = Client().post(path, {"username": name, "password": "x"}).content.decode()
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+    # Also the locked-out page names no user and is the same for both.
+    assert page(user.username) == page("nobody-by-this-name")
+    assert user.username not in page(user.username)
+
+
+@pytest.mark.django_db
+def test_lockout_ends_after_the_cool_off_time(make_user, settings) -> None:
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+
+    user = make_user(None)
+    assert 429 in login_attempts("/login/", user.username, "wrong", 10)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(hours=1))
+    right = Client().post("/login/", {"username": user.username, "password": "pw-123-secret"})
+    assert right.status_code == 302
+
+
+@pytest.mark.django_db
+def test_successful_login_resets_the_count(make_user) -> None:
+    user = make_user(None)
+    limit = settings.AXES_FAILURE_LIMIT
+    for _ in range(3):
+        assert login_attempts("/login/", user.username, "wrong", limit - 1) == [200] * (limit - 1)
+        right = Client().post("/login/", {"username": user.username, "password": "pw-123-secret"})
+        assert right.status_code == 302
+
+
+def test_login_lockout_settings_are_in_the_environment() -> None:
+    assert settings.AXES_FAILURE_LIMIT == 5
+    assert settings.AXES_COOLOFF_TIME.total_seconds() == 15 * 60
+    assert settings.AXES_LOCKOUT_PARAMETERS == ["username"]
+    assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
+
+
+# --- Content-Security-Policy ------------------------------------------------------------------
+
+STRICT_CSP = {
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/login/", "/contacts/", "/target-groups/", "/admin/", "/api/v1/contacts/", "/healthz"]
+)
+def test_every_response_carries_a_strict_csp(superuser_client, org, user, path) -> None:
+    client = logged_in(user) if not path.startswith("/admin/") else superuser_client
+    response = client.get(path)
+    policy = {part.strip() for part in response["Content-Security-Policy"].split(";")}
+    assert policy >= STRICT_CSP, policy
+    assert not any("unsafe-inline" in part or "unsafe-eval" in part for part in policy)
+
+
+INLINE = [
+    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
+    (re.compile(r"<style\b", re.I), "a <style> element"),
+    (re.compile(r"\sstyle\s*=", re.I), "a style attribute"),
+    (re.compile(r"\son[a-z]+\s*=", re.I), "an inline event handler"),
+    (re.compile(r"javascript:", re.I), "a javascript: URL"),
+]
+
+
+def test_templates_hold_nothing_the_csp_refuses() -> None:
+    found = [
+        f"{path.relative_to(BASE_DIR)}: {what}"
+        for path in sorted((BASE_DIR / "templates").rglob("*.html"))
+        for pattern, what in INLINE
+        if pattern.search(path.read_text())
+    ]
+    assert not found, found
+
+
+# --- Who may cancel a sendout, who may read the API schema --------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("canceller", "status"),
+    [("creator", 200), ("organisation admin", 200), ("other member", 403), ("viewer", 403)],
+)
+def test_who_may_cancel_a_sendout(org, user, make_user, canceller, status) -> None:
+    from crm.models import Role
+
+    creator = make_user(org)
+    world = build_world(org, creator)
+    someone = {
+        "creator": creator,
+        "organisation admin": make_user(org, role=Role.ADMIN),
+        "other member": make_user(org),
+        "viewer": make_user(org, role=Role.VIEWER),
+    }[canceller]
+    client = APIClient()
+    client.force_authenticate(someone)
+    before = snapshot()
+    response = client.post(f"/api/v1/sms/sendouts/{world.sendout.pk}/cancel/")
+    assert response.status_code == status, response.content
+    if status == 403:
+        assert response.json()["code"] == "permission_denied"
+        assert snapshot() == before
+    else:
+        world.sendout.refresh_from_db()
+        assert world.sendout.status == "cancelled"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/"])
+def test_api_schema_and_docs_are_for_logged_in_users_only(user, path) -> None:
+    anonymous = Client().get(path)
+    assert anonymous.status_code in (302, 401, 403)
+    if anonymous.status_code == 302:
+        assert anonymous["Location"].startswith("/login/")
+    assert logged_in(user).get(path).status_code == 200
 
 
 # --- Production settings --------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_token_authentication(user, account):
 
 def test_session_writes_need_csrf(user, account):
     client = APIClient(enforce_csrf_checks=True)
-    client.login(username=user.username, password="pw-123-secret")
+    client.force_login(user)  # django-axes refuses a login without a request (Client.login)
     assert client.get(URL).status_code == 200
     response = client.post(URL, VALID, format="json")
     assert response.status_code == 403

@@ -50,15 +50,49 @@ def chromium_browser() -> Iterator[object]:
         browser.close()
 
 
+# Reports every Content-Security-Policy violation of every page (and frame) to the
+# console, where the `page` fixture collects it. Injected by Playwright, so the policy
+# itself does not block it.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}`);
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
 @pytest.fixture
-def page(chromium_browser, live_server) -> Iterator[object]:
+def csp_violations() -> list[str]:
+    """What the page's browser reported against the Content-Security-Policy so far."""
+    return []
+
+
+@pytest.fixture
+def page(chromium_browser, live_server, csp_violations) -> Iterator[object]:
+    """A browser tab on the live server. Any Content-Security-Policy violation on any
+    page the test visits fails the test: every page must work under the strict policy."""
     context = chromium_browser.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
     )
     context.set_default_timeout(10_000)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(f"{page.url}: {message.text}")
+            if is_csp_violation(message.text)
+            else None
+        ),
+    )
     yield page
     context.close()
+    if csp_violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(csp_violations))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Member counts of a page of target groups: one query, the same numbers as each
-group's own count, and "unavailable" for a group whose conditions cannot be built."""
+group's own count, and "needs attention" for a group whose conditions cannot be built."""
 
 import pytest
 from django.db import connection
@@ -114,7 +114,7 @@ BROKEN = [
 
 
 @pytest.mark.parametrize("conditions", BROKEN)
-def test_a_group_whose_conditions_cannot_be_built_is_unavailable(browser, api, org, conditions):
+def test_a_group_whose_conditions_cannot_be_built_needs_attention(browser, api, org, conditions):
     Contact.objects.create(organisation=org, last_name="A", city="Helsinki")
     good = TargetGroup.objects.create(
         organisation=org,
@@ -125,6 +125,6 @@ def test_a_group_whose_conditions_cannot_be_built_is_unavailable(browser, api, o
     response = browser.get("/target-groups/")
     assert response.status_code == 200
     assert dict(response.context["rows"]) == {good: 1, broken: None}
-    assert "unavailable" in response.content.decode()
+    assert "needs attention" in response.content.decode()
     listed = {row["name"]: row["member_count"] for row in api.get(URL).json()["results"]}
     assert listed == {"Good": 1, "Broken": None}
