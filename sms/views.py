@@ -2,6 +2,7 @@
 the target-group pages include (see TARGET_GROUP_* settings)."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -11,6 +12,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from core.errors import DomainError
+from crm.models import Role
 from crm.views import OrganisationMixin
 from sms import schedule, selectors
 from sms.pacing import expected_finish
@@ -86,7 +88,21 @@ class SendoutActionView(OrganisationMixin, View):
         return HttpResponseRedirect(target)
 
     def sendout(self, pk: int):
-        return get_object_or_404(selectors.sendout_list(organisation=self.organisation), pk=pk)
+        """The organisation's sendout (404 otherwise); changing it is for its creator
+        or an administrator (403), as the API's cancel says."""
+        sendout = get_object_or_404(selectors.sendout_list(organisation=self.organisation), pk=pk)
+        membership = self.request.membership  # type: ignore[attr-defined]
+        may = membership.can_write and (
+            membership.role == Role.ADMIN or sendout.created_by_id == self.request.user.pk
+        )
+        if not may:
+            raise PermissionDenied(
+                _(
+                    "Only the sendout's creator or an administrator of the organisation "
+                    "may change it."
+                )
+            )
+        return sendout
 
 
 class SendoutCancelView(SendoutActionView):

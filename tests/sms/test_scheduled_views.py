@@ -70,3 +70,22 @@ def test_another_organisations_sendout_is_404(browser, other_org):
     assert browser.post(f"/sms/sendouts/{theirs.pk}/reschedule/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == SendoutStatus.SCHEDULED
+
+
+def test_only_the_creator_or_an_administrator_may_change_it(scheduled, org, make_user):
+    from tests.conftest import logged_in
+
+    other = logged_in(make_user(org))
+    assert other.post(f"/sms/sendouts/{scheduled.pk}/cancel/").status_code == 403
+    assert (
+        other.post(
+            f"/sms/sendouts/{scheduled.pk}/reschedule/", {"send_at_local": "2026-11-30T09:15"}
+        ).status_code
+        == 403
+    )
+    scheduled.refresh_from_db()
+    assert scheduled.status == SendoutStatus.SCHEDULED
+    admin = logged_in(make_user(org, role="admin"))
+    assert admin.post(f"/sms/sendouts/{scheduled.pk}/cancel/").status_code == 302
+    scheduled.refresh_from_db()
+    assert scheduled.status == SendoutStatus.CANCELLED
