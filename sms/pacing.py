@@ -32,12 +32,17 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def sendout_allowance(*, sendout_id: int, wanted: int) -> int:
+def sendout_allowance(*, sendout: Sendout, wanted: int) -> int:
     """How many of ``wanted`` messages the caller may claim now: 0 when the
     window is closed or the hour's pace is used up (the sendout is then paused
-    until it may go on), else up to ``wanted``."""
-    if sendout_pause_if_closed(sendout_id=sendout_id):
+    until it may go on), else up to ``wanted``. ``sendout`` comes with its
+    ``organisation.sms_settings`` (its window and pace are read from it, fixed
+    at creation); an unpaced sendout in its window costs no query."""
+    if sendout_pause_if_closed(sendout=sendout):
         return 0
+    if not sendout.messages_per_hour:
+        return wanted
+    sendout_id = sendout.pk
     with transaction.atomic():
         sendout = (
             Sendout.objects.select_for_update()
@@ -52,8 +57,6 @@ def sendout_allowance(*, sendout_id: int, wanted: int) -> int:
             )
             .get(pk=sendout_id)
         )
-        if not sendout.messages_per_hour:
-            return wanted
         hour = hour_of(clock.now())
         used = sendout.pace_used if sendout.pace_hour == hour else 0
         granted = max(0, min(wanted, sendout.messages_per_hour - used))

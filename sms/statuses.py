@@ -73,9 +73,11 @@ def reason_label(reason: str) -> str:
 
 # Statuses only move forward. `sending -> pending` is allowed only for a retry of
 # a request that surely took no effect (429, 5xx, connection refused), or one the
-# provider's own list shows it never took (reconciliation); `sending` and `unknown`
-# may become delivered or undelivered because a callback is the truth (a worker
-# that died before recording the answer leaves its message in `sending`).
+# provider's own list shows it never took (reconciliation), or one taken back from
+# the backend's pipeline before its request started (window closed, pace used
+# up); `sending` and `unknown` may become delivered or undelivered because a
+# callback is the truth (a worker that died before recording the answer leaves
+# its message in `sending`).
 MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     MessageStatus.PENDING: frozenset(
         {

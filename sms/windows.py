@@ -2,7 +2,7 @@
 window's end, and when a "send now" outside the window starts
 (``sms.rules.windows`` holds the calendar itself).
 
-The workers ask ``sendout_pause_if_closed`` before each slice they claim: a
+The workers ask ``sendout_pause_if_closed`` before each claim: a
 closed window moves the sendout to ``paused`` with ``resume_at`` the next
 opening, and its remaining messages stay ``pending``; the dispatcher
 (``sms.schedule.sendouts_start_due``) queues it again at that time. A sendout
@@ -11,6 +11,7 @@ pauses.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -69,10 +70,10 @@ def start_time_outside_window(*, sms_settings: SmsSettings) -> datetime | None:
     return None if opening == now else opening
 
 
-def sendout_pause_if_closed(*, sendout_id: int) -> bool:
+def sendout_pause_if_closed(*, sendout: Sendout) -> bool:
     """Pause the sendout when its organisation's send window is closed now;
-    answers whether it is paused (the caller stops claiming)."""
-    sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
+    answers whether it is paused (the caller stops claiming). ``sendout`` comes
+    with its ``organisation.sms_settings``: an open window costs no query."""
     if sendout.ignore_send_window:
         return False
     now = clock.now()
@@ -81,16 +82,26 @@ def sendout_pause_if_closed(*, sendout_id: int) -> bool:
         return False
     resume_at = windows.next_opening(now)
     paused = Sendout.objects.filter(
-        pk=sendout_id, status__in=allowed_sendout_previous(SendoutStatus.PAUSED)
+        pk=sendout.pk, status__in=allowed_sendout_previous(SendoutStatus.PAUSED)
     ).update(status=SendoutStatus.PAUSED, resume_at=resume_at)
     if paused:
         logger.info(
             "sms sendout %s paused outside the send window until %s",
-            sendout_id,
+            sendout.pk,
             resume_at.isoformat() if resume_at else None,
             extra=log_ids(sendout),
         )
     return True
+
+
+def window_gate(*, sendout: Sendout) -> Callable[[], bool] | None:
+    """For the backend's pipeline: whether the sendout's window is open now,
+    asked right before each request starts (no query: ``sendout`` comes with its
+    ``organisation.sms_settings``). None for a sendout that ignores the window."""
+    if sendout.ignore_send_window:
+        return None
+    windows = windows_for(sms_settings=sendout.organisation.sms_settings)
+    return lambda: windows.is_open(clock.now())
 
 
 def send_window_state(*, sms_settings: SmsSettings, user: AbstractBaseUser) -> dict:
