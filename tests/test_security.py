@@ -144,6 +144,9 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/contacts/bulk/"): lambda w: [{"first_name": "Liisa"}],
     ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
     ("POST", "/api/v1/sms/sendouts/{id}/reschedule/"): _reschedule,
+    ("POST", "/api/v1/sms/templates/"): lambda w: {"name": "Uusi", "body": "Hei"},
+    ("PATCH", "/api/v1/sms/templates/{id}/"): lambda w: {"name": "Toinen"},
+    ("DELETE", "/api/v1/sms/templates/{id}/"): lambda w: None,
     ("POST", "/api/v1/target-groups/"): lambda w: {"name": "Uusi", "conditions": []},
     ("PATCH", "/api/v1/target-groups/{id}/"): lambda w: {"name": "Toinen"},
     ("DELETE", "/api/v1/target-groups/{id}/"): lambda w: None,
@@ -307,6 +310,7 @@ ROUTE_OBJECTS = {
     "sms-sendout-cancel": "sendout",
     "sms-sendout-reschedule": "sendout",
     "api-sendout-recipients": "sendout",
+    "api-sms-template-detail": "message_template",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
 # routes name the object `object_id`.
