@@ -11,6 +11,9 @@ urlpatterns = [
         views.SendoutRescheduleView.as_view(),
         name="sms-sendout-reschedule",
     ),
+    path(
+        "sendouts/<int:pk>/export.csv", views.SendoutExportView.as_view(), name="sms-sendout-export"
+    ),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="sms-webhook-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="sms-webhook-inbound"),
 ]

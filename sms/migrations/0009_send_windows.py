@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0007_scheduled_sendouts'),
+        ('sms', '0008_scheduled_sendouts'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0002_contact_phone_normalised'),
-        ('sms', '0006_message_template'),
+        ('sms', '0007_message_delivered_at'),
         ('targetgroups', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

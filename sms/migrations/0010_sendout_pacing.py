@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0008_send_windows'),
+        ('sms', '0009_send_windows'),
     ]
 
     operations = [
