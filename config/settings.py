@@ -400,6 +400,11 @@ SMS_RECONCILE_GRACE = env.float("SMS_RECONCILE_GRACE", default=30.0)
 SMS_RECONCILE_GIVE_UP = env.float("SMS_RECONCILE_GIVE_UP", default=900.0)
 SMS_LOST_WORK_SECONDS = env.float("SMS_LOST_WORK_SECONDS", default=90.0)
 SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=10.0)
+# Scheduled sendouts: the dispatcher (beat) queues those that are due every
+# SMS_SCHEDULE_INTERVAL seconds. SMS_CLOCK_FILE (tests and rehearsals only) names a
+# file whose ISO 8601 time the scheduling decisions read instead of the real time.
+SMS_SCHEDULE_INTERVAL = env.float("SMS_SCHEDULE_INTERVAL", default=15.0)
+SMS_CLOCK_FILE = env.str("SMS_CLOCK_FILE", default="")
 CELERY_BEAT_SCHEDULE = {
     # A sweep not started before the next one is due is dropped, not piled up.
     "sms-sweep": {
@@ -407,10 +412,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SMS_SWEEP_INTERVAL,
         "options": {"expires": SMS_SWEEP_INTERVAL},
     },
+    "sms-start-due": {
+        "task": "sms.tasks.start_due",
+        "schedule": SMS_SCHEDULE_INTERVAL,
+        "options": {"expires": SMS_SCHEDULE_INTERVAL},
+    },
 }
 # The sweeper has a queue of its own, so that it never waits behind a long sendout's
 # chunks (crash recovery within seconds); a worker consumes both queues by default.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sms-sweep"))
-CELERY_TASK_ROUTES = {"sms.tasks.sweep": {"queue": "sms-sweep"}}
+CELERY_TASK_ROUTES = {
+    "sms.tasks.sweep": {"queue": "sms-sweep"},
+    "sms.tasks.start_due": {"queue": "sms-sweep"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -45,6 +45,9 @@ class SmsSettingsInline(admin.StackedInline):
         "messaging_service_sid",
         "optout_by_reply",
         "messages_per_second",
+        "time_zone",
+        "send_windows",
+        "closed_on_public_holidays",
         "quota_balance_display",
         "updated_at",
     ]

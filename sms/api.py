@@ -22,7 +22,7 @@ from crm.models import Contact, Role
 from crm.permissions import IsOrganisationMember
 from crm.serializers import LegalBasisSetOutSerializer, LegalBasisSetSerializer
 from crm.services import contacts_legal_basis_set
-from sms import checks, message_templates, report, selectors
+from sms import checks, message_templates, report, schedule, selectors, windows
 from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -38,6 +38,7 @@ from sms.serializers import (
     QuotaTransactionSerializer,
     RecipientSerializer,
     ReportSerializer,
+    RescheduleInSerializer,
     SendoutInSerializer,
     SendoutSerializer,
     SkippedInSerializer,
@@ -90,6 +91,12 @@ class OptionsView(TargetGroupSmsView):
             sms_settings=sms_settings,
             user=request.user,
             finnish_numbers=selectors.has_finnish_numbers(target_group=target_group),
+        )
+        options["send_window"] = windows.send_window_state(
+            sms_settings=sms_settings, user=request.user
+        )
+        options["quota_reserved_scheduled"] = selectors.quota_reserved_scheduled(
+            organisation=self.organisation
         )
         last = message_templates.last_message(target_group=target_group)
         options["last_message"] = LastMessageSerializer(last).data if last else None
@@ -202,11 +209,18 @@ class SendoutCreateView(TargetGroupSmsView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise ValidationError({"Idempotency-Key": [_("Use at most 100 characters.")]})
+        fields = dict(data.validated_data)
+        send_at = schedule.send_at_read(
+            send_at=fields.pop("send_at", None),
+            send_at_local=fields.pop("send_at_local", None),
+            sms_settings=selectors.sms_settings_or_defaults(organisation=self.organisation),
+        )
         sendout, _created = sendout_create(
             target_group=target_group,
             created_by=request.user,
             idempotency_key=key,
-            **data.validated_data,
+            send_at=send_at,
+            **fields,
         )
         sendout = selectors.sendout_list(organisation=self.organisation).get(pk=sendout.pk)
         return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
@@ -298,6 +312,23 @@ class SendoutViewSet(
     def cancel(self, request: Request, pk: int, **kwargs: object) -> Response:
         sendout = self.get_object()
         sendout_cancel(sendout=sendout, cancelled_by=request.user)
+        return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
+
+    @extend_schema(request=RescheduleInSerializer, responses=SendoutSerializer)
+    @action(
+        detail=True, methods=["post"], permission_classes=[IsOrganisationMember, MayCancelSendout]
+    )
+    def reschedule(self, request: Request, pk: int, **kwargs: object) -> Response:
+        """Move a scheduled sendout to another time (409 once it started)."""
+        sendout = self.get_object()
+        data = RescheduleInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        send_at = schedule.send_at_read(
+            send_at=data.validated_data.get("send_at"),
+            send_at_local=data.validated_data.get("send_at_local"),
+            sms_settings=selectors.sms_settings_or_defaults(organisation=self.organisation),
+        )
+        schedule.sendout_reschedule(sendout=sendout, send_at=send_at, rescheduled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
 
 

@@ -18,8 +18,15 @@ from crm.legal import LegalBasis
 from crm.phones import phone_display
 from sms.rules.purposes import Purpose
 from sms.rules.senders import OPERATOR_SENDER, sender_label
+from sms.rules.windows import default_send_windows
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
-from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
+from sms.validators import (
+    validate_e164,
+    validate_messaging_service_sid,
+    validate_send_windows,
+    validate_sender_name,
+    validate_time_zone,
+)
 
 
 class QuotaKind(models.TextChoices):
@@ -78,6 +85,25 @@ class SmsSettings(models.Model):
         blank=True,
         validators=[MinValueValidator(1)],
         help_text=_("An optional cap on the sending rate. Blank: no cap of our own."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="Europe/Helsinki",
+        validators=[validate_time_zone],
+        help_text=_("The zone of scheduled times and send windows, e.g. Europe/Helsinki."),
+    )
+    send_windows = models.JSONField(
+        _("send windows"),
+        default=default_send_windows,
+        validators=[validate_send_windows],
+        help_text=_(
+            'When texts may go out: seven entries, Monday first, like "09:00-20:00", '
+            '"" for a day without sending.'
+        ),
+    )
+    closed_on_public_holidays = models.BooleanField(
+        _("no sending on Finnish public holidays"), default=True
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -251,6 +277,19 @@ class Sendout(models.Model):
     # created and never changed (the accountability record): recipients, skips by
     # reason, messages, and the sendable recipients per legal basis.
     record = models.JSONField(_("record at creation"), default=dict, blank=True, editable=False)
+    # Set for a scheduled sendout: the dispatcher queues it at this time.
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # Paused outside the send window: the dispatcher queues it again at this time.
+    resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True)
+    # A service message sent regardless of the send window (allowed to admins).
+    ignore_send_window = models.BooleanField(_("sent regardless of the send window"), default=False)
+    # Pacing: at most this many recipients per hour of the clock (``sms/pacing.py``),
+    # counted in ``pace_used`` for the hour starting ``pace_hour``, by every worker.
+    messages_per_hour = models.PositiveIntegerField(
+        _("at most per hour"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    pace_hour = models.DateTimeField(_("pacing hour"), null=True, blank=True, editable=False)
+    pace_used = models.PositiveIntegerField(_("sent in the pacing hour"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("sendout")
@@ -267,7 +306,15 @@ class Sendout(models.Model):
                 name="sms_sendout_refunded_within_reserved",
             ),
         ]
-        indexes = [models.Index(fields=["organisation", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"]),
+            # The dispatcher's look for scheduled sendouts that are due.
+            models.Index(
+                fields=["send_at"],
+                condition=Q(status=SendoutStatus.SCHEDULED),
+                name="sms_sendout_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Sendout %(id)s") % {"id": self.pk})

@@ -2,7 +2,8 @@
 function is scoped to one organisation."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, Organisation
@@ -32,7 +33,7 @@ from sms.rules.text import (
     char_count,
     encoding_info,
 )
-from sms.statuses import MessageStatus, Recovery
+from sms.statuses import SENDOUT_UNFINISHED_STATUSES, MessageStatus, Recovery, SendoutStatus
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
 
@@ -45,6 +46,25 @@ def quota_balance(*, organisation: Organisation) -> int:
         .first()
     )
     return balance or 0
+
+
+def quota_reserved_scheduled(*, organisation: Organisation) -> int:
+    """Messages reserved (and not refunded) by the organisation's scheduled and
+    paused sendouts: spent from the quota, not sent yet."""
+    found = Sendout.objects.filter(
+        organisation=organisation, status__in=[SendoutStatus.SCHEDULED, SendoutStatus.PAUSED]
+    ).aggregate(reserved=Sum("messages_reserved"), refunded=Sum("messages_refunded"))
+    return (found["reserved"] or 0) - (found["refunded"] or 0)
+
+
+def sendout_unfinished_list(*, organisation: Organisation) -> QuerySet[Sendout]:
+    """Scheduled, queued, sending and paused sendouts: the next to start first."""
+    return (
+        Sendout.objects.filter(organisation=organisation, status__in=SENDOUT_UNFINISHED_STATUSES)
+        .select_related("target_group", "created_by")
+        .annotate(next_at=Coalesce("resume_at", "send_at", "created_at"))
+        .order_by("next_at", "id")
+    )
 
 
 def quota_transaction_list(*, organisation: Organisation) -> QuerySet[QuotaTransaction]:

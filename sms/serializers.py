@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from crm.phones import phone_display
 from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout, TemplatePurpose
+from sms.pacing import expected_finish
 from sms.rules.numbers import SkipReason
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
@@ -62,6 +63,15 @@ class UnavailableSenderSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class SendWindowSerializer(serializers.Serializer):
+    time_zone = serializers.CharField()
+    open_now = serializers.BooleanField()
+    next_opening = serializers.DateTimeField(allow_null=True)
+    may_override = serializers.BooleanField(
+        help_text=_("Whether this user may send regardless of the window.")
+    )
+
+
 class LastMessageSerializer(serializers.Serializer):
     sender = serializers.CharField()
     phone_field = serializers.CharField()
@@ -71,6 +81,10 @@ class LastMessageSerializer(serializers.Serializer):
 
 class OptionsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
+    send_window = SendWindowSerializer()
+    quota_reserved_scheduled = serializers.IntegerField(
+        help_text=_("Messages reserved by scheduled sendouts that have not started.")
+    )
     named_senders_enabled = serializers.BooleanField()
     quota_remaining = serializers.IntegerField()
     max_chars = serializers.IntegerField()
@@ -119,10 +133,52 @@ class SkippedSerializer(serializers.Serializer):
     chars = serializers.IntegerField()
 
 
-class SendoutInSerializer(MessageInSerializer):
+class SendAtInSerializer(serializers.Serializer):
+    """When to send: ``send_at`` with its UTC offset, or ``send_at_local``, a wall
+    time of the organisation's time zone. Read by ``sms.schedule.send_at_read``."""
+
+    send_at = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_(
+            "ISO 8601 with its UTC offset, a minute to 90 days ahead: the sendout is "
+            "scheduled. Absent or null: send now."
+        ),
+    )
+    send_at_local = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("Instead of send_at: a time without offset, in the organisation's zone."),
+    )
+
+
+class SendoutInSerializer(MessageInSerializer, SendAtInSerializer):
     expected_messages = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10_000_000
     )
+    messages_per_hour = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=1_000_000,
+        help_text=_("Pacing: at most this many messages per hour. Absent or null: no pace."),
+    )
+    ignore_send_window = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("A service message sent regardless of the send window (administrators only)."),
+    )
+
+
+class RescheduleInSerializer(SendAtInSerializer):
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("send_at") and not attrs.get("send_at_local"):
+            raise serializers.ValidationError({"send_at": [_("Give the new time.")]})
+        return attrs
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -207,6 +263,9 @@ class SendoutSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField(
         help_text=_("Share of recipients with a final status, 0 to 100.")
     )
+    expected_finish_at = serializers.SerializerMethodField(
+        help_text=_("For a paced sendout: when it should finish at its pace (send windows aside).")
+    )
 
     class Meta:
         model = Sendout
@@ -221,6 +280,11 @@ class SendoutSerializer(serializers.ModelSerializer):
             "status",
             "created_by",
             "created_at",
+            "send_at",
+            "resume_at",
+            "ignore_send_window",
+            "messages_per_hour",
+            "expected_finish_at",
             "started_at",
             "finished_at",
             "messages_reserved",
@@ -232,6 +296,11 @@ class SendoutSerializer(serializers.ModelSerializer):
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
         return CountsSerializer(sendout.counts).data
+
+    def get_expected_finish_at(self, sendout: Sendout) -> str | None:
+        counts = sendout.counts
+        finish = expected_finish(sendout=sendout, pending=counts["pending"] + counts["sending"])
+        return serializers.DateTimeField().to_representation(finish) if finish else None
 
     def get_progress(self, sendout: Sendout) -> int:
         counts = sendout.counts

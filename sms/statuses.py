@@ -15,8 +15,10 @@ from sms.rules.numbers import SkipReason
 
 
 class SendoutStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
     COMPLETED = "completed", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
 
@@ -71,9 +73,11 @@ def reason_label(reason: str) -> str:
 
 # Statuses only move forward. `sending -> pending` is allowed only for a retry of
 # a request that surely took no effect (429, 5xx, connection refused), or one the
-# provider's own list shows it never took (reconciliation); `sending` and `unknown`
-# may become delivered or undelivered because a callback is the truth (a worker
-# that died before recording the answer leaves its message in `sending`).
+# provider's own list shows it never took (reconciliation), or one taken back from
+# the backend's pipeline before its request started (window closed, pace used
+# up); `sending` and `unknown` may become delivered or undelivered because a
+# callback is the truth (a worker that died before recording the answer leaves
+# its message in `sending`).
 MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     MessageStatus.PENDING: frozenset(
         {
@@ -139,23 +143,44 @@ def allowed_previous(new: str, *, late_answer: bool = False) -> list[str]:
     return sorted(previous)
 
 
-# A sendout starts queued, is sending once dispatched, and ends completed (no
-# message left pending or sending) or cancelled.
+# A sendout starts queued (or scheduled: recipients frozen and quota reserved,
+# waiting for its time, when the dispatcher queues it), is sending once
+# dispatched (paused while the send window is closed, then queued again), and
+# ends completed (no message left pending or sending) or cancelled.
 SENDOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    SendoutStatus.SCHEDULED: frozenset({SendoutStatus.QUEUED, SendoutStatus.CANCELLED}),
     SendoutStatus.QUEUED: frozenset(
-        {SendoutStatus.SENDING, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
+        {
+            SendoutStatus.SENDING,
+            SendoutStatus.PAUSED,
+            SendoutStatus.COMPLETED,
+            SendoutStatus.CANCELLED,
+        }
     ),
-    SendoutStatus.SENDING: frozenset({SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}),
+    SendoutStatus.SENDING: frozenset(
+        {SendoutStatus.PAUSED, SendoutStatus.COMPLETED, SendoutStatus.CANCELLED}
+    ),
+    # Outside the send window: the dispatcher queues it again when the window opens.
+    SendoutStatus.PAUSED: frozenset({SendoutStatus.QUEUED, SendoutStatus.CANCELLED}),
     SendoutStatus.COMPLETED: frozenset(),
     SendoutStatus.CANCELLED: frozenset(),
 }
 
-SENDOUT_OPEN_STATUSES: tuple[str, ...] = tuple(
+SENDOUT_OPEN_STATUSES: tuple[str, ...] = (SendoutStatus.QUEUED, SendoutStatus.SENDING)
+"""Sendouts that may send now: queued or sending. A scheduled sendout is not
+finished either, but nothing of it may leave before the dispatcher queues it."""
+
+SENDOUT_UNFINISHED_STATUSES: tuple[str, ...] = tuple(
     status for status, moves in SENDOUT_TRANSITIONS.items() if moves
 )
-"""Sendouts that may still send: queued or sending."""
+"""Sendouts not finished yet: scheduled, queued, sending or paused."""
 
 
 def sendout_can_move(old: str, new: str) -> bool:
     """Whether a sendout may move from status ``old`` to ``new``."""
     return new in SENDOUT_TRANSITIONS.get(old, frozenset())
+
+
+def allowed_sendout_previous(new: str) -> list[str]:
+    """The statuses a sendout may move to ``new`` from (for conditional updates)."""
+    return sorted(old for old, moves in SENDOUT_TRANSITIONS.items() if new in moves)

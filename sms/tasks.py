@@ -3,6 +3,7 @@ hands any follow-up work (chunks, retries, lost sendouts) to the workers itself.
 
 from celery import shared_task
 
+from sms import schedule
 from sms.sendouts import lifecycle, send
 
 
@@ -19,3 +20,8 @@ def sendout_send_chunk(sendout_id: int, message_ids: list[int]) -> int:
 @shared_task(name="sms.tasks.sweep")
 def sweep() -> int:
     return lifecycle.sendout_run_sweep()
+
+
+@shared_task(name="sms.tasks.start_due")
+def start_due() -> int:
+    return len(schedule.sendouts_start_due())

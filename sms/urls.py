@@ -4,6 +4,13 @@ from sms import views, webhooks
 
 urlpatterns = [
     path("sendouts/<int:pk>/", views.SendoutDetailView.as_view(), name="sms-sendout-detail"),
+    path("scheduled/", views.ScheduledListView.as_view(), name="sms-scheduled"),
+    path("sendouts/<int:pk>/cancel/", views.SendoutCancelView.as_view(), name="sms-sendout-cancel"),
+    path(
+        "sendouts/<int:pk>/reschedule/",
+        views.SendoutRescheduleView.as_view(),
+        name="sms-sendout-reschedule",
+    ),
     path(
         "sendouts/<int:pk>/export.csv", views.SendoutExportView.as_view(), name="sms-sendout-export"
     ),

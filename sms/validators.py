@@ -42,3 +42,23 @@ def validate_messaging_service_sid(value: str) -> None:
             _("A Twilio messaging service SID is MG followed by 32 hexadecimal characters."),
             code="invalid_messaging_service_sid",
         )
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name that this system knows (Europe/Helsinki)."""
+    from sms.rules.schedule import zone_or_none
+
+    if zone_or_none(value) is None:
+        raise ValidationError(
+            _("Enter a time zone name such as Europe/Helsinki."), code="invalid_time_zone"
+        )
+
+
+def validate_send_windows(value: object) -> None:
+    """Seven day entries like ``09:00-20:00`` or empty (``sms.rules.windows``)."""
+    from sms.rules.windows import parse_send_windows
+
+    try:
+        parse_send_windows(value)
+    except RuleError as error:
+        raise ValidationError(error.message, code=error.code) from error

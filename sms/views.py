@@ -2,22 +2,30 @@
 The modal and the SMS tab are templates that the target-group pages include
 (see TARGET_GROUP_* settings)."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
-from django.views.generic import DetailView
+from django.views.generic import DetailView, ListView
 
-from crm.models import Contact, OptOutSource
+from core.errors import DomainError
+from crm.models import Contact, OptOutSource, Role
 from crm.views import ContactOptOutView, OrganisationMixin
-from sms import selectors
+from sms import schedule, selectors
 from sms.api import recipients_csv_response
 from sms.models import Sendout
 from sms.optout import optout_by_token, optout_find
+from sms.pacing import expected_finish
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
+from sms.sendouts.lifecycle import sendout_cancel
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 from sms.suppression import contact_sms_opt_out_set
 
@@ -46,6 +54,11 @@ class SendoutDetailView(OrganisationMixin, DetailView):
         sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
         context["sender_label"] = sender_label(
             sendout.sender, operator_number=sms_settings.operator_number
+        )
+        context["time_zone"] = sms_settings.time_zone
+        counts = sendout.counts
+        context["expected_finish"] = expected_finish(
+            sendout=sendout, pending=counts["pending"] + counts["sending"]
         )
         context["phone_field_label"] = PHONE_FIELDS.get(sendout.phone_field, sendout.phone_field)
         # The contact page of each recipient: the JavaScript puts the contact's id for 0.
@@ -106,3 +119,82 @@ class ContactSmsOptOutView(ContactOptOutView):
 
     def opt_out_set(self, *, contact: Contact, opted_out: bool) -> None:
         contact_sms_opt_out_set(contact=contact, opted_out=opted_out, source=OptOutSource.USER)
+
+
+class ScheduledListView(OrganisationMixin, ListView):
+    """The organisation's sendouts that have not finished: scheduled (with
+    Reschedule and Cancel), queued, sending and paused."""
+
+    template_name = "sms/scheduled_list.html"
+    context_object_name = "sendouts"
+    paginate_by = 50
+    extra_context = {"nav_section": "sms-scheduled"}
+
+    def get_queryset(self):
+        return selectors.sendout_unfinished_list(organisation=self.organisation)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
+        context["time_zone"] = sms_settings.time_zone
+        return context
+
+
+class SendoutActionView(OrganisationMixin, View):
+    """A form's POST on one sendout: the service acts, the page says what happened."""
+
+    def back(self, request: HttpRequest) -> HttpResponse:
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("sms-scheduled")
+        return HttpResponseRedirect(target)
+
+    def sendout(self, pk: int):
+        """The organisation's sendout (404 otherwise); changing it is for its creator
+        or an administrator (403), as the API's cancel says."""
+        sendout = get_object_or_404(selectors.sendout_list(organisation=self.organisation), pk=pk)
+        membership = self.request.membership  # type: ignore[attr-defined]
+        may = membership.can_write and (
+            membership.role == Role.ADMIN or sendout.created_by_id == self.request.user.pk
+        )
+        if not may:
+            raise PermissionDenied(
+                _(
+                    "Only the sendout's creator or an administrator of the organisation "
+                    "may change it."
+                )
+            )
+        return sendout
+
+
+class SendoutCancelView(SendoutActionView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            sendout_cancel(sendout=self.sendout(pk), cancelled_by=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The sendout was cancelled and its quota refunded."))
+        return self.back(request)
+
+
+class SendoutRescheduleView(SendoutActionView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        sendout = self.sendout(pk)
+        sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
+        try:
+            send_at = schedule.send_at_read(
+                send_at=None,
+                send_at_local=request.POST.get("send_at_local", "") or "-",
+                sms_settings=sms_settings,
+            )
+            schedule.sendout_reschedule(
+                sendout=sendout, send_at=send_at, rescheduled_by=request.user
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The sendout was moved."))
+        return self.back(request)

@@ -17,6 +17,7 @@ from factory.django import DjangoModelFactory, Password
 from crm.models import Account, Contact, Membership, Organisation, Role
 from sms.models import OutboundMessage, SenderName, Sendout, SmsSettings
 from sms.quota import quota_top_up, sms_settings_for
+from sms.rules.windows import ALWAYS_OPEN
 from sms.sendouts.create import sendout_create
 from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
@@ -215,7 +216,7 @@ class SmsSettingsFactory(DjangoModelFactory):
     """The organisation's one settings row (``sms_settings_for``) with SMS on and
     OPERATOR_NUMBER as the default sender; then the
     ``approved`` and ``not_approved`` sender names, then ``quota`` topped up through
-    the ledger."""
+    the ledger. Its send window is always open."""
 
     class Meta:
         model = SmsSettings
@@ -224,6 +225,10 @@ class SmsSettingsFactory(DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     sms_enabled = True
     operator_number = OPERATOR_NUMBER
+    # Open around the clock, so that a test sends whenever it runs; the window
+    # tests (tests/sms/test_windows.py) set the default hours themselves.
+    send_windows = list(ALWAYS_OPEN)
+    closed_on_public_holidays = False
 
     @classmethod
     def _create(cls, model_class: type[SmsSettings], *args: Any, **kwargs: Any) -> SmsSettings:

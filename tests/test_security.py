@@ -118,6 +118,21 @@ def writing_operations() -> list[tuple[str, str]]:
     )
 
 
+def _reschedule(world: World) -> dict:
+    """The world's sendout made a scheduled one, and a new time for it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sms.statuses import SendoutStatus
+
+    tomorrow = timezone.now() + timedelta(days=1)
+    Sendout.objects.filter(pk=world.sendout.pk).update(
+        status=SendoutStatus.SCHEDULED, send_at=tomorrow
+    )
+    return {"send_at": (tomorrow + timedelta(hours=1)).isoformat()}
+
+
 # A valid request for each writing operation, given one organisation's objects.
 VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/accounts/"): lambda w: {"name": "Uusi Oy"},
@@ -132,6 +147,7 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
         "legal_basis": "business_role",
     },
     ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
+    ("POST", "/api/v1/sms/sendouts/{id}/reschedule/"): _reschedule,
     ("POST", "/api/v1/sms/templates/"): lambda w: {"name": "Uusi", "body": "Hei"},
     ("PATCH", "/api/v1/sms/templates/{id}/"): lambda w: {"name": "Toinen"},
     ("DELETE", "/api/v1/sms/templates/{id}/"): lambda w: None,
@@ -301,6 +317,9 @@ ROUTE_OBJECTS = {
     "api-sms-sendout-create": "target_group",
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
+    "api-sendout-reschedule": "sendout",
+    "sms-sendout-cancel": "sendout",
+    "sms-sendout-reschedule": "sendout",
     "api-sendout-recipients": "sendout",
     "api-sendout-report": "sendout",
     "api-sendout-export": "sendout",

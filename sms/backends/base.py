@@ -21,7 +21,7 @@ Backends are pure I/O adapters: they import no model and no service.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -188,12 +188,16 @@ class BaseSmsBackend:
             "subclasses of BaseSmsBackend must override send_messages() method"
         )
 
-    def pipeline(self, *, window: int) -> SendPipeline:
+    def pipeline(self, *, window: int, may_start: Callable[[], bool] | None = None) -> SendPipeline:
         """A window of at most ``window`` requests in flight, for a caller that
         keeps it fed while it waits (``sms.sendouts.send``). The default sends
         each submitted batch at once through :meth:`send_messages`; a backend
-        that can keep requests in flight in the background answers its own."""
-        return SendPipeline(self)
+        that can keep requests in flight in the background answers its own.
+
+        ``may_start`` (the send window) is asked right before each request
+        starts; once it says no, no request of the pipeline starts any more, and
+        the messages not sent are :meth:`SendPipeline.withdraw`'s."""
+        return SendPipeline(self, may_start=may_start)
 
     def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
         """Look the messages up at the provider; one result per query, in order.
@@ -219,15 +223,26 @@ class SendPipeline:
     messages submitted beyond the window wait in the pipeline and go out the
     moment a request ends, and the caller keeps a small backlog there."""
 
-    def __init__(self, backend: BaseSmsBackend) -> None:
+    def __init__(
+        self, backend: BaseSmsBackend, *, may_start: Callable[[], bool] | None = None
+    ) -> None:
         self.backend = backend
+        self.may_start = may_start
+        self.stopped = False
+        """Whether ``may_start`` said no: nothing more starts."""
         self._done: list[SendResult] = []
+        self._withdrawn: list[SmsMessage] = []
 
     @property
     def in_flight(self) -> int:
         return len(self._done)
 
     def submit(self, messages: Sequence[SmsMessage]) -> None:
+        if not self.stopped and self.may_start is not None and not self.may_start():
+            self.stopped = True
+        if self.stopped:
+            self._withdrawn.extend(messages)
+            return
         self._done.extend(self.backend.send_messages(messages))
 
     def collect(self, at_least: int = 0) -> list[SendResult]:
@@ -235,6 +250,15 @@ class SendPipeline:
         everything in flight, when less)."""
         done, self._done = self._done, []
         return done
+
+    def withdraw(self) -> list[SmsMessage]:
+        """Take back every submitted message whose request has not started
+        (waiting for a slot, or refused by ``may_start``), and start none after:
+        they surely never left. Their results never come, and :attr:`in_flight`
+        no longer counts them."""
+        self.stopped = True
+        withdrawn, self._withdrawn = self._withdrawn, []
+        return withdrawn
 
     def __enter__(self) -> Self:
         return self

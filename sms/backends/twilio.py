@@ -29,8 +29,9 @@ import email.utils
 import json
 import logging
 import queue
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import timedelta
 from http.client import HTTPException
@@ -290,12 +291,13 @@ class SmsBackend(BaseSmsBackend):
             if new_connection:
                 self.close()
 
-    def pipeline(self, *, window: int) -> SendPipeline:
+    def pipeline(self, *, window: int, may_start: Callable[[], bool] | None = None) -> SendPipeline:
         """Each submitted message goes on the event loop at once and is sent as
-        soon as fewer than ``window`` of the pipeline's requests are in flight;
-        results come back as they are answered."""
+        soon as fewer than ``window`` of the pipeline's requests are in flight
+        (and ``may_start`` allows it, asked on the loop right before the
+        request); results come back as they are answered."""
         self.open()
-        return _AsyncPipeline(self, window=min(window, self.concurrency))
+        return _AsyncPipeline(self, window=min(window, self.concurrency), may_start=may_start)
 
     def _create_kwargs(self, message: SmsMessage) -> dict[str, Any] | None:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
@@ -397,23 +399,54 @@ def _outcome(future: Future[SendResult], message: SmsMessage) -> SendResult:
         return SendResult.failed(message, classify_exception(exc))
 
 
+class _Refused:
+    """In the results queue: a message whose request ``may_start`` refused."""
+
+    def __init__(self, message: SmsMessage) -> None:
+        self.message = message
+
+
 class _AsyncPipeline(SendPipeline):
     """Messages in flight on the backend's event loop; each result is put on a
-    queue as it is answered, and :meth:`collect` takes them from there."""
+    queue as it is answered, and :meth:`collect` takes them from there.
+
+    A message waits for a slot; once it has one, it is taken out of the waiting
+    ones under a lock and its request starts, unless :meth:`withdraw` took it
+    first or ``may_start`` refuses (then it stops the pipeline: nothing waiting
+    starts after)."""
 
     background = True
 
-    def __init__(self, backend: SmsBackend, *, window: int) -> None:
-        super().__init__(backend)
-        self._results: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
+    def __init__(
+        self, backend: SmsBackend, *, window: int, may_start: Callable[[], bool] | None = None
+    ) -> None:
+        super().__init__(backend, may_start=may_start)
+        self._results: queue.SimpleQueue[SendResult | _Refused] = queue.SimpleQueue()
         self._in_flight = 0
         self._slots = asyncio.Semaphore(window)  # bound to the loop on its first use there
+        # What waits for a slot, by id(): filled by submit (the caller's thread),
+        # emptied as requests start (the loop) or by withdraw (the caller's thread).
+        self._waiting: dict[int, SmsMessage] = {}
+        self._lock = threading.Lock()
 
-    async def _send(self, message: SmsMessage) -> SendResult:
+    async def _send(self, message: SmsMessage) -> SendResult | _Refused | None:
         backend = self.backend
         assert isinstance(backend, SmsBackend)
         async with self._slots:
+            with self._lock:
+                if self._waiting.pop(id(message), None) is None:
+                    return None  # withdrawn before its request started
+                if not self.stopped and self.may_start is not None and not self.may_start():
+                    self.stopped = True
+                if self.stopped:
+                    return _Refused(message)
             return await backend._send(message)
+
+    def _on_done(self, future: Future[SendResult | _Refused | None], message: SmsMessage) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._results.put(_outcome(future, message))  # type: ignore[arg-type]
+        elif future.result() is not None:
+            self._results.put(future.result())  # type: ignore[arg-type]
 
     @property
     def in_flight(self) -> int:
@@ -423,23 +456,44 @@ class _AsyncPipeline(SendPipeline):
         backend = self.backend
         assert isinstance(backend, SmsBackend) and backend.sender is not None
         for message in messages:
+            with self._lock:
+                self._waiting[id(message)] = message
             future = backend.sender.run(self._send(message))
-            future.add_done_callback(
-                lambda done, message=message: self._results.put(_outcome(done, message))
-            )
+            future.add_done_callback(lambda done, message=message: self._on_done(done, message))
             self._in_flight += 1
+
+    def withdraw(self) -> list[SmsMessage]:
+        """The messages still waiting for a slot and those ``may_start``
+        refused: none of them starts after this answers (a request starts only
+        once it has taken its message out of the waiting ones, under the same
+        lock)."""
+        with self._lock:
+            self.stopped = True
+            waiting = list(self._waiting.values())
+            self._waiting.clear()
+        self._in_flight -= len(waiting)
+        return super().withdraw() + waiting
 
     def collect(self, at_least: int = 0) -> list[SendResult]:
         done: list[SendResult] = []
-        for _ in range(min(at_least, self._in_flight)):
-            done.append(self._results.get())
+        taken = 0
+        while taken < min(at_least, self._in_flight):
+            taken += self._take(self._results.get(), done)
         while True:
             try:
-                done.append(self._results.get_nowait())
+                item = self._results.get_nowait()
             except queue.Empty:
                 break
-        self._in_flight -= len(done)
+            taken += self._take(item, done)
+        self._in_flight -= taken
         return done
+
+    def _take(self, item: SendResult | _Refused, done: list[SendResult]) -> int:
+        if isinstance(item, _Refused):
+            self._withdrawn.append(item.message)
+        else:
+            done.append(item)
+        return 1
 
 
 def _page_error(exc: BaseException) -> SendError | None:

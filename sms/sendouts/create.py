@@ -3,6 +3,7 @@ the messages, enqueue the sending when the transaction commits."""
 
 import logging
 from collections import Counter
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -19,9 +20,11 @@ from sms.models import OutboundMessage, Sendout
 from sms.optout import optout_for
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
-from sms.rules.purposes import DEFAULT_PURPOSE
+from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
+from sms.schedule import send_at_validate
 from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.statuses import MessageStatus, SendoutStatus
+from sms.windows import start_time_outside_window, window_override_allowed_or_refuse
 from targetgroups.models import TargetGroup
 
 
@@ -55,6 +58,9 @@ def sendout_create(
     expected_messages: int | None = None,
     idempotency_key: str = "",
     purpose: str = DEFAULT_PURPOSE,
+    send_at: datetime | None = None,
+    ignore_send_window: bool = False,
+    messages_per_hour: int | None = None,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -63,6 +69,14 @@ def sendout_create(
     outbound message (skipped ones with their reason) and enqueues the sending
     when the transaction commits. A repeated ``idempotency_key`` of the same user
     answers the first sendout and creates nothing.
+
+    With ``send_at`` (a minute to 90 days ahead) the sendout is ``scheduled``:
+    everything above happens now, and the dispatcher (``sms.schedule``) hands it
+    to the workers at that time. A "send now" while the organisation's send
+    window is closed is scheduled for its next opening (the answer's
+    ``send_at`` says when) unless ``ignore_send_window`` (administrators only,
+    kept on the sendout) sends it regardless. ``messages_per_hour`` paces it
+    (``sms.pacing``).
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -80,6 +94,9 @@ def sendout_create(
             expected_messages=expected_messages,
             idempotency_key=idempotency_key,
             purpose=purpose,
+            send_at=send_at,
+            ignore_send_window=ignore_send_window,
+            messages_per_hour=messages_per_hour,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -103,6 +120,9 @@ def _sendout_create(
     expected_messages: int | None,
     idempotency_key: str,
     purpose: str,
+    send_at: datetime | None,
+    ignore_send_window: bool,
+    messages_per_hour: int | None,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
@@ -115,6 +135,16 @@ def _sendout_create(
         purpose=purpose,
         user=created_by,
     )
+    if ignore_send_window:
+        window_override_allowed_or_refuse(user=created_by, organisation=organisation)
+    # The send window holds marketing texts; a service notice (whose purpose
+    # sendout_validate allowed only to the roles that may send one) goes regardless.
+    if request.purpose == Purpose.SERVICE:
+        ignore_send_window = True
+    if send_at is not None:
+        send_at = send_at_validate(send_at)
+    elif not ignore_send_window:
+        send_at = start_time_outside_window(sms_settings=sms_settings)
     sendout = Sendout.objects.create(
         organisation=organisation,
         target_group=target_group,
@@ -123,8 +153,11 @@ def _sendout_create(
         body=request.body,
         created_by=created_by,
         idempotency_key=idempotency_key,
-        status=SendoutStatus.QUEUED,
         purpose=request.purpose,
+        status=SendoutStatus.SCHEDULED if send_at else SendoutStatus.QUEUED,
+        send_at=send_at,
+        ignore_send_window=ignore_send_window,
+        messages_per_hour=messages_per_hour or None,
     )
     messages = []
     total = 0
@@ -201,5 +234,6 @@ def _sendout_create(
         | {"recipients": sendable, "skipped": len(messages) - sendable}
         | {"messages_reserved": total, "user_id": created_by.pk},
     )
-    transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
+    if send_at is None:
+        transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
     return sendout

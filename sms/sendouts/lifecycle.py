@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from sms import clock
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
 from sms.sendouts.common import log_ids, sendout_enqueue
@@ -122,6 +123,7 @@ def sweep_stuck_messages(
     lost = list(
         running.filter(Exists(messages.filter(status=MessageStatus.PENDING)))
         .exclude(Exists(messages.filter(updated_at__gte=cutoff)))
+        .exclude(resume_at__gt=clock.now())  # paced: the dispatcher's, at that time
         .exclude(id__in=done.resend.keys())
         .values_list("id", flat=True)
     )

@@ -38,7 +38,7 @@ from sms.quota import quota_refund
 from sms.rules.senders import sender_choice
 from sms.sendouts.common import chunk_enqueue, lease_until, new_holder
 from sms.statuses import (
-    SENDOUT_OPEN_STATUSES,
+    SENDOUT_UNFINISHED_STATUSES,
     MessageReason,
     MessageStatus,
     Recovery,
@@ -236,7 +236,8 @@ def _found(message: OutboundMessage, provider_id: str, *, now: datetime) -> str:
 def _never_sent(message: OutboundMessage, *, now: datetime) -> str:
     with transaction.atomic():
         sendout = Sendout.objects.select_for_update().get(pk=message.sendout_id)
-        if sendout.status in SENDOUT_OPEN_STATUSES:
+        # Paused (send window) is unfinished too: the message waits, pending, for the resume.
+        if sendout.status in SENDOUT_UNFINISHED_STATUSES:
             moved = _movable(message, MessageStatus.PENDING).update(
                 status=MessageStatus.PENDING,
                 reason="",

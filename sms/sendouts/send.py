@@ -12,6 +12,13 @@ and goes out as answers make room, so that the window of requests in flight
 stays full and yet no more than a window and a quarter are ever claimed and
 unanswered: a crash strands at most that.
 
+Before every claim the chunk asks ``sms.pacing.sendout_allowance``: the send
+window (closed: the sendout pauses until the next opening) and the sendout's
+pace (its hour's allowance, taken under the sendout's row lock, so that every
+worker together keeps it). Refused, the chunk claims nothing more, takes back
+from the pipeline what has not started (``SendPipeline.withdraw``: back to
+``pending``, given back to the hour) and records the requests still in flight.
+
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
 """
@@ -29,8 +36,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
+from sms.backends import ErrorKind, SendPipeline, SendResult, SmsMessage, get_backend
 from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressedNumber
+from sms.pacing import sendout_allowance, sendout_allowance_return
 from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.rules.numbers import SkipReason
@@ -46,6 +54,7 @@ from sms.statuses import (
     allowed_previous,
     sendout_can_move,
 )
+from sms.windows import sendout_pause_if_closed, window_gate
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +65,7 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
         if sendout_can_move(sendout.status, SendoutStatus.SENDING):
             sendout.status = SendoutStatus.SENDING
-            sendout.started_at = timezone.now()
+            sendout.started_at = sendout.started_at or timezone.now()  # resumed: kept
             sendout.save(update_fields=["status", "started_at"])
         elif sendout.status != SendoutStatus.SENDING:  # finished: nothing to send
             return []
@@ -188,7 +197,9 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     window and a quarter at the start and then tops that up as answers come,
     recording them as they come. So no more than a window and a quarter are ever claimed
     and unanswered: what a crash can strand. Every claim is a lease, renewed
-    while this call works. Answers {message id: delay} for messages to retry
+    while this call works, and is first allowed by the send window and the pace;
+    once refused, nothing more is claimed and what waits in the pipeline is
+    taken back, pending. Answers {message id: delay} for messages to retry
     later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
@@ -204,7 +215,7 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     holder = new_holder()
     with get_backend() as backend, LeaseKeeper(holder):
         window = min(cap, backend.concurrency) if cap else backend.concurrency
-        pipeline = backend.pipeline(window=window)
+        pipeline = backend.pipeline(window=window, may_start=window_gate(sendout=sendout))
         # A backend sending in the background gets a backlog of a quarter window
         # beyond the window, topped up as answers come; one that sends as it is
         # handed the messages gets a whole window at a time.
@@ -212,28 +223,84 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         backlog = size if pipeline.background else 0
         in_flight: dict[int, OutboundMessage] = {}
         position = 0
+        claiming = True
         with pipeline:
-            while position < len(message_ids) or pipeline.in_flight:
-                if position < len(message_ids) and pipeline.in_flight <= window:
+            while (claiming and position < len(message_ids)) or pipeline.in_flight:
+                if claiming and pipeline.stopped:
+                    # The send window closed as a request was about to start.
+                    claiming = False
+                    sendout_pause_if_closed(sendout=sendout)
+                    _withdraw(sendout, pipeline, in_flight, holder)
+                    continue
+                if claiming and position < len(message_ids) and pipeline.in_flight <= window:
                     # Top up to the window and the backlog: a whole one at the start.
-                    piece = message_ids[position : position + window + backlog - pipeline.in_flight]
-                    position += len(piece)
+                    wanted = window + backlog - pipeline.in_flight
                     if limit is not None:  # before the claim: the lease starts when sending does
-                        limit.take(len(piece))
-                    claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
-                    in_flight |= {m.pk: m for m in claimed}
-                    pipeline.submit(_outbox(sendout, sms_settings, claimed))
-                    results = pipeline.collect()
+                        limit.take(min(wanted, len(message_ids) - position))
+                    # The send window and the pace, asked before every claim:
+                    # the rest waits, pending, while paused or until the next hour.
+                    allowed = sendout_allowance(
+                        sendout=sendout, wanted=min(wanted, len(message_ids) - position)
+                    )
+                    if not allowed:
+                        claiming = False
+                        _withdraw(sendout, pipeline, in_flight, holder)
+                        results = pipeline.collect()
+                    else:
+                        piece = message_ids[position : position + allowed]
+                        position += len(piece)
+                        claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
+                        sendout_allowance_return(
+                            sendout_id=sendout_id, unused=allowed - len(claimed)
+                        )
+                        in_flight |= {m.pk: m for m in claimed}
+                        pipeline.submit(_outbox(sendout, sms_settings, claimed))
+                        results = pipeline.collect()
                 else:  # the window and the backlog are full, or all is claimed: wait
                     results = pipeline.collect(size)
                 if results:
                     answered = [in_flight.pop(int(r.reference)) for r in results]
                     retries |= record_results(sendout=sendout, claimed=answered, results=results)
                     sent += results
+            # Refused by the send window while the last answers came.
+            _withdraw(sendout, pipeline, in_flight, holder)
     if sent:
         _log_chunk(sendout, sent, retries)
     sendout_finish_if_done(sendout_id=sendout_id)
     return retries
+
+
+def _withdraw(
+    sendout: Sendout, pipeline: SendPipeline, in_flight: dict[int, OutboundMessage], holder: str
+) -> None:
+    """The window closed or the hour's pace is used up: the claimed messages
+    whose request has not started are taken back from the pipeline and go back
+    to ``pending`` (they surely never left), released from ``holder``'s lease and
+    given back to the hour's allowance; the requests already started are
+    answered and recorded as usual."""
+    withdrawn = pipeline.withdraw()
+    if not withdrawn:
+        return
+    ids = [int(m.reference) for m in withdrawn]
+    for message_id in ids:
+        in_flight.pop(message_id, None)
+    released = OutboundMessage.objects.filter(
+        id__in=ids,
+        status__in=allowed_previous(MessageStatus.PENDING),
+        claimed_by=holder,
+    ).update(
+        status=MessageStatus.PENDING,
+        claimed_by="",
+        claimed_until=None,
+        updated_at=timezone.now(),
+    )
+    sendout_allowance_return(sendout_id=sendout.pk, unused=released)
+    logger.info(
+        "sms sendout %s: %s claimed messages taken back before they left",
+        sendout.pk,
+        released,
+        extra=log_ids(sendout) | {"released": released},
+    )
 
 
 def sendout_run_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> int:

@@ -1,7 +1,13 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from sms.selectors import contact_messages, sendout_list, sms_settings_get
+from sms.selectors import (
+    contact_messages,
+    sendout_list,
+    sendout_unfinished_list,
+    sms_settings_get,
+    sms_settings_or_defaults,
+)
 from sms.statuses import reason_label
 
 register = template.Library()
@@ -29,6 +35,20 @@ def sms_send_state(organisation, membership) -> dict:
 def sms_sendouts(organisation, target_group) -> list:
     """The target group's sendouts, newest first, with their counts."""
     return list(sendout_list(organisation=organisation).filter(target_group=target_group)[:100])
+
+
+@register.simple_tag
+def sms_unfinished(organisation, target_group) -> dict:
+    """The target group's scheduled, queued, sending and paused sendouts, and the
+    organisation's time zone they are shown in."""
+    return {
+        "sendouts": list(
+            sendout_unfinished_list(organisation=organisation).filter(target_group=target_group)[
+                :100
+            ]
+        ),
+        "time_zone": sms_settings_or_defaults(organisation=organisation).time_zone,
+    }
 
 
 @register.simple_tag

@@ -22,6 +22,10 @@
     confirmError: $("sms-confirm-error"), yes: $("sms-confirm-yes"), no: $("sms-confirm-no"),
     notice: $("sms-body-notice"), perRecipient: $("sms-per-recipient"), summary: $("sms-summary"),
     unsaved: $("sms-unsaved"), unsavedSave: $("sms-unsaved-save"), skippedList: $("sms-skipped-list"),
+    whenNow: $("sms-when-now"), whenLater: $("sms-when-later"), sendAt: $("sms-send-at"),
+    sendAtField: $("sms-send-at-field"), sendAtError: $("sms-send_at-error"), zone: $("sms-zone"),
+    windowNotice: $("sms-window-notice"), override: $("sms-override"),
+    overrideField: $("sms-override-field"), quotaReserved: $("sms-quota-reserved"),
     template: $("sms-template"), saveTemplate: $("sms-save-template"), templateSave: $("sms-template-save"),
     templateName: $("sms-template-name"), templateSaveYes: $("sms-template-save-yes"),
     templateNameError: $("sms-template-name-error"), templateStatus: $("sms-template-status"),
@@ -558,8 +562,40 @@
 
   function showCompose() { showStep("compose"); }
 
+  // A time of the organisation's zone, written in the page's language with the zone.
+  function zoneTime(iso) {
+    const zone = options.send_window.time_zone;
+    const text = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      dateStyle: "full", timeStyle: "short", timeZone: zone,
+    }).format(new Date(iso));
+    return `${text} (${zone})`;
+  }
+
+  // The confirmation's "when": now or later, and what the send window says.
+  function updateWhen() {
+    const later = els.whenLater.checked;
+    const sw = options && options.send_window;
+    els.sendAtField.hidden = !later;
+    els.sendAtError.textContent = "";
+    els.overrideField.hidden = !(sw && sw.may_override && !sw.open_now && !later);
+    const overridden = !els.overrideField.hidden && els.override.checked;
+    if (sw && !later && !sw.open_now && !overridden) {
+      els.windowNotice.textContent = sw.next_opening
+        ? interp(gettext("Outside the send window: the sendout will start at %(time)s. Confirm to schedule it for then."), { time: zoneTime(sw.next_opening) })
+        : gettext("The send windows never open: ask an administrator to check the SMS settings.");
+      els.windowNotice.hidden = false;
+    } else {
+      els.windowNotice.hidden = true;
+      els.windowNotice.textContent = "";
+    }
+  }
+
   function showConfirm() {
     const data = lastPreview;
+    if (options && options.send_window) {
+      els.zone.textContent = `(${options.send_window.time_zone})`;
+    }
+    updateWhen();
     $("sms-confirm-messages").textContent = fmt(data.messages);
     $("sms-confirm-recipients").textContent = fmt(data.recipients.sendable);
     $("sms-confirm-quota").textContent = fmt(data.quota_remaining);
@@ -576,6 +612,20 @@
     sending = true;
     els.yes.disabled = true;
     const body = { ...payload(), expected_messages: lastPreview.messages };
+    if (els.whenLater.checked) {
+      if (!els.sendAt.value) {
+        els.sendAtError.textContent = gettext("Choose the date and time to send.");
+        sending = false;
+        els.yes.disabled = false;
+        els.sendAt.focus();
+        return;
+      }
+      body.send_at_local = els.sendAt.value;
+    } else if (!els.overrideField.hidden && els.override.checked) {
+      body.ignore_send_window = true;
+    }
+    const perHour = $("sms-per-hour").value.trim();
+    if (perHour) body.messages_per_hour = Number(perHour);
     const response = await api(opener.dataset.createUrl, "POST", body, { "Idempotency-Key": idempotencyKey });
     sending = false;
     if (response.status === 202) {
@@ -603,6 +653,16 @@
       els.formError.textContent = gettext("The recipients changed since the preview. Nothing was sent: check the new numbers and submit again.");
       els.submit.focus();
       return;
+    } else if (data.messages_per_hour) {
+      $("sms-messages_per_hour-error").textContent = data.messages_per_hour.join(" ");
+      els.yes.disabled = false;
+      $("sms-per-hour").focus();
+      return;
+    } else if (data.send_at) {
+      els.sendAtError.textContent = data.send_at.join(" ");
+      els.yes.disabled = false;
+      els.sendAt.focus();
+      return;
     } else if (data.detail) {
       els.confirmError.textContent = data.detail;
     } else {
@@ -628,6 +688,11 @@
     if (!response.ok) { showErrors(response.data); return; }
     options = response.data;
     els.quota.textContent = interp(gettext("Message quota: %(n)s messages left"), { n: fmt(options.quota_remaining) });
+    const reserved = options.quota_reserved_scheduled || 0;
+    els.quotaReserved.hidden = !reserved;
+    els.quotaReserved.textContent = reserved
+      ? interp(ngettext("%(n)s more message is reserved by scheduled sendouts.", "%(n)s more messages are reserved by scheduled sendouts.", reserved), { n: fmt(reserved) })
+      : "";
     fillSelect(els.sender, options.senders);
     // Sender names left out for this group (Traficom's register), and why.
     els.senderHint.textContent = options.senders_unavailable.map((s) => s.reason).join(" ");
@@ -646,6 +711,13 @@
     dialog.close();
     opener.focus();
   }
+
+  els.whenNow.addEventListener("change", updateWhen);
+  els.whenLater.addEventListener("change", () => {
+    updateWhen();
+    if (els.whenLater.checked) els.sendAt.focus();
+  });
+  els.override.addEventListener("change", updateWhen);
 
   if (els.unsavedSave && builder) {
     els.unsavedSave.addEventListener("click", () => {

@@ -10,15 +10,17 @@ at both sizes land in test-results/screenshots/walk-*.png for review.
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from crm.models import Contact
 from sms.models import OutboundMessage, Sendout
 from tests.conftest import require
 from tests.e2e.conftest import SCREENSHOTS
-from tests.factories import SmsSettingsFactory, people_of_oulu
+from tests.factories import SmsSettingsFactory, create_sendout, people_of_oulu
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -375,6 +377,10 @@ def test_every_page_fits_a_phone(
         page.wait_for_url("**/contacts/")
         account = Account.objects.filter(organisation=group.organisation).first()
         contact = Contact.objects.filter(organisation=group.organisation).first()
+        # The scheduled list with a row: its Reschedule and Cancel forms.
+        create_sendout(
+            target_group=group, created_by=user, send_at=timezone.now() + timedelta(days=2)
+        )
         pages = {
             "accounts": "/accounts/",
             "account": f"/accounts/{account.pk}/",
@@ -383,6 +389,7 @@ def test_every_page_fits_a_phone(
             "target-group-new": "/target-groups/new/",
             "members": f"/target-groups/{group.pk}/members/",
             "sms-tab": f"/target-groups/{group.pk}/sms/",
+            "scheduled": "/sms/scheduled/",
         }
         for name, url in pages.items():
             page.goto(url)

@@ -30,6 +30,17 @@ S = SendoutStatus
         (S.CANCELLED, S.SENDING, False),
         (S.CANCELLED, S.COMPLETED, False),
         ("no-such-status", S.SENDING, False),
+        (S.SCHEDULED, S.QUEUED, True),  # the dispatcher, at its time
+        (S.SCHEDULED, S.CANCELLED, True),
+        (S.SCHEDULED, S.SENDING, False),  # a stray dispatch sends nothing early
+        (S.SCHEDULED, S.COMPLETED, False),
+        (S.QUEUED, S.SCHEDULED, False),
+        (S.SENDING, S.PAUSED, True),  # the send window closed
+        (S.QUEUED, S.PAUSED, True),
+        (S.PAUSED, S.QUEUED, True),  # the window opened: the dispatcher queues it
+        (S.PAUSED, S.CANCELLED, True),
+        (S.PAUSED, S.SENDING, False),  # a stray dispatch sends nothing while closed
+        (S.PAUSED, S.COMPLETED, False),
     ],
 )
 def test_sendouts_move_only_forward(old: str, new: str, allowed: bool) -> None:

@@ -2,6 +2,10 @@
 against the stand-in, in process): the window of requests in flight is refilled
 while a slow answer is awaited, and never grows past the backend's concurrency."""
 
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
@@ -11,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from sms.backends import ErrorKind
 from sms.backends.twilio import classify_exception
 from sms.models import OutboundMessage
-from sms.sendouts.send import _claim, sendout_send_chunk
-from sms.statuses import MessageStatus
+from sms.rules.windows import default_send_windows
+from sms.schedule import sendouts_start_due
+from sms.sendouts.send import _claim, sendout_dispatch, sendout_send_chunk
+from sms.statuses import MessageStatus, SendoutStatus
 from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
 from tests.sms.books import assert_books_balance
 
@@ -130,3 +136,95 @@ def test_a_slice_is_claimed_by_the_primary_key_in_a_big_fresh_sendout(org, user,
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert f"{table}_pkey" in plan, plan
+
+
+# --- the send window and the pace, honoured by the pipeline (#17) ---------------------
+
+WEDNESDAY_NEARLY_EIGHT_PM = datetime(2026, 11, 25, 17, 59, 50, tzinfo=UTC)  # Helsinki 19:59:50
+WEDNESDAY_EIGHT_PM = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+THURSDAY_NINE = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def set_clock(settings, tmp_path: Path):
+    path = tmp_path / "clock"
+    settings.SMS_CLOCK_FILE = str(path)
+
+    def set_to(moment: datetime) -> None:
+        path.write_text(moment.isoformat())
+
+    return set_to
+
+
+def test_a_message_waiting_in_the_pipeline_when_the_window_closes_never_starts(
+    org, user, town_group, twilio_settings, settings, set_clock
+):
+    """Four slow requests fill the window (4) and a fifth waits in the backlog;
+    the window closes while they are in flight. When the slow ones answer, the
+    fifth would start at once: it is taken back instead, pending, and the sendout
+    pauses until Thursday 9:00, where the rest goes, each number texted once."""
+    standin = twilio_settings
+    settings.SMS_SEND_CONCURRENCY = 4
+    SmsSettingsFactory(
+        organisation=org,
+        quota=100,
+        send_windows=default_send_windows(),
+        closed_on_public_holidays=True,
+    )
+    contacts = sendable_contacts(org, 12)
+    set_clock(WEDNESDAY_NEARLY_EIGHT_PM)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    ids = _pending_ids(sendout)
+    standin.latency = 1.5
+    closer = threading.Timer(0.5, set_clock, args=(WEDNESDAY_EIGHT_PM,))
+    closer.start()
+    try:
+        sendout_send_chunk(sendout_id=sendout.pk, message_ids=ids)
+    finally:
+        closer.join()
+
+    first_four = set(OutboundMessage.objects.filter(pk__in=ids[:4]).values_list("to", flat=True))
+    assert {m.to for m in standin.received} == first_four
+    sendout.refresh_from_db()
+    assert (sendout.status, sendout.resume_at) == (SendoutStatus.PAUSED, THURSDAY_NINE)
+    statuses = dict(sendout.messages.values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == [MessageStatus.SENT] * 4 + [MessageStatus.PENDING] * 8
+    assert not sendout.messages.filter(status=MessageStatus.PENDING).exclude(claimed_by="").exists()
+
+    standin.latency = 0.0
+    set_clock(THURSDAY_NINE)
+    assert sendouts_start_due() == [sendout.pk]
+    for chunk in sendout_dispatch(sendout_id=sendout.pk):
+        sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.COMPLETED
+    assert standin.count_by_to() == {c.mobile_phone: 1 for c in contacts}
+    assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_the_pipeline_claims_no_more_than_the_hours_pace(
+    org, user, town_group, twilio_settings, settings, set_clock
+):
+    """The pipeline tops up as answers come (a window and a quarter at first):
+    every top-up takes its room from the hour's allowance, so 10 an hour of 30
+    sends 10 and waits for 11:00 with 20 pending and none claimed."""
+    standin = twilio_settings
+    settings.SMS_SEND_CONCURRENCY = 4
+    SmsSettingsFactory(organisation=org, quota=100)
+    sendable_contacts(org, 30)
+    set_clock(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    sendout = create_sendout(target_group=town_group, created_by=user, messages_per_hour=10)
+    standin.latency = 0.05
+
+    (chunk,) = sendout_dispatch(sendout_id=sendout.pk)
+    sendout_send_chunk(sendout_id=sendout.pk, message_ids=chunk)
+
+    assert len(standin.received) == 10
+    sendout.refresh_from_db()
+    assert (sendout.status, sendout.resume_at, sendout.pace_used) == (
+        SendoutStatus.SENDING,
+        datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+        10,
+    )
+    assert sendout.messages.filter(status=MessageStatus.PENDING).count() == 20
+    assert not sendout.messages.filter(status=MessageStatus.SENDING).exists()

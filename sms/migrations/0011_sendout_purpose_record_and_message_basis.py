@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0007_message_delivered_at'),
+        ('sms', '0010_sendout_pacing'),
     ]
 
     operations = [

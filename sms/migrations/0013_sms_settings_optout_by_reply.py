@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0009_sender_name_traficom_authorisation'),
+        ('sms', '0012_sender_name_traficom_authorisation'),
     ]
 
     operations = [

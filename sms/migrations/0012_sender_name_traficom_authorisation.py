@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0008_sendout_purpose_record_and_message_basis'),
+        ('sms', '0011_sendout_purpose_record_and_message_basis'),
     ]
 
     operations = [
