@@ -23,11 +23,17 @@ from targetgroups.serializers import (
 
 
 def _with_int_indexes(errors: Any) -> Any:
-    """DRF turns every leaf of an error into a string; a condition's ``index`` stays
-    an integer, so that clients can point at the row."""
+    """DRF turns every leaf of an error into a string; a condition's ``index`` and
+    ``path`` stay integers, so that clients can point at the row."""
     if isinstance(errors, dict):
         return {
-            key: (int(value) if key == "index" else _with_int_indexes(value))
+            key: (
+                int(value)
+                if key == "index"
+                else [int(i) for i in value]
+                if key == "path"
+                else _with_int_indexes(value)
+            )
             for key, value in errors.items()
         }
     if isinstance(errors, list):
@@ -118,7 +124,6 @@ class TargetGroupViewSet(
         count = (
             selectors.contacts_matching(
                 organisation=self.organisation,
-                match=data["match"],
                 conditions=data["conditions"],
                 included=included or [],
                 excluded=excluded or [],

@@ -115,7 +115,7 @@ class TargetGroupDetailView(_GroupMixin, TemplateView):
                 "name": group.name,
                 "description": group.description,
                 "match": group.match,
-                "conditions": group.conditions,
+                "conditions": selectors.target_group_conditions(target_group=group),
                 "included_contacts": included,
                 "excluded_contacts": excluded,
                 "api_url": reverse("api-targetgroup-detail", args=[group.pk]),
