@@ -185,6 +185,7 @@ class RecipientSummary:
     samples: list[Recipient] = field(default_factory=list)
     ucs2: int = 0  # sendable recipients whose text is UCS-2
     carrier_segments: int = 0  # the most carrier segments of one recipient's text
+    most_chars: int = 0  # the longest sendable text, in characters
     unicode_chars: tuple[str, ...] = ()  # characters that force UCS-2, first seen first
 
 
@@ -198,7 +199,7 @@ def recipients_summarise(
     ``recipients_resolve``, which a test pins)."""
     summary = RecipientSummary()
     skipped: Counter = Counter()
-    total = sendable = messages = ucs2 = most_segments = 0
+    total = sendable = messages = ucs2 = most_segments = most_chars = 0
     unicode_chars: dict[str, None] = {}
     samples: list[Recipient] = []
     carrier_view, per_message = encoding_info, CHARS_PER_MESSAGE
@@ -210,6 +211,8 @@ def recipients_summarise(
             continue
         chars = decision[3]
         sendable += 1
+        if chars > most_chars:
+            most_chars = chars
         messages += -(-chars // per_message)  # billed_messages, inlined: hot loop
         info = carrier_view(decision[2])
         if info.carrier_segments > most_segments:
@@ -224,5 +227,6 @@ def recipients_summarise(
     summary.skipped = skipped
     summary.samples = samples
     summary.ucs2, summary.carrier_segments = ucs2, most_segments
+    summary.most_chars = most_chars
     summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
     return summary

@@ -172,9 +172,7 @@ def preview_answer(*, sms_settings: SmsSettings, body: str, summary: RecipientSu
         },
         "messages": summary.messages,
         # The template is counted as typed; tags change each recipient's length.
-        "messages_per_recipient_max": (
-            billed_messages(summary.longest.chars) if summary.longest else 0
-        ),
+        "messages_per_recipient_max": billed_messages(summary.most_chars),
         "quota_remaining": sms_settings.quota_balance,
         "quota_after": sms_settings.quota_balance - summary.messages,
         "chars": char_count(body),

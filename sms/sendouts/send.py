@@ -21,12 +21,13 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sms.backends import ErrorKind, SendResult, SmsMessage, get_backend
-from sms.models import OutboundMessage, Sendout, SmsSettings
+from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressedNumber
 from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.rules.numbers import SkipReason
@@ -88,7 +89,8 @@ def sendout_run_dispatch(*, sendout_id: int) -> int:
 def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     """Before a claim: a cancelled sendout's pending messages become ``cancelled``
     (a retry may come back after the cancel), and messages to contacts who opted
-    out since the sendout was created become ``skipped`` (``opted_out``); both are
+    out since the sendout was created, or whose number went on the organisation's
+    suppression list since, become ``skipped`` (``opted_out``); both are
     refunded. Answers whether the sendout may still send.
 
     Locks the sendout first, then the messages, then (refund) the SMS settings:
@@ -110,7 +112,10 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
         sendout_id=sendout_id, id__in=message_ids, status__in=movable
     )
     if not cancelled:
-        candidates = candidates.filter(contact__sms_opt_out=True)
+        suppressed = SuppressedNumber.objects.filter(
+            organisation_id=sendout.organisation_id, number=OuterRef("to")
+        )
+        candidates = candidates.filter(Q(contact__sms_opt_out=True) | Exists(suppressed))
     dropped = list(
         candidates.select_for_update(skip_locked=True, of=("self",)).values_list("id", "messages")
     )

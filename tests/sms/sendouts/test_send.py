@@ -9,13 +9,15 @@ from django.utils import timezone
 
 from crm.models import Contact
 from sms.backends import ErrorKind, SendError, locmem
-from sms.models import OutboundMessage, Sendout
+from sms.models import OutboundMessage, Sendout, SuppressionSource
 from sms.selectors import quota_balance
 from sms.sendouts.lifecycle import sendout_run_sweep
 from sms.sendouts.send import sendout_run_chunk, sendout_run_dispatch, sendout_send_chunk
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
+from sms.suppression import number_suppress
 from tests.factories import (
     OPERATOR_NUMBER,
+    OrganisationFactory,
     SmsSettingsFactory,
     create_sendout,
     number,
@@ -127,6 +129,40 @@ def test_contact_who_opts_out_before_sending_is_skipped_and_refunded(
     sendout.refresh_from_db()
     assert sendout.messages_refunded == 1
     assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_a_number_suppressed_before_sending_is_skipped_and_refunded(
+    org, user, town_group, send_to_the_end, locmem_backend
+):
+    """A STOP (or the carrier's 21610) that arrives while a sendout waits puts the
+    number on the suppression list: its pending message is never sent."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    contacts = sendable_contacts(org, 3)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    number_suppress(organisation=org, number=number(1), source=SuppressionSource.REPLY)
+    send_to_the_end(sendout)
+    assert sorted(m.to for m in locmem_backend) == [number(0), number(2)]
+    skipped = OutboundMessage.objects.get(sendout=sendout, contact=contacts[1])
+    assert (skipped.status, skipped.reason, skipped.messages) == (
+        MessageStatus.SKIPPED,
+        "opted_out",
+        0,
+    )
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == 1
+    assert_books_balance(org, sendout, topped_up=100)
+
+
+def test_another_organisations_suppression_does_not_skip(
+    org, user, town_group, send_to_the_end, locmem_backend
+):
+    SmsSettingsFactory(organisation=org, quota=100)
+    sendable_contacts(org, 2)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    other = OrganisationFactory()
+    number_suppress(organisation=other, number=number(1), source=SuppressionSource.REPLY)
+    send_to_the_end(sendout)
+    assert sorted(m.to for m in locmem_backend) == [number(0), number(1)]
 
 
 def test_the_organisations_messaging_service_goes_with_each_message(
