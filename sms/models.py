@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.phones import phone_display
+from sms.rules.senders import OPERATOR_SENDER, sender_label
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
 from sms.validators import validate_e164, validate_messaging_service_sid, validate_sender_name
 
@@ -105,9 +106,9 @@ class SmsSettings(models.Model):
         )
 
     def operator_label(self) -> str:
-        if self.operator_number:
-            return str(_("Operator number (%(number)s)") % {"number": self.operator_number})
-        return str(_("Operator number"))
+        """The operator sender as the modal offers it: the number grouped as on the
+        sendout page ("Operator number (+358 40 123 4567)")."""
+        return sender_label(OPERATOR_SENDER, operator_number=self.operator_number)
 
 
 class SenderName(models.Model):

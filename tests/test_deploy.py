@@ -228,7 +228,8 @@ def test_production_serves_hashed_static_files_and_an_unredirected_healthz(tmp_p
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "LOG_LEVEL": "ERROR",
     }
-    production = {"without": settings_variables(), "env": env, "timeout": 120}
+    # collectstatic compresses every file (about 40 s of CPU): room for a loaded machine.
+    production = {"without": settings_variables(), "env": env, "timeout": 300}
     collected = python_process("manage.py", "collectstatic", "--noinput", "-v0", **production)
     assert collected.returncode == 0, collected.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()

@@ -17,6 +17,7 @@ from .base import (
     LookupQuery,
     LookupResult,
     SendError,
+    SendPipeline,
     SendResult,
     SmsMessage,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "LookupQuery",
     "LookupResult",
     "SendError",
+    "SendPipeline",
     "SendResult",
     "SmsMessage",
     "get_backend",

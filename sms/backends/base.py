@@ -188,6 +188,13 @@ class BaseSmsBackend:
             "subclasses of BaseSmsBackend must override send_messages() method"
         )
 
+    def pipeline(self, *, window: int) -> SendPipeline:
+        """A window of at most ``window`` requests in flight, for a caller that
+        keeps it fed while it waits (``sms.sendouts.send``). The default sends
+        each submitted batch at once through :meth:`send_messages`; a backend
+        that can keep requests in flight in the background answers its own."""
+        return SendPipeline(self)
+
     def lookup(self, queries: Sequence[LookupQuery]) -> list[LookupResult]:
         """Look the messages up at the provider; one result per query, in order.
         Never raises: a backend that cannot look answers a ``permanent`` error."""
@@ -197,3 +204,41 @@ class BaseSmsBackend:
             message=f"{type(self).__name__} cannot look messages up.",
         )
         return [LookupResult(query.reference, error=error) for query in queries]
+
+
+class SendPipeline:
+    """Messages submitted now, results collected later in any order (each names
+    its message by ``reference``); :attr:`in_flight` counts what was submitted
+    and not collected yet. Never raises for a failed send.
+
+    This one sends each batch when it is submitted (``send_messages``):
+    everything is done by the time :meth:`collect` is called."""
+
+    background = False
+    """Whether submitted messages are sent while the caller does other work: then
+    messages submitted beyond the window wait in the pipeline and go out the
+    moment a request ends, and the caller keeps a small backlog there."""
+
+    def __init__(self, backend: BaseSmsBackend) -> None:
+        self.backend = backend
+        self._done: list[SendResult] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._done)
+
+    def submit(self, messages: Sequence[SmsMessage]) -> None:
+        self._done.extend(self.backend.send_messages(messages))
+
+    def collect(self, at_least: int = 0) -> list[SendResult]:
+        """Every result ready, after waiting for ``at_least`` of them (or for
+        everything in flight, when less)."""
+        done, self._done = self._done, []
+        return done
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Results not collected are dropped: their messages keep their leases,
+        which run out, and the sweeper reconciles them."""

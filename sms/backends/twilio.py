@@ -1,9 +1,12 @@
 """SMS backend that sends through Twilio's Programmable Messaging API.
 
-It uses the real ``twilio`` SDK (``Client.messages.create``) over one pooled HTTP
-client per process, and sends a batch concurrently on a thread pool bounded by
-``SMS_SEND_CONCURRENCY``, so that throughput is bounded by the provider and not
-by the latency of one request.
+It uses the real ``twilio`` SDK's asynchronous side (``Client.messages.create_async``)
+on one event loop and ``aiohttp`` session per process, with at most
+``SMS_SEND_CONCURRENCY`` requests in flight, so that throughput is bounded by the
+provider and not by the latency of one request. :meth:`SmsBackend.pipeline`
+keeps that window full while the caller claims and records (``sms.sendouts.send``).
+Measured against 64 threads of the SDK's ordinary client, the async client sends
+more per second and about 2.4 times as many per CPU second (``bench/``).
 
 ``TWILIO_API_BASE_URL`` points the SDK at a stand-in server (tests, benches):
 the SDK always builds ``https://api.twilio.com/2010-04-01/...``, and the HTTP
@@ -21,17 +24,20 @@ sender or messaging service, and the attempt's time window on ``date_created``.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
+import queue
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import timedelta
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import requests
 import urllib3.exceptions
 from django.conf import settings
@@ -52,10 +58,17 @@ from .base import (
     LookupQuery,
     LookupResult,
     SendError,
+    SendPipeline,
     SendResult,
     SmsMessage,
 )
-from .twilio_http import PooledHttpClient, Timeout, shared_http_client
+from .twilio_http import (
+    AsyncSender,
+    PooledHttpClient,
+    Timeout,
+    shared_async_sender,
+    shared_http_client,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +163,12 @@ def classify_exception(
             )
         return SendError(kind=ErrorKind.PERMANENT, code=code, http_status=status, message=str(text))
 
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        return SendError(kind=ErrorKind.TRANSIENT, code="connection_failed", message=str(exc))
+    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
+        return SendError(kind=ErrorKind.AMBIGUOUS, code="read_timeout", message=str(exc))
+    if isinstance(exc, aiohttp.ClientError):  # disconnected, payload cut, reset after sending
+        return SendError(kind=ErrorKind.AMBIGUOUS, code="connection_lost", message=str(exc))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return SendError(kind=ErrorKind.TRANSIENT, code="connect_timeout", message=str(exc))
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -216,6 +235,8 @@ class SmsBackend(BaseSmsBackend):
             )
         self.http_client: PooledHttpClient | None = None
         self.client: Client | None = None
+        self.sender: AsyncSender | None = None
+        self.async_client: Client | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     def open(self) -> bool:
@@ -225,8 +246,15 @@ class SmsBackend(BaseSmsBackend):
             base_url=self.base_url, pool_size=self.concurrency, timeout=self.timeout
         )
         self.client = Client(self.account_sid, self.auth_token, http_client=self.http_client)
+        self.sender = shared_async_sender(
+            base_url=self.base_url, pool_size=self.concurrency, timeout=self.timeout
+        )
+        self.async_client = Client(
+            self.account_sid, self.auth_token, http_client=self.sender.http_client
+        )
         # Build the SDK's lazily created resource objects here, not racing in threads.
         _ = self.client.messages
+        _ = self.async_client.messages
         self._executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="sms-send"
         )
@@ -236,21 +264,38 @@ class SmsBackend(BaseSmsBackend):
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
-        # The pooled HTTP client is the process's, kept for the next backend.
+        # The pooled HTTP clients and the event loop are the process's, kept for the
+        # next backend.
         self.client = None
+        self.async_client = None
+        self.sender = None
 
     def send_messages(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
         if not messages:
             return []
         new_connection = self.open()
         try:
-            assert self._executor is not None
-            if len(messages) == 1:
-                return [self._send(messages[0])]
-            return list(self._executor.map(self._send, messages))
+            assert self.sender is not None
+            slots = asyncio.Semaphore(self.concurrency)  # bound to the loop on first use
+
+            async def send(message: SmsMessage) -> SendResult:
+                async with slots:
+                    return await self._send(message)
+
+            futures = [self.sender.run(send(message)) for message in messages]
+            return [
+                _outcome(future, message) for future, message in zip(futures, messages, strict=True)
+            ]
         finally:
             if new_connection:
                 self.close()
+
+    def pipeline(self, *, window: int) -> SendPipeline:
+        """Each submitted message goes on the event loop at once and is sent as
+        soon as fewer than ``window`` of the pipeline's requests are in flight;
+        results come back as they are answered."""
+        self.open()
+        return _AsyncPipeline(self, window=min(window, self.concurrency))
 
     def _create_kwargs(self, message: SmsMessage) -> dict[str, Any] | None:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
@@ -267,7 +312,7 @@ class SmsBackend(BaseSmsBackend):
         kwargs["status_callback"] = message.status_callback or values.unset
         return kwargs
 
-    def _send(self, message: SmsMessage) -> SendResult:
+    async def _send(self, message: SmsMessage) -> SendResult:
         """Send one message; never raises for a failed send."""
         kwargs = self._create_kwargs(message)
         if kwargs is None:
@@ -279,11 +324,13 @@ class SmsBackend(BaseSmsBackend):
                     message="No sender: set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID.",
                 ),
             )
-        assert self.client is not None and self.http_client is not None
+        assert self.async_client is not None and self.sender is not None
         try:
-            created = self.client.messages.create(**kwargs)
+            created = await self.async_client.messages.create_async(**kwargs)
         except Exception as exc:
-            error = classify_exception(exc, response_headers=self.http_client.last_response_headers)
+            error = classify_exception(
+                exc, response_headers=self.sender.http_client.last_response_headers
+            )
             if error.kind is ErrorKind.AMBIGUOUS and error.code == "unexpected_error":
                 logger.exception("Unexpected error sending SMS %s", message.reference)
             return SendResult.failed(message, error)
@@ -339,6 +386,60 @@ class SmsBackend(BaseSmsBackend):
             and earliest <= record.date_created <= latest
         ]
         return LookupResult(query.reference, provider_ids=tuple(sid for _at, sid in sorted(found)))
+
+
+def _outcome(future: Future[SendResult], message: SmsMessage) -> SendResult:
+    """The future's result; one that could not run (its loop stopped) may have
+    sent: ambiguous."""
+    try:
+        return future.result()
+    except (Exception, CancelledError) as exc:  # every failure becomes a result
+        return SendResult.failed(message, classify_exception(exc))
+
+
+class _AsyncPipeline(SendPipeline):
+    """Messages in flight on the backend's event loop; each result is put on a
+    queue as it is answered, and :meth:`collect` takes them from there."""
+
+    background = True
+
+    def __init__(self, backend: SmsBackend, *, window: int) -> None:
+        super().__init__(backend)
+        self._results: queue.SimpleQueue[SendResult] = queue.SimpleQueue()
+        self._in_flight = 0
+        self._slots = asyncio.Semaphore(window)  # bound to the loop on its first use there
+
+    async def _send(self, message: SmsMessage) -> SendResult:
+        backend = self.backend
+        assert isinstance(backend, SmsBackend)
+        async with self._slots:
+            return await backend._send(message)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def submit(self, messages: Sequence[SmsMessage]) -> None:
+        backend = self.backend
+        assert isinstance(backend, SmsBackend) and backend.sender is not None
+        for message in messages:
+            future = backend.sender.run(self._send(message))
+            future.add_done_callback(
+                lambda done, message=message: self._results.put(_outcome(done, message))
+            )
+            self._in_flight += 1
+
+    def collect(self, at_least: int = 0) -> list[SendResult]:
+        done: list[SendResult] = []
+        for _ in range(min(at_least, self._in_flight)):
+            done.append(self._results.get())
+        while True:
+            try:
+                done.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        self._in_flight -= len(done)
+        return done
 
 
 def _page_error(exc: BaseException) -> SendError | None:

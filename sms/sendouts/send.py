@@ -6,8 +6,11 @@ A claim is a lease: the messages carry who holds them (``claimed_by``) and until
 when (``claimed_until``). The holder renews the lease while it works
 (``sms.sendouts.common.LeaseKeeper``); a holder that died stops renewing, and the sweeper takes
 its messages over and reconciles them with the provider
-(``sms.sendouts.reconcile``). A chunk is claimed in slices no larger than what
-the backend has in flight at once, so that a crash strands at most one slice.
+(``sms.sendouts.reconcile``). A chunk is sent through the backend's pipeline
+(``BaseSmsBackend.pipeline``): a small backlog of claimed messages waits there
+and goes out as answers make room, so that the window of requests in flight
+stays full and yet no more than a window and a quarter are ever claimed and
+unanswered: a crash strands at most that.
 
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -85,6 +88,20 @@ def sendout_run_dispatch(*, sendout_id: int) -> int:
     return len(chunks)
 
 
+def _by_ids(sendout_id: int, message_ids: Sequence[int]) -> QuerySet[OutboundMessage]:
+    """The sendout's messages of these ids, found by the primary key. The sendout
+    is compared as ``sendout_id + 0``, which no index serves: right after the Yes
+    wrote its rows the table has no statistics, and PostgreSQL then chose the
+    (sendout, status) index for ``sendout_id = X AND status IN (...)`` and read
+    every pending message of the sendout for each slice (28 ms at 100,000 instead
+    of 0.05 ms; the send ran at a fifth of the raw SDK's rate)."""
+    return (
+        OutboundMessage.objects.filter(id__in=message_ids)
+        .alias(of_sendout=F("sendout_id") + 0)
+        .filter(of_sendout=sendout_id)
+    )
+
+
 @transaction.atomic
 def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     """Before a claim: a cancelled sendout's pending messages become ``cancelled``
@@ -108,9 +125,7 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
         }
         why = _("Recipients who opted out before sending")
     movable = allowed_previous(changes["status"])
-    candidates = OutboundMessage.objects.filter(
-        sendout_id=sendout_id, id__in=message_ids, status__in=movable
-    )
+    candidates = _by_ids(sendout_id, message_ids).filter(status__in=movable)
     if not cancelled:
         suppressed = SuppressedNumber.objects.filter(
             organisation_id=sendout.organisation_id, number=OuterRef("to")
@@ -141,8 +156,9 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[
     movable = allowed_previous(MessageStatus.SENDING)
     with transaction.atomic():
         claimable = list(
-            OutboundMessage.objects.select_for_update(skip_locked=True)
-            .filter(sendout_id=sendout_id, id__in=message_ids, status__in=movable)
+            _by_ids(sendout_id, message_ids)
+            .select_for_update(skip_locked=True)
+            .filter(status__in=movable)
             .values_list("id", flat=True)
         )
         if not claimable:
@@ -165,10 +181,15 @@ def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[
 def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
     """Send the chunk's pending messages and record each outcome.
 
-    The chunk is claimed and sent in slices no larger than the backend's
-    concurrency (and, with a messages-per-second cap, the cap), each a lease that
-    is renewed while this call works. Answers {message id: delay} for messages to
-    retry later (transient errors).
+    Without barriers: the backend's window (its concurrency, or with a
+    messages-per-second cap the cap) is kept full. Claimed messages wait in the
+    backend's pipeline (``SendPipeline.background``) and go out the moment a
+    request ends, whatever this call is doing (claiming, recording); it claims a
+    window and a quarter at the start and then tops that up as answers come,
+    recording them as they come. So no more than a window and a quarter are ever claimed
+    and unanswered: what a crash can strand. Every claim is a lease, renewed
+    while this call works. Answers {message id: delay} for messages to retry
+    later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
     sms_settings = sendout.organisation.sms_settings
@@ -179,20 +200,38 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
         else None
     )
     retries: dict[int, float] = {}
+    sent: list[SendResult] = []
     holder = new_holder()
     with get_backend() as backend, LeaseKeeper(holder):
-        size = min(cap, backend.concurrency) if cap else backend.concurrency
-        for start in range(0, len(message_ids), size):
-            piece = message_ids[start : start + size]
-            if limit is not None:  # before the claim: the lease starts when sending does
-                limit.take(len(piece))
-            claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
-            if not claimed:
-                continue
-            results = backend.send_messages(_outbox(sendout, sms_settings, claimed))
-            to_retry = record_results(sendout=sendout, claimed=claimed, results=results)
-            retries.update(to_retry)
-            _log_chunk(sendout, results, to_retry)
+        window = min(cap, backend.concurrency) if cap else backend.concurrency
+        pipeline = backend.pipeline(window=window)
+        # A backend sending in the background gets a backlog of a quarter window
+        # beyond the window, topped up as answers come; one that sends as it is
+        # handed the messages gets a whole window at a time.
+        size = max(1, window // 4) if pipeline.background else window
+        backlog = size if pipeline.background else 0
+        in_flight: dict[int, OutboundMessage] = {}
+        position = 0
+        with pipeline:
+            while position < len(message_ids) or pipeline.in_flight:
+                if position < len(message_ids) and pipeline.in_flight <= window:
+                    # Top up to the window and the backlog: a whole one at the start.
+                    piece = message_ids[position : position + window + backlog - pipeline.in_flight]
+                    position += len(piece)
+                    if limit is not None:  # before the claim: the lease starts when sending does
+                        limit.take(len(piece))
+                    claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
+                    in_flight |= {m.pk: m for m in claimed}
+                    pipeline.submit(_outbox(sendout, sms_settings, claimed))
+                    results = pipeline.collect()
+                else:  # the window and the backlog are full, or all is claimed: wait
+                    results = pipeline.collect(size)
+                if results:
+                    answered = [in_flight.pop(int(r.reference)) for r in results]
+                    retries |= record_results(sendout=sendout, claimed=answered, results=results)
+                    sent += results
+    if sent:
+        _log_chunk(sendout, sent, retries)
     sendout_finish_if_done(sendout_id=sendout_id)
     return retries
 

@@ -176,7 +176,7 @@ def test_named_senders_off_offers_only_the_operator(page, login, user, sms_org, 
     sender = dialog.get_by_label("Sender", exact=True)
     dialog.locator("#sms-sender option").first.wait_for(state="attached")
     options = sender.locator("option").all_inner_texts()
-    assert options == ["Operator number (+358401110000)"]
+    assert options == ["Operator number (+358 40 111 0000)"]
 
 
 def test_insufficient_quota_is_refused_clearly_and_sends_nothing(
