@@ -86,7 +86,7 @@ class PhoneFixViewSet(OrganisationScopedMixin, viewsets.GenericViewSet):
     def _contacts(self):
         return Contact.objects.filter(organisation=self.organisation)
 
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+    def retrieve(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=PhoneFixPreviewInput)
@@ -102,7 +102,7 @@ class PhoneFixViewSet(OrganisationScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
-    def undo(self, request: Request, pk: str | None = None) -> Response:
+    def undo(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Put the old numbers back (those nobody has changed since)."""
         restored, kept = numberfix.phone_fix_undo(phone_fix=self.get_object(), user=request.user)
         return Response({"restored": restored, "kept": kept})
