@@ -137,6 +137,9 @@ class Existing:
         return cls(by_email, by_mobile)
 
 
+_NONE = Existing({}, {})
+
+
 def _phone(value: str, country: str) -> tuple[str, str]:
     phone = normalise_phone(value)
     if phone.ok or phone.problem == PhoneProblem.MISSING_NUMBER:
@@ -159,7 +162,18 @@ def check_rows(
     seen_emails: set[str] = set()
     seen_mobiles: set[str] = set()
     width = len(header)
-    for line, values in enumerate(rows, start=2):
+    numbered = enumerate(rows, start=2)
+    while True:
+        try:
+            line, values = next(numbered)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # An unclosed quote runs on to the end of the file, past the field limit.
+            message = _("Row %(line)s cannot be read as CSV: check its quotes.") % {
+                "line": getattr(rows, "line_num", 0) or "?"
+            }
+            raise DomainError("not_csv", message, file=[message]) from exc
         if line - 1 > MAX_ROWS:
             message = _("Import at most %(max)s rows at a time.") % {"max": f"{MAX_ROWS:,}"}
             raise DomainError("too_many_rows", message, file=[message])
@@ -221,6 +235,49 @@ def check_rows(
         yield row
 
 
+def mapping_check(mapping: dict[int, str], header: list[str]) -> None:
+    """A mapping names existing columns, each field once, at least one field."""
+    if not mapping or any(name not in FIELDS for name in mapping.values()):
+        message = _("Map at least one column to a contact field.")
+        raise DomainError("invalid_mapping", message, mapping=[message])
+    if len(set(mapping.values())) != len(mapping):
+        message = _("Map each contact field to one column only.")
+        raise DomainError("invalid_mapping", message, mapping=[message])
+    if any(not 0 <= i < len(header) for i in mapping):
+        message = _("The mapping names a column the file does not have.")
+        raise DomainError("invalid_mapping", message, mapping=[message])
+
+
+def count_rows(data: bytes) -> int:
+    """The rows after the header that hold anything (what the progress counts to)."""
+    header, rows = reader(decode(data))
+    return sum(1 for _row in check_rows(header, rows, mapping={}, country="FI", existing=_NONE))
+
+
+def contacts_check(
+    *,
+    organisation: Organisation,
+    data: bytes,
+    mapping: dict[int, str],
+    country: str,
+    progress: Any = None,
+) -> list[dict[str, Any]]:
+    """Every row with a problem (nothing is written). ``progress(done)`` every ``BATCH``."""
+    header, rows = reader(decode(data))
+    mapping_check(mapping, header)
+    existing = Existing.of(organisation)
+    rejected, done = [], 0
+    for row in check_rows(header, rows, mapping=mapping, country=country, existing=existing):
+        done += 1
+        if row.problems:
+            rejected.append(_rejected(row))
+        if progress and done % BATCH == 0:
+            progress(done)
+    if progress:
+        progress(done)
+    return rejected
+
+
 @dataclass
 class Result:
     created: int = 0
@@ -247,24 +304,16 @@ def contacts_import(
 ) -> Result:
     """Import the rows of a CSV file: one transaction; with ``all_or_none`` nothing is
     written when any row is bad (the result lists them); otherwise the valid rows are.
+    A duplicate that is skipped is listed among the rows not imported, with why.
     ``progress(done)`` is called every ``BATCH`` rows."""
-    if not mapping or any(name not in FIELDS for name in mapping.values()):
-        message = _("Map at least one column to a contact field.")
-        raise DomainError("invalid_mapping", message, mapping=[message])
-    if len(set(mapping.values())) != len(mapping):
-        message = _("Map each contact field to one column only.")
-        raise DomainError("invalid_mapping", message, mapping=[message])
     header, _rows = reader(decode(data))
-    if any(not 0 <= i < len(header) for i in mapping):
-        message = _("The mapping names a column the file does not have.")
-        raise DomainError("invalid_mapping", message, mapping=[message])
+    mapping_check(mapping, header)
     existing = Existing.of(organisation)
     result = Result()
     if all_or_none:
-        header, rows = reader(decode(data))
-        for row in check_rows(header, rows, mapping=mapping, country=country, existing=existing):
-            if row.problems:
-                result.rejected.append(_rejected(row))
+        result.rejected = contacts_check(
+            organisation=organisation, data=data, mapping=mapping, country=country
+        )
         if result.rejected:
             result.imported = False
             return result
@@ -312,6 +361,14 @@ def contacts_import(
                     to_update.append((row.duplicate_of, row.data))
                 else:
                     result.skipped += 1
+                    result.rejected.append(
+                        {
+                            "line": row.line,
+                            "values": row.values,
+                            "problems": [_("Same email or number as an existing contact.")],
+                            "duplicate": True,
+                        }
+                    )
             else:
                 to_create.append(Contact(organisation=organisation, **row.data))
             if len(to_create) + len(to_update) >= BATCH:
