@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from crm.models import Account, Contact, Organisation, PhoneFix
 from imports.models import ContactImport
 from imports.services import contact_import_upload
-from sms.models import Sendout
+from sms.models import MessageTemplate, Sendout
 from targetgroups.models import TargetGroup
 from tests.factories import (
     AccountFactory,
@@ -29,6 +29,7 @@ class World:
     contact: Contact
     target_group: TargetGroup
     sendout: Sendout
+    message_template: MessageTemplate
     phone_fix: PhoneFix
     contact_import: ContactImport
 
@@ -38,6 +39,7 @@ class World:
             ("/api/v1/accounts/", self.account),
             ("/api/v1/contacts/", self.contact),
             ("/api/v1/sms/sendouts/", self.sendout),
+            ("/api/v1/sms/templates/", self.message_template),
             ("/api/v1/target-groups/", self.target_group),
             ("/api/v1/phone-fixes/", self.phone_fix),
             ("/api/v1/contact-imports/", self.contact_import),
@@ -67,6 +69,9 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
     sendout = create_sendout(
         target_group=group, created_by=user, body="Hei {{contact.first_name}}!"
     )
+    template = MessageTemplate.objects.create(
+        organisation=organisation, name=f"{name} template", body="Hei {{contact.first_name}}!"
+    )
     phone_fix = PhoneFix.objects.create(organisation=organisation, country="FI", created_by=user)
     contact_import = contact_import_upload(
         organisation=organisation,
@@ -74,7 +79,9 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
         file_name="contacts.csv",
         data=b"Etunimi;Matkapuhelin\nMatti;040 123 4567\n",
     )
-    return World(organisation, account, contact, group, sendout, phone_fix, contact_import)
+    return World(
+        organisation, account, contact, group, sendout, template, phone_fix, contact_import
+    )
 
 
 # --- Hostile values: what an attacker or a careless client sends ---------------------------
