@@ -4,6 +4,9 @@ from sms import views, webhooks
 
 urlpatterns = [
     path("sendouts/<int:pk>/", views.SendoutDetailView.as_view(), name="sms-sendout-detail"),
+    path(
+        "sendouts/<int:pk>/export.csv", views.SendoutExportView.as_view(), name="sms-sendout-export"
+    ),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="sms-webhook-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="sms-webhook-inbound"),
 ]

@@ -6,9 +6,21 @@ from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
+from sms.api import recipients_csv_response
+from sms.models import Sendout
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
+
+
+class SendoutExportView(OrganisationMixin, DetailView):
+    """The sendout's recipients as a CSV download (the same file as the API's)."""
+
+    def get_queryset(self):
+        return Sendout.objects.filter(organisation=self.organisation)
+
+    def get(self, request, *args, **kwargs):
+        return recipients_csv_response(self.get_object())
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):
