@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "crm",
     "targetgroups",
     "sms",
+    "imports",
 ]
 
 MIDDLEWARE = [

@@ -10,12 +10,16 @@ from rest_framework.routers import DefaultRouter
 
 from config import health, views
 from crm import api as crm_api
+from crm import numberfix_api, numberfix_views
 from crm import views as crm_views
+from imports import api as imports_api
 from sms import views as sms_views
 
 router = DefaultRouter()
 router.register("accounts", crm_api.AccountViewSet, basename="api-account")
 router.register("contacts", crm_api.ContactViewSet, basename="api-contact")
+router.register("phone-fixes", numberfix_api.PhoneFixViewSet, basename="api-phonefix")
+router.register("contact-imports", imports_api.ContactImportViewSet, basename="api-contact-import")
 
 # Under /api/, a path that matches no route and a request Django refuses answer JSON too.
 handler400 = views.bad_request
@@ -31,6 +35,18 @@ urlpatterns = [
     path("accounts/<int:pk>/", crm_views.AccountDetailView.as_view(), name="account-detail"),
     path("contacts/", crm_views.ContactListView.as_view(), name="contact-list"),
     path("contacts/<int:pk>/", crm_views.ContactDetailView.as_view(), name="contact-detail"),
+    path("contacts/import/", include("imports.urls")),
+    path("contacts/fix-numbers/", numberfix_views.PhoneFixView.as_view(), name="phone-fix"),
+    path(
+        "contacts/fix-numbers/<int:pk>/",
+        numberfix_views.PhoneFixDetailView.as_view(),
+        name="phone-fix-detail",
+    ),
+    path(
+        "contacts/fix-numbers/<int:pk>/undo/",
+        numberfix_views.PhoneFixUndoView.as_view(),
+        name="phone-fix-undo",
+    ),
     path(
         "contacts/<int:pk>/sms-opt-out/",
         # The SMS app's switch: the contact's flag and the suppression list.

@@ -276,3 +276,57 @@ class Contact(models.Model):
             phone = normalise_phone(getattr(self, name))
             setattr(self, f"{name}_e164", phone.e164)
             setattr(self, f"{name}_problem", str(phone.problem))
+
+
+class PhoneFix(models.Model):
+    """The undo record of one "Fix numbers without a country code": who applied it,
+    for which default country, and when it was undone (if it was). Its changes are
+    ``ContactChange`` rows, each keeping the old value."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="phone_fixes"
+    )
+    country = models.CharField(_("default country"), max_length=2)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone number fix")
+        verbose_name_plural = _("phone number fixes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ContactChangeReason(models.TextChoices):
+    PHONE_FIX = "phone_fix", _("Number fixed to carry its country code")
+    PHONE_FIX_UNDONE = "phone_fix_undone", _("Number fix undone")
+
+
+class ContactChange(models.Model):
+    """One entry of a contact's history: a field's value before and after a change."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(_("field"), max_length=50)
+    old_value = models.CharField(_("old value"), max_length=200, blank=True)
+    new_value = models.CharField(_("new value"), max_length=200, blank=True)
+    reason = models.CharField(_("reason"), max_length=30, choices=ContactChangeReason.choices)
+    phone_fix = models.ForeignKey(
+        PhoneFix, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact change")
+        verbose_name_plural = _("contact changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value} → {self.new_value}"

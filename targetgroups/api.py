@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm import numberfix_api
 from crm.api import OrganisationScopedMixin
 from crm.serializers import ContactSerializer
 from targetgroups import selectors, services
@@ -23,11 +24,17 @@ from targetgroups.serializers import (
 
 
 def _with_int_indexes(errors: Any) -> Any:
-    """DRF turns every leaf of an error into a string; a condition's ``index`` stays
-    an integer, so that clients can point at the row."""
+    """DRF turns every leaf of an error into a string; a condition's ``index`` and
+    ``path`` stay integers, so that clients can point at the row."""
     if isinstance(errors, dict):
         return {
-            key: (int(value) if key == "index" else _with_int_indexes(value))
+            key: (
+                int(value)
+                if key == "index"
+                else [int(i) for i in value]
+                if key == "path"
+                else _with_int_indexes(value)
+            )
             for key, value in errors.items()
         }
     if isinstance(errors, list):
@@ -118,7 +125,6 @@ class TargetGroupViewSet(
         count = (
             selectors.contacts_matching(
                 organisation=self.organisation,
-                match=data["match"],
                 conditions=data["conditions"],
                 included=included or [],
                 excluded=excluded or [],
@@ -163,3 +169,21 @@ class TargetGroupViewSet(
     def reset(self, request: Request, pk: str | None = None) -> Response:
         """Drop contacts from both hand-picked lists: the conditions decide again."""
         return self._hand_pick(request, services.target_group_reset_contacts)
+
+    @extend_schema(request=numberfix_api.PhoneFixPreviewInput)
+    @action(detail=True, methods=["post"], url_path="phone-fixes/preview")
+    def phone_fixes_preview(self, request: Request, pk: str | None = None) -> Response:
+        """Numbers without a country code among the group's members: what fixing would
+        change, and which stay invalid and why."""
+        members = selectors.target_group_members(target_group=self.get_object())
+        return numberfix_api.preview_response(members, request.data)
+
+    @extend_schema(
+        request=numberfix_api.PhoneFixApplyInput,
+        responses={201: numberfix_api.PhoneFixSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="phone-fixes")
+    def phone_fixes(self, request: Request, pk: str | None = None) -> Response:
+        """Apply confirmed fixes to the group's members (undo: /phone-fixes/{id}/undo/)."""
+        members = selectors.target_group_members(target_group=self.get_object())
+        return numberfix_api.apply_response(self.organisation, members, request.data, request.user)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,8 @@ from core.parsers import text_error
 from crm.models import Language
 
 MAX_CONDITIONS = 50
+# Groups nest at most this deep, the top group counting as the first level.
+MAX_DEPTH = 3
 MAX_IN_VALUES = 1000
 MAX_TEXT_LENGTH = 200
 MAX_DAYS = 36_500
@@ -193,8 +196,11 @@ def operator_labels_json() -> dict[str, str]:
 
 
 class ConditionsInvalid(Exception):
-    """``errors`` is ``[{"index": i, "errors": {"field"|"operator"|"value": [...]}}]``,
-    or a list of messages when the conditions are not a list at all."""
+    """``errors`` is ``[{"index": i, "path": [i, j, ...], "errors": {"field"|"operator"|
+    "value"|"match"|"items"|"non_field_errors": [...]}}]``: ``path`` names the item by
+    its index in each group from the top, ``index`` is its top-level index (so flat
+    lists are reported as before); or a list of messages when the conditions are
+    neither a list nor a group at all."""
 
     def __init__(self, errors: list) -> None:
         super().__init__(errors)
@@ -301,21 +307,106 @@ def _condition_errors(raw: Any) -> tuple[dict[str, list[str]], dict[str, Any] | 
     return {}, {"field": f.key, "operator": str(op), "value": stored}
 
 
-def validate_conditions(raw: Any) -> list[dict[str, Any]]:
-    """Check conditions against the catalogue; answer them normalised, or raise
-    ``ConditionsInvalid`` naming every bad condition by its index."""
-    if not isinstance(raw, list):
-        raise ConditionsInvalid([_("Send a list of conditions.")])
-    if len(raw) > MAX_CONDITIONS:
-        raise ConditionsInvalid([_("Use at most %(max)s conditions.") % {"max": MAX_CONDITIONS}])
+def empty_conditions() -> dict[str, Any]:
+    """A group of no conditions (matches no one): the model's default."""
+    return {"match": str(Match.ALL), "items": []}
+
+
+def is_group(raw: Any) -> bool:
+    """True for something meant as a group (an object with ``items`` or ``match``)."""
+    return isinstance(raw, dict) and ("items" in raw or "match" in raw)
+
+
+def _group_errors(
+    raw: Any, path: list[int], depth: int, counter: list[int], errors: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Check one group, appending errors (by path) to ``errors``; the group normalised,
+    or ``None`` when anything in it is bad."""
+
+    def fail(key: str, message: str) -> None:
+        where: dict[str, Any] = {"index": path[0], "path": path} if path else {"path": path}
+        errors.append({**where, "errors": {key: [message]}})
+
+    unknown = set(raw) - {"match", "items"}
+    if unknown:
+        fail("non_field_errors", _("Unknown keys: %s.") % ", ".join(sorted(map(str, unknown))))
+        return None
+    match = raw.get("match", str(Match.ALL))
+    ok = True
+    if match not in (Match.ALL, Match.ANY):
+        fail("match", _("Match is “all” or “any”."))
+        ok = False
+    items = raw.get("items")
+    if not isinstance(items, list):
+        fail("items", _("Send a list of conditions and groups."))
+        return None
+    if path and not items:
+        fail("items", _("A group needs at least one condition."))
+        return None
     cleaned: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(items):
+        counter[0] += 1
+        if counter[0] > MAX_CONDITIONS:
+            raise ConditionsInvalid(
+                [_("Use at most %(max)s conditions and groups.") % {"max": MAX_CONDITIONS}]
+            )
+        item_path = [*path, index]
+        if is_group(item):
+            if depth >= MAX_DEPTH:
+                errors.append(
+                    {
+                        "index": item_path[0],
+                        "path": item_path,
+                        "errors": {
+                            "non_field_errors": [
+                                _("Groups nest at most %(max)s levels deep.") % {"max": MAX_DEPTH}
+                            ]
+                        },
+                    }
+                )
+                ok = False
+                continue
+            group = _group_errors(item, item_path, depth + 1, counter, errors)
+            if group is None:
+                ok = False
+            else:
+                cleaned.append(group)
+            continue
         item_errors, condition = _condition_errors(item)
         if item_errors:
-            errors.append({"index": index, "errors": item_errors})
+            errors.append({"index": item_path[0], "path": item_path, "errors": item_errors})
+            ok = False
         else:
             cleaned.append(condition)  # type: ignore[arg-type]
-    if errors:
+    return {"match": str(match), "items": cleaned} if ok else None
+
+
+def validate_conditions(raw: Any, *, match: str = Match.ALL) -> dict[str, Any]:
+    """Check conditions against the catalogue; answer them as a tree, normalised, or
+    raise ``ConditionsInvalid`` naming every bad item by its path (and top-level index).
+
+    The tree is a group ``{"match": "all"|"any", "items": [...]}`` whose items are
+    conditions ``{"field", "operator", "value"}`` or groups, at most ``MAX_DEPTH``
+    groups deep (the top one counting), at most ``MAX_CONDITIONS`` items in all; a
+    group below the top holds at least one item. The flat form of before, a list of
+    conditions, is still accepted: it is the top group's items, joined by ``match``."""
+    if isinstance(raw, list):
+        if match not in (Match.ALL, Match.ANY):
+            raise ConditionsInvalid([_("Match is “all” or “any”.")])
+        raw = {"match": str(match), "items": raw}
+    if not is_group(raw):
+        raise ConditionsInvalid([_("Send a list of conditions or a group of them.")])
+    errors: list[dict[str, Any]] = []
+    tree = _group_errors(raw, [], 1, [0], errors)
+    if errors or tree is None:
         raise ConditionsInvalid(errors)
-    return cleaned
+    return tree
+
+
+def iter_conditions(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every condition of a validated tree, depth first."""
+    for item in tree["items"]:
+        if "items" in item:
+            yield from iter_conditions(item)
+        else:
+            yield item

@@ -6,16 +6,19 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Contact, Organisation
-from targetgroups.fields import ConditionsInvalid, Match, validate_conditions
+from targetgroups.fields import ConditionsInvalid, Match, empty_conditions, validate_conditions
 
 
 class TargetGroup(models.Model):
     """A segment of one organisation's contacts.
 
-    Members = (contacts matching ``conditions`` under ``match``) + included - excluded.
-    ``conditions`` is a list of ``{"field", "operator", "value"}`` checked against the
-    field catalogue (``targetgroups.fields``). A group without conditions matches no
-    one, so that a new group never silently means "everybody".
+    Members = (contacts matching ``conditions``) + included - excluded. ``conditions``
+    is a tree ``{"match": "all"|"any", "items": [...]}`` of conditions ``{"field",
+    "operator", "value"}`` and nested groups, checked against the field catalogue
+    (``targetgroups.validate_conditions``); ``match`` is the top group's match, kept
+    beside it (the services keep the two the same). A group without conditions matches
+    no one, so that a new group never silently means "everybody". A flat list stored
+    around the services is read as the top group's items under ``match``.
     """
 
     organisation = models.ForeignKey(
@@ -29,7 +32,7 @@ class TargetGroup(models.Model):
         choices=[(Match.ALL, _("all conditions")), (Match.ANY, _("any condition"))],
         default=Match.ALL,
     )
-    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    conditions = models.JSONField(_("conditions"), default=empty_conditions, blank=True)
     included_contacts = models.ManyToManyField(
         Contact,
         blank=True,
@@ -70,6 +73,7 @@ class TargetGroup(models.Model):
 
     def clean(self) -> None:
         try:
-            self.conditions = validate_conditions(self.conditions)
+            self.conditions = validate_conditions(self.conditions, match=self.match)
         except ConditionsInvalid as exc:
             raise ValidationError({"conditions": str(exc.errors)}) from exc
+        self.match = self.conditions["match"]

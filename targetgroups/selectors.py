@@ -14,8 +14,11 @@ Semantics (the same on PostgreSQL and SQLite, and in the plain-Python oracle of
   the start of D; ``after D`` and ``gt D`` = from the start of the day after D;
   ``gte D`` from the start of D; ``lte D`` up to the end of D; ``equals D`` = on D;
   ``within_last_days N`` = from the start of the day N days before today (0 = today).
-- ``match`` "all" with no conditions matches no one (as does "any"): only included
-  contacts are members of a group without conditions.
+- Conditions are a tree of groups, each joining its items by "all" (AND) or "any"
+  (OR); the whole tree is one ``Q``, so members are still one SQL query.
+- The top group with no items matches no one (under "all" as under "any"): only
+  included contacts are members of a group without conditions. Groups below the
+  top are never empty (``validate_conditions`` refuses them).
 """
 
 import datetime
@@ -174,25 +177,37 @@ def condition_q(condition: dict[str, Any]) -> Q:
     return _boolean(f, op)
 
 
-def conditions_q(*, match: str, conditions: list[dict[str, Any]]) -> Q:
-    """The ``Q`` (over ``Contact``) of validated conditions joined by ``match``.
-
-    No conditions match no one. Callers validate with
-    ``targetgroups.fields.validate_conditions`` first.
-    """
-    if not conditions:
+def _group_q(group: dict[str, Any]) -> Q:
+    if not group["items"]:
         return NOTHING
     q = Q()
-    for condition in conditions:
-        part = condition_q(condition)
-        q = (q | part) if match == Match.ANY and q else (q & part)
+    for item in group["items"]:
+        part = _group_q(item) if "items" in item else condition_q(item)
+        q = (q | part) if group["match"] == Match.ANY and q else (q & part)
     return q
+
+
+def as_tree(*, match: str = Match.ALL, conditions: Any) -> dict[str, Any]:
+    """Validated conditions as a tree: a flat list becomes the top group's items under
+    ``match``; a tree is answered as it is."""
+    if isinstance(conditions, list):
+        return {"match": str(match), "items": conditions}
+    return conditions
+
+
+def conditions_q(*, match: str = Match.ALL, conditions: Any) -> Q:
+    """The ``Q`` (over ``Contact``) of validated conditions: a tree of groups, each
+    joining its items by its ``match`` (AND for "all", OR for "any"), or a flat list
+    joined by ``match``. No conditions match no one. Callers validate with
+    ``targetgroups.fields.validate_conditions`` first (which refuses empty groups
+    below the top)."""
+    return _group_q(as_tree(match=match, conditions=conditions))
 
 
 def members_q(
     *,
-    match: str,
-    conditions: list[dict[str, Any]],
+    conditions: Any,
+    match: str = Match.ALL,
     included: Iterable[int] | QuerySet = (),
     excluded: Iterable[int] | QuerySet = (),
 ) -> Q:
@@ -214,8 +229,8 @@ def members_q(
 def contacts_matching(
     *,
     organisation: Organisation,
-    match: str,
-    conditions: list[dict[str, Any]],
+    conditions: Any,
+    match: str = Match.ALL,
     included: Iterable[int] | QuerySet = (),
     excluded: Iterable[int] | QuerySet = (),
 ) -> QuerySet[Contact]:
@@ -238,14 +253,23 @@ def _hand_picked(target_group: TargetGroup) -> tuple[QuerySet, QuerySet]:
     )
 
 
-def _stored_conditions(target_group: TargetGroup) -> list[dict[str, Any]] | None:
-    """The group's stored conditions as ``validate_conditions`` answers them, or ``None``
+def _stored_conditions(target_group: TargetGroup) -> dict[str, Any] | None:
+    """The group's stored conditions as ``validate_conditions`` answers them (a tree; a
+    flat list stored around the services is read under the group's ``match``), or ``None``
     when they no longer pass it (a field or operator since removed, a date out of
     range stored before the range was checked, data written around the services)."""
     try:
-        return validate_conditions(target_group.conditions)
+        return validate_conditions(target_group.conditions, match=target_group.match)
     except ConditionsInvalid:
         return None
+
+
+def target_group_conditions(*, target_group: TargetGroup) -> Any:
+    """The group's conditions as the API answers them: the tree (a flat list stored
+    around the services is answered as one); stored conditions that are no longer
+    valid are answered as they are stored, so that someone can see and fix them."""
+    conditions = _stored_conditions(target_group)
+    return target_group.conditions if conditions is None else conditions
 
 
 def target_group_needs_attention(*, target_group: TargetGroup) -> bool:
@@ -265,7 +289,6 @@ def target_group_members(*, target_group: TargetGroup) -> QuerySet[Contact]:
     included, excluded = _hand_picked(target_group)
     return contacts_matching(
         organisation=target_group.organisation,
-        match=target_group.match,
         conditions=conditions,
         included=included,
         excluded=excluded,
@@ -299,9 +322,7 @@ def target_group_member_counts(
             counts[group.pk] = None
             continue
         included, excluded = _hand_picked(group)
-        q = members_q(
-            match=group.match, conditions=conditions, included=included, excluded=excluded
-        )
+        q = members_q(conditions=conditions, included=included, excluded=excluded)
         aggregates[f"group_{group.pk}"] = Count("pk", filter=q)
     if aggregates:
         row = Contact.objects.filter(organisation=organisation).aggregate(**aggregates)

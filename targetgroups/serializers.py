@@ -22,18 +22,47 @@ class ConditionSerializer(serializers.Serializer):
     value = serializers.JSONField(required=False, allow_null=True)
 
 
-@extend_schema_field(ConditionSerializer(many=True))
-class ConditionsField(serializers.Field):
-    """A list of conditions; a bad one is reported as ``{"index": i, "errors": {...}}``."""
+class ConditionGroupSerializer(serializers.Serializer):
+    """For the schema only: a group of conditions and groups, up to three levels deep."""
 
-    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+    match = serializers.ChoiceField(choices=[m.value for m in Match])
+    items = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="Conditions {field, operator, value} and groups {match, items}.",
+    )
+
+
+@extend_schema_field(ConditionGroupSerializer)
+class ConditionsField(serializers.Field):
+    """A tree of conditions, or the flat list of before; a bad item is reported as
+    ``{"index": i, "path": [i, ...], "errors": {...}}``. Answers a tree when given one
+    and the checked list when given a list (the serializer puts it under ``match``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
         try:
-            return validate_conditions(data)
+            tree = validate_conditions(data)
         except ConditionsInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
+        return tree["items"] if isinstance(data, list) else tree
 
-    def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def to_representation(self, value: Any) -> Any:
         return value
+
+
+def conditions_with_match(attrs: dict[str, Any], *, current_match: str = Match.ALL) -> None:
+    """Put a flat list of conditions under ``match`` (the one sent, else the group's),
+    and make ``match`` the tree's; a tree and a ``match`` that differ are a 400."""
+    conditions = attrs.get("conditions")
+    if conditions is None:
+        return
+    if isinstance(conditions, list):
+        match = attrs.get("match", current_match)
+        attrs["conditions"] = {"match": str(match), "items": conditions}
+    elif "match" in attrs and attrs["match"] != conditions["match"]:
+        raise serializers.ValidationError(
+            {"match": [_("Match differs from the match of the conditions: send one of them.")]}
+        )
+    attrs["match"] = attrs["conditions"]["match"]
 
 
 def _ids_field() -> serializers.ListField:
@@ -78,6 +107,12 @@ class TargetGroupSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(_("Enter a name."))
         return value.strip()
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        conditions_with_match(
+            attrs, current_match=self.instance.match if self.instance else Match.ALL
+        )
+        return attrs
+
     def get_member_count(self, obj: TargetGroup) -> int | None:
         """``None`` when the group's stored conditions cannot be counted (it needs attention)."""
         counts = self.context.get("member_counts")
@@ -102,7 +137,7 @@ class TargetGroupSerializer(serializers.ModelSerializer):
             "name": instance.name,
             "description": instance.description,
             "match": instance.match,
-            "conditions": instance.conditions,
+            "conditions": selectors.target_group_conditions(target_group=instance),
             "included_contacts": included,
             "excluded_contacts": excluded,
             "member_count": (count := self.get_member_count(instance)),
@@ -116,10 +151,14 @@ class TargetGroupSerializer(serializers.ModelSerializer):
 class CountInputSerializer(serializers.Serializer):
     """Unsaved conditions (and hand-picked contacts) whose members to count."""
 
-    match = serializers.ChoiceField(choices=[m.value for m in Match], default=Match.ALL)
+    match = serializers.ChoiceField(choices=[m.value for m in Match], required=False)
     conditions = ConditionsField()
     included_contacts = _ids_field()
     excluded_contacts = _ids_field()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        conditions_with_match(attrs)
+        return attrs
 
 
 class CountSerializer(serializers.Serializer):

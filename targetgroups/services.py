@@ -13,9 +13,9 @@ from targetgroups.fields import ConditionsInvalid, Match, validate_conditions
 from targetgroups.models import TargetGroup
 
 
-def _clean_conditions(conditions: Any) -> list[dict[str, Any]]:
+def _clean_conditions(conditions: Any, match: Any = Match.ALL) -> dict[str, Any]:
     try:
-        return validate_conditions(conditions)
+        return validate_conditions(conditions, match=match)
     except ConditionsInvalid as exc:
         raise DomainError(
             "invalid_conditions", _("Some conditions are not valid."), conditions=exc.errors
@@ -78,17 +78,18 @@ def target_group_create(
     created_by: Any = None,
     description: str = "",
     match: str = Match.ALL,
-    conditions: list[dict[str, Any]] | None = None,
+    conditions: Any = None,
     included_contacts: Iterable[int] = (),
     excluded_contacts: Iterable[int] = (),
 ) -> TargetGroup:
-    """Create a group. Its conditions are valid against the catalogue and its hand-picked
-    contacts belong to its organisation, or nothing is saved (DomainError)."""
+    """Create a group. Its conditions (a tree, or a flat list joined by ``match``) are
+    valid against the catalogue and its hand-picked contacts belong to its
+    organisation, or nothing is saved (DomainError). A tree's match is the group's."""
     if not name.strip():
         raise DomainError("name_required", _("Enter a name."))
     if match not in (Match.ALL, Match.ANY):
         raise DomainError("invalid_match", _("Match is “all” or “any”."))
-    cleaned = _clean_conditions(conditions or [])
+    cleaned = _clean_conditions(conditions or [], match)
     inc, exc = hand_picked_contacts_check(
         organisation=organisation, included=included_contacts, excluded=excluded_contacts
     )
@@ -96,7 +97,7 @@ def target_group_create(
         organisation=organisation,
         name=name.strip(),
         description=description,
-        match=match,
+        match=cleaned["match"],
         conditions=cleaned,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
@@ -108,7 +109,9 @@ def target_group_create(
 @transaction.atomic
 def target_group_update(*, target_group: TargetGroup, data: Mapping[str, Any]) -> TargetGroup:
     """Change some of name, description, match, conditions, included_contacts,
-    excluded_contacts (lists of contact ids replace the current ones). All or nothing."""
+    excluded_contacts (lists of contact ids replace the current ones). All or nothing.
+    ``match`` is the top group's: a flat list of conditions is put under it, a tree
+    brings its own, a match alone changes the stored tree's."""
     data = dict(data)
     if "name" in data:
         if not str(data["name"]).strip():
@@ -117,7 +120,18 @@ def target_group_update(*, target_group: TargetGroup, data: Mapping[str, Any]) -
     if "match" in data and data["match"] not in (Match.ALL, Match.ANY):
         raise DomainError("invalid_match", _("Match is “all” or “any”."))
     if "conditions" in data:
-        data["conditions"] = _clean_conditions(data["conditions"])
+        data["conditions"] = _clean_conditions(
+            data["conditions"], data.get("match", target_group.match)
+        )
+        data["match"] = data["conditions"]["match"]
+    elif "match" in data:
+        # The top group's match changes with the group's; a stored tree that needs
+        # attention keeps its items as they are, to be fixed.
+        stored = target_group.conditions
+        if isinstance(stored, list):
+            stored = {"match": data["match"], "items": stored}
+        if isinstance(stored, dict):
+            data["conditions"] = {**stored, "match": data["match"]}
     included = data.pop("included_contacts", None)
     excluded = data.pop("excluded_contacts", None)
     # An id moved from one list to the other in one request is checked against the

@@ -17,5 +17,10 @@ urlpatterns = [
         )
         for action in ("include", "exclude", "reset")
     ],
+    path(
+        "<int:pk>/fix-numbers/",
+        views.TargetGroupPhoneFixView.as_view(),
+        name="targetgroup-phone-fix",
+    ),
     path("<int:pk>/delete/", views.TargetGroupDeleteView.as_view(), name="targetgroup-delete"),
 ]

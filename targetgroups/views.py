@@ -15,6 +15,7 @@ from django.views.generic import FormView, ListView, TemplateView
 
 from core.errors import DomainError
 from crm import selectors as crm_selectors
+from crm.numberfix_views import PhoneFixView
 from crm.views import OrganisationMixin
 from targetgroups import selectors, services
 from targetgroups.fields import catalogue_json, operator_labels_json
@@ -115,7 +116,7 @@ class TargetGroupDetailView(_GroupMixin, TemplateView):
                 "name": group.name,
                 "description": group.description,
                 "match": group.match,
-                "conditions": group.conditions,
+                "conditions": selectors.target_group_conditions(target_group=group),
                 "included_contacts": included,
                 "excluded_contacts": excluded,
                 "api_url": reverse("api-targetgroup-detail", args=[group.pk]),
@@ -220,3 +221,21 @@ class TargetGroupDeleteView(_GroupMixin, TemplateView):
         services.target_group_delete(target_group=group)
         messages.success(request, _("Target group “%(name)s” deleted.") % {"name": group.name})
         return redirect("targetgroup-list")
+
+
+class TargetGroupPhoneFixView(PhoneFixView):
+    """ "Fix numbers without a country code" among a group's members."""
+
+    def get_group(self) -> TargetGroup:
+        return get_object_or_404(
+            selectors.target_group_list(organisation=self.organisation), pk=self.kwargs["pk"]
+        )
+
+    def get_contacts(self):
+        return selectors.target_group_members(target_group=self.get_group())
+
+    def back_url(self) -> str:
+        return reverse("targetgroup-detail", args=[self.kwargs["pk"]])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {"target_group": self.get_group()}

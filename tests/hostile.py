@@ -6,7 +6,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crm.models import Account, Contact, Organisation
+from crm.models import Account, Contact, Organisation, PhoneFix
+from imports.models import ContactImport
+from imports.services import contact_import_upload
 from sms.models import MessageTemplate, Sendout
 from targetgroups.models import TargetGroup
 from tests.factories import (
@@ -28,6 +30,8 @@ class World:
     target_group: TargetGroup
     sendout: Sendout
     message_template: MessageTemplate
+    phone_fix: PhoneFix
+    contact_import: ContactImport
 
     def object_for(self, path: str) -> Any:
         """The object of the kind an API path acts on (``/api/v1/contacts/{id}/`` ...)."""
@@ -37,6 +41,8 @@ class World:
             ("/api/v1/sms/sendouts/", self.sendout),
             ("/api/v1/sms/templates/", self.message_template),
             ("/api/v1/target-groups/", self.target_group),
+            ("/api/v1/phone-fixes/", self.phone_fix),
+            ("/api/v1/contact-imports/", self.contact_import),
         ):
             if path.startswith(prefix):
                 return obj
@@ -45,7 +51,8 @@ class World:
 
 def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") -> World:
     """An account, a contact at it, a target group holding the contact and a sendout
-    of that group, with SMS active and some quota."""
+    of that group, with SMS active and some quota; a number fix and an uploaded CSV
+    import."""
     SmsSettingsFactory(organisation=organisation, quota=1_000)
     account = AccountFactory(organisation=organisation, name=name, city="Helsinki")
     contact = ContactFactory(
@@ -65,7 +72,16 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
     template = MessageTemplate.objects.create(
         organisation=organisation, name=f"{name} template", body="Hei {{contact.first_name}}!"
     )
-    return World(organisation, account, contact, group, sendout, template)
+    phone_fix = PhoneFix.objects.create(organisation=organisation, country="FI", created_by=user)
+    contact_import = contact_import_upload(
+        organisation=organisation,
+        user=user,
+        file_name="contacts.csv",
+        data=b"Etunimi;Matkapuhelin\nMatti;040 123 4567\n",
+    )
+    return World(
+        organisation, account, contact, group, sendout, template, phone_fix, contact_import
+    )
 
 
 # --- Hostile values: what an attacker or a careless client sends ---------------------------

@@ -30,6 +30,7 @@ SOURCES = (
     "config",
     "core",
     "crm",
+    "imports",
     "sms",
     "targetgroups",
     "templates",

@@ -35,7 +35,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of our apps (and the users), to prove that a refused request wrote nothing."""
     models = [
         model
-        for label in ("crm", "targetgroups", "sms", "auth")
+        for label in ("crm", "targetgroups", "sms", "imports", "auth")
         for model in apps.get_app_config(label).get_models()
     ]
     state = {}
@@ -133,6 +133,14 @@ def _reschedule(world: World) -> dict:
     return {"send_at": (tomorrow + timedelta(hours=1)).isoformat()}
 
 
+def fix_of(world: World) -> dict[str, Any]:
+    """A number fix to confirm: the world's contact given a number without its code."""
+    contact = Contact.objects.get(pk=world.contact.pk)
+    contact.mobile_phone = "040 123 4567"
+    contact.save()  # the stored number problem follows
+    return {"contact": world.contact.pk, "field": "mobile_phone"}
+
+
 # A valid request for each writing operation, given one organisation's objects.
 VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/accounts/"): lambda w: {"name": "Uusi Oy"},
@@ -163,6 +171,14 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
         "legal_basis": "business_role"
     },
     ("POST", "/api/v1/target-groups/{id}/sms/sendouts/"): lambda w: {"body": "Hei"},
+    ("POST", "/api/v1/phone-fixes/"): lambda w: {"fixes": [fix_of(w)]},
+    ("POST", "/api/v1/phone-fixes/preview/"): lambda w: {"country": "FI"},
+    ("POST", "/api/v1/phone-fixes/{id}/undo/"): lambda w: None,
+    ("POST", "/api/v1/target-groups/{id}/phone-fixes/"): lambda w: {"fixes": [fix_of(w)]},
+    ("POST", "/api/v1/target-groups/{id}/phone-fixes/preview/"): lambda w: {},
+    ("POST", "/api/v1/contact-imports/"): lambda w: {"text": "Etunimi\nLiisa\n"},
+    ("POST", "/api/v1/contact-imports/{id}/preview/"): lambda w: {"country": "FI"},
+    ("POST", "/api/v1/contact-imports/{id}/start/"): lambda w: {"mapping": {"0": "first_name"}},
 }
 
 
@@ -223,11 +239,11 @@ def test_token_write_needs_no_csrf_token(org, user, method, path) -> None:
 
 # --- Hostile JSON bodies: deep nesting, NUL characters, lone surrogates ----------------
 
-# The writes that read a body (not DELETE, not cancel).
+# The writes that read a body (not DELETE, not cancel, not undo).
 BODY_WRITES = sorted(
     (method, path)
     for method, path in VALID_WRITES
-    if method != "DELETE" and not path.endswith("/cancel/")
+    if method != "DELETE" and not path.endswith(("/cancel/", "/undo/"))
 )
 
 
@@ -324,6 +340,19 @@ ROUTE_OBJECTS = {
     "api-sendout-report": "sendout",
     "api-sendout-export": "sendout",
     "api-sms-template-detail": "message_template",
+    "phone-fix-detail": "phone_fix",
+    "phone-fix-undo": "phone_fix",
+    "targetgroup-phone-fix": "target_group",
+    "api-phonefix-detail": "phone_fix",
+    "api-phonefix-undo": "phone_fix",
+    "api-targetgroup-phone-fixes": "target_group",
+    "api-targetgroup-phone-fixes-preview": "target_group",
+    "contact-import-detail": "contact_import",
+    "contact-import-rejected": "contact_import",
+    "api-contact-import-detail": "contact_import",
+    "api-contact-import-preview": "contact_import",
+    "api-contact-import-start": "contact_import",
+    "api-contact-import-not-imported": "contact_import",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
 # routes name the object `object_id`.

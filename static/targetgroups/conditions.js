@@ -3,6 +3,13 @@
 // GET /api/v1/target-groups/fields/); saves through the API with the CSRF token.
 // Strings come from Django's JavaScript catalog (gettext), labels from the page.
 //
+// Conditions are a tree: the top group (its all/any is the radio pair above the
+// rows) holds conditions and groups; a group holds conditions and groups, up to
+// MAX_DEPTH levels deep counting the top one. Each item is an <li> in an <ol>: a
+// condition is li.condition-row, a group li.condition-group with its own <ol>. Items
+// are named by their place ("2.1" = the first item of the second), in labels and in
+// the API's errors (their "path").
+//
 // Unsaved edits: the form carries data-unsaved while the rows differ from what was
 // saved; leaving the page then asks first. Other scripts (the SMS modal) read that
 // attribute, may ask for a save with form.requestSubmit(), and hear the answer as
@@ -26,7 +33,15 @@
     condition: gettext("Condition"),
     listHint: gettext("Separate values with commas"),
     days: gettext("days"),
+    group: gettext("Group"),
+    removeGroup: gettext("Remove group"),
+    addCondition: gettext("Add condition"),
+    addGroup: gettext("Add group"),
+    groupMatch: gettext("Contacts in this group must match"),
+    all: gettext("all conditions"),
+    any: gettext("any condition"),
   };
+  const MAX_DEPTH = 3;
   const byKey = Object.fromEntries(catalogue.map((f) => [f.field, f]));
   const VALUELESS = new Set(["is_empty", "is_not_empty", "is_true", "is_false"]);
 
@@ -113,16 +128,42 @@
     return raw;
   }
 
-  function numberRows() {
-    Array.from(rows.children).forEach((row, i) => {
-      const n = i + 1;
-      row.querySelectorAll("label").forEach((label) => {
+  // The <ol> of a group's items (the top group's is #condition-rows).
+  const itemsOf = (group) => (group === rows ? rows : group.querySelector(":scope>fieldset>ol"));
+  const isGroup = (li) => li.classList.contains("condition-group");
+
+  function numberRows(list, prefix) {
+    list = list || rows;
+    Array.from(list.children).forEach((row, i) => {
+      const n = (prefix ? prefix + "." : "") + (i + 1);
+      row.dataset.place = n;
+      if (isGroup(row)) {
+        const legend = row.querySelector(":scope>fieldset>legend");
+        legend.textContent = t.group + " " + n;
+        row.querySelectorAll(":scope>fieldset>.group-match>label[data-kind]").forEach((label) => {
+          label.lastChild.textContent = " " + t[label.dataset.kind];
+        });
+        row.querySelectorAll(":scope>fieldset>.group-buttons>button").forEach((b) => {
+          b.setAttribute("aria-label", t[b.dataset.kind] + ": " + t.group + " " + n);
+        });
+        numberRows(itemsOf(row), n);
+        return;
+      }
+      row.querySelectorAll(":scope>.cell>label").forEach((label) => {
         label.textContent = t[label.dataset.kind] + " " + n;
       });
-      const remove = row.querySelector("[data-role=remove]");
+      const remove = row.querySelector(":scope>[data-role=remove]");
       if (remove) remove.setAttribute("aria-label", t.remove + ": " + t.condition + " " + n);
     });
-    noConditions.hidden = rows.children.length > 0;
+    if (list === rows) noConditions.hidden = rows.children.length > 0;
+  }
+
+  function depthOf(list) {
+    let depth = 1;
+    for (let node = list; node && node !== rows; node = node.parentElement) {
+      if (node.classList && node.classList.contains("condition-group")) depth += 1;
+    }
+    return depth;
   }
 
   function renderRow(row, condition) {
@@ -136,16 +177,11 @@
     const control = valueControl(condition.field, op, condition.value);
     cells.push(control ? labelled(t.value, control) : el("div", { class: "cell" }));
     cells.forEach((c) => row.appendChild(c));
-    row.querySelectorAll("label").forEach((label, i) => (label.dataset.kind = ["field", "operator", "value"][i]));
+    row.querySelectorAll(":scope>.cell>label").forEach((label, i) => (label.dataset.kind = ["field", "operator", "value"][i]));
     if (!disabled) {
       const remove = el("button", { type: "button", "data-role": "remove", text: t.remove });
       remove.addEventListener("click", () => {
-        const next = row.nextElementSibling || row.previousElementSibling;
-        row.remove();
-        numberRows();
-        changed();
-        const focusTarget = next ? next.querySelector("select") : document.getElementById("add-condition");
-        if (focusTarget) focusTarget.focus();
+        removeItem(row);
       });
       row.appendChild(remove);
     }
@@ -167,44 +203,137 @@
     if (valueEl) valueEl.addEventListener("change", changed);
   }
 
-  function addRow(condition) {
+  // Remove a condition or a group; focus goes to the next item, else the previous,
+  // else the group's (or the page's) "Add condition" button.
+  function removeItem(li) {
+    const list = li.parentElement;
+    const next = li.nextElementSibling || li.previousElementSibling;
+    li.remove();
+    numberRows();
+    changed();
+    let focusTarget = next ? next.querySelector("select, input") : null;
+    if (!focusTarget) {
+      const owner = list === rows ? null : list.closest(".condition-group");
+      focusTarget = owner ? owner.querySelector(":scope>fieldset>.group-buttons>[data-role=add-condition]") : document.getElementById("add-condition");
+    }
+    if (focusTarget) focusTarget.focus();
+  }
+
+  function addRow(condition, list) {
     const row = el("li", { class: "condition-row" });
-    rows.appendChild(row);
+    (list || rows).appendChild(row);
     renderRow(row, condition);
     numberRows();
     return row;
   }
 
+  const newCondition = () => ({ field: catalogue[0].field, operator: null, value: null });
+
+  function addItem(item, list) {
+    if (item && Array.isArray(item.items)) return addGroup(item, list);
+    return addRow(item, list);
+  }
+
+  // A group: its all/any, its items, and buttons to add a condition, add a group
+  // (while deeper groups are allowed) and remove it. A new group starts with one
+  // condition, since an empty group is refused.
+  function addGroup(group, list) {
+    list = list || rows;
+    const li = el("li", { class: "condition-group" });
+    const name = "match-" + ++uid;
+    const radios = ["all", "any"].map((m) => {
+      const input = el("input", { type: "radio", name: name, value: m, checked: group.match === m, disabled: disabled });
+      input.addEventListener("change", changed);
+      return el("label", { "data-kind": m }, [input, document.createTextNode(" " + t[m])]);
+    });
+    const matchBox = el("div", { class: "group-match", role: "radiogroup", "aria-label": t.groupMatch }, radios);
+    const items = el("ol", { class: "condition-rows" });
+    const fieldset = el("fieldset", { class: "group" }, [el("legend", { text: t.group }), matchBox, items]);
+    li.appendChild(fieldset);
+    list.appendChild(li);
+    if (!disabled) {
+      const buttons = el("p", { class: "group-buttons" });
+      const addC = el("button", { type: "button", "data-role": "add-condition", "data-kind": "addCondition", class: "small", text: t.addCondition });
+      addC.addEventListener("click", () => {
+        const row = addRow(newCondition(), items);
+        row.querySelector("select").focus();
+        changed();
+      });
+      buttons.appendChild(addC);
+      if (depthOf(items) < MAX_DEPTH) {
+        const addG = el("button", { type: "button", "data-role": "add-group", "data-kind": "addGroup", class: "small", text: t.addGroup });
+        addG.addEventListener("click", () => {
+          const inner = addGroup({ match: "all", items: [newCondition()] }, items);
+          inner.querySelector("input[type=radio]").focus();
+          changed();
+        });
+        buttons.appendChild(addG);
+      }
+      const remove = el("button", { type: "button", "data-role": "remove-group", "data-kind": "removeGroup", class: "small", text: t.removeGroup });
+      remove.addEventListener("click", () => removeItem(li));
+      buttons.appendChild(remove);
+      fieldset.appendChild(buttons);
+    }
+    (group.items || []).forEach((item) => addItem(item, items));
+    numberRows();
+    return li;
+  }
+
+  function collectItems(list) {
+    return Array.from(list.children).map((row) => {
+      if (isGroup(row)) {
+        const checked = row.querySelector(":scope>fieldset>.group-match>label>input:checked");
+        return { match: checked ? checked.value : "all", items: collectItems(itemsOf(row)) };
+      }
+      const c = { field: row.querySelector("[data-role=field]").value, operator: row.querySelector("[data-role=operator]").value };
+      const v = readValue(row);
+      if (v !== null) c.value = v;
+      return c;
+    });
+  }
+
   function collect() {
+    const match = form.querySelector("input[name=match]:checked").value;
     return {
       name: document.getElementById("tg-name").value,
       description: document.getElementById("tg-description").value,
-      match: form.querySelector("input[name=match]:checked").value,
-      conditions: Array.from(rows.children).map((row) => {
-        const c = { field: row.querySelector("[data-role=field]").value, operator: row.querySelector("[data-role=operator]").value };
-        const v = readValue(row);
-        if (v !== null) c.value = v;
-        return c;
-      }),
+      match: match,
+      conditions: { match: match, items: collectItems(rows) },
     };
   }
 
+  // The <li> an error's path names (the top group for an empty path).
+  function itemAt(path) {
+    let list = rows;
+    let li = null;
+    for (const i of path || []) {
+      if (!list) return null;
+      li = list.children[i];
+      if (!li) return null;
+      list = isGroup(li) ? itemsOf(li) : null;
+    }
+    return li;
+  }
+
   function showConditionErrors(errors) {
-    Array.from(rows.children).forEach((row) => {
-      row.classList.remove("invalid");
-      const old = row.querySelector(".row-errors");
-      if (old) old.remove();
-    });
+    rows.querySelectorAll("li").forEach((row) => row.classList.remove("invalid"));
+    rows.querySelectorAll(".row-errors").forEach((old) => old.remove());
+    rows.querySelectorAll("[aria-describedby^=row-error-]").forEach((c) => c.removeAttribute("aria-describedby"));
     if (!Array.isArray(errors)) return;
     errors.forEach((e) => {
-      if (typeof e !== "object") return;
-      const row = rows.children[e.index];
+      if (typeof e !== "object" || !e) return;
+      const row = itemAt(e.path || [e.index]);
       if (!row) return;
       row.classList.add("invalid");
       const messages = Object.values(e.errors).flat().join(" ");
-      const p = el("p", { class: "row-errors", id: "row-error-" + e.index, text: messages });
-      row.appendChild(p);
-      row.querySelectorAll("select, input").forEach((c) => c.setAttribute("aria-describedby", p.id));
+      const p = el("p", { class: "row-errors", id: "row-error-" + row.dataset.place.replace(/\./g, "-"), text: messages });
+      if (isGroup(row)) {
+        row.querySelector(":scope>fieldset").appendChild(p);
+        row.querySelectorAll(":scope>fieldset>.group-match>label>input").forEach((c) => c.setAttribute("aria-describedby", p.id));
+      } else {
+        row.appendChild(p);
+        row.querySelectorAll(":scope>.cell>select,:scope>.cell>input").forEach((c) => c.setAttribute("aria-describedby", p.id));
+      }
     });
   }
 
@@ -286,7 +415,10 @@
     (Array.isArray(rowErrors) ? rowErrors : []).forEach((e) => {
       if (typeof e !== "object" || !e) return;
       const messages = Object.values(e.errors).flat().join(" ");
-      items.push(interp(gettext("Condition %(n)s: %(errors)s"), { n: e.index + 1, errors: messages }));
+      const row = itemAt(e.path || [e.index]);
+      if (!row) { items.push(messages); return; }
+      const n = row.dataset.place;
+      items.push(isGroup(row) ? interp(gettext("Group %(n)s: %(errors)s"), { n: n, errors: messages }) : interp(gettext("Condition %(n)s: %(errors)s"), { n: n, errors: messages }));
     });
     items.push(...other);
     if (!items.length) { errorsEl.hidden = true; return; }
@@ -338,12 +470,22 @@
   const add = document.getElementById("add-condition");
   if (add) {
     add.addEventListener("click", () => {
-      const row = addRow({ field: catalogue[0].field, operator: null, value: null });
+      const row = addRow(newCondition());
       row.querySelector("select").focus();
       changed();
     });
   }
-  state.conditions.forEach((c) => addRow(c));
+  const addG = document.getElementById("add-group");
+  if (addG) {
+    addG.addEventListener("click", () => {
+      const group = addGroup({ match: "all", items: [newCondition()] });
+      group.querySelector("input[type=radio]").focus();
+      changed();
+    });
+  }
+  // A stored tree (or a flat list stored before trees) whose items are drawn.
+  const stored = Array.isArray(state.conditions) ? state.conditions : (state.conditions.items || []);
+  stored.forEach((c) => addItem(c));
   numberRows();
   markSaved();
 })();

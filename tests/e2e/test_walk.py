@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Contact
+from imports import services as import_services
 from sms.models import OutboundMessage, Sendout
 from tests.conftest import require
 from tests.e2e.conftest import SCREENSHOTS
@@ -26,6 +27,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 NBSP = "\u00a0"
+
+IMPORT_CSV = (
+    "\ufeffEtunimi;Sukunimi;Sähköposti;Matkapuhelin;Kaupunki;Yritys ja osasto\r\n"
+    "Matti;Meikäläinen;matti@example.fi;040 123 4567;Helsinki;Koodi Oy, kehitys\r\n"
+    "Rikki;vain kaksi\r\n"
+).encode()
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -376,6 +383,19 @@ def test_every_page_fits_a_phone(
         page.get_by_role("button", name=WORDS[language]["log_in"]).click()
         page.wait_for_url("**/contacts/")
         account = Account.objects.filter(organisation=group.organisation).first()
+        uploaded, imported = (
+            import_services.contact_import_upload(
+                organisation=group.organisation,
+                user=user,
+                file_name="a-long-file-name-of-contacts-exported-from-excel.csv",
+                data=IMPORT_CSV,
+            )
+            for _n in range(2)
+        )
+        import_services.contact_import_start(
+            contact_import=imported, mapping=imported.mapping, target_group_id=group.pk
+        )
+        import_services.contact_import_run(contact_import_id=imported.pk)
         contact = Contact.objects.filter(organisation=group.organisation).first()
         # The scheduled list with a row: its Reschedule and Cancel forms.
         create_sendout(
@@ -390,6 +410,11 @@ def test_every_page_fits_a_phone(
             "members": f"/target-groups/{group.pk}/members/",
             "sms-tab": f"/target-groups/{group.pk}/sms/",
             "scheduled": "/sms/scheduled/",
+            "fix-numbers": "/contacts/fix-numbers/",
+            "group-fix-numbers": f"/target-groups/{group.pk}/fix-numbers/",
+            "import": "/contacts/import/",
+            "import-map": f"/contacts/import/{uploaded.pk}/",
+            "import-result": f"/contacts/import/{imported.pk}/",
         }
         for name, url in pages.items():
             page.goto(url)

@@ -23,4 +23,4 @@ def test_admin_refuses_a_bad_condition(superuser_client, org):
     )
     assert response.status_code == 200
     group.refresh_from_db()
-    assert group.conditions == []
+    assert group.conditions == {"match": "all", "items": []}

@@ -138,9 +138,12 @@ def test_create_read_update_delete(api, people):
     data = created.json()
     assert data["member_count"] == 2
     assert data["included_contacts"] == [people["nobody"].pk]
-    assert data["conditions"] == [
-        {"field": "contact.city", "operator": "equals", "value": "Helsinki"}
-    ]
+    # The flat form is answered as the tree it means, under the group's match.
+    assert data["conditions"] == {
+        "match": "any",
+        "items": [{"field": "contact.city", "operator": "equals", "value": "Helsinki"}],
+    }
+    assert data["match"] == "any"
     group = TargetGroup.objects.get(pk=data["id"])
     assert group.created_by is not None
 

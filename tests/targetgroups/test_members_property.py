@@ -1,5 +1,8 @@
 """The selector's members equal a plain-Python reading of the same conditions.
 
+The conditions are trees of every shape (conditions and groups under "all" or "any",
+up to three levels deep), and sometimes the flat list of before under a match.
+
 Runs on PostgreSQL and on SQLite. Each example makes its own organisation with
 contacts (with and without accounts, empty values, mixed case, Finnish letters and
 LIKE wildcards), a target group, then deletes the organisation again.
@@ -17,11 +20,13 @@ from targetgroups import selectors, services
 from targetgroups.fields import (
     CATALOGUE,
     FIELDS,
+    MAX_DEPTH,
     ConditionsInvalid,
     FieldType,
     Operator,
     validate_conditions,
 )
+from targetgroups.models import TargetGroup
 
 ALPHABET = "aAäÄ %_\\"
 texts = st.text(alphabet=ALPHABET, max_size=3)
@@ -59,6 +64,22 @@ def conditions(draw, today: datetime.date, pool: dict[str, list[str]]) -> dict[s
     op = draw(st.sampled_from(field.operators))
     value = draw(_value(field, op, today, pool[field.key]))
     return {"field": field.key, "operator": str(op), "value": value}
+
+
+def trees(today: datetime.date, pool: dict[str, list[str]]) -> st.SearchStrategy:
+    """Groups up to MAX_DEPTH levels (the top one counting), non-empty below the top."""
+    leaf = conditions(today, pool)
+
+    def group(depth: int, top: bool = False) -> st.SearchStrategy:
+        item = leaf if depth >= MAX_DEPTH else st.one_of(leaf, leaf, group(depth + 1))
+        return st.fixed_dictionaries(
+            {
+                "match": st.sampled_from(["all", "any"]),
+                "items": st.lists(item, min_size=0 if top else 1, max_size=4 if top else 3),
+            }
+        )
+
+    return group(1, top=True)
 
 
 accounts = st.lists(
@@ -135,13 +156,24 @@ def holds(condition: dict[str, Any], contact: Contact, today: datetime.date) -> 
     return same[op]()
 
 
+def tree_holds(tree: dict[str, Any], contact: Contact, today: datetime.date) -> bool:
+    """A group: all or any of its items hold; an empty group holds for no one."""
+    verdicts = [
+        tree_holds(item, contact, today) if "items" in item else holds(item, contact, today)
+        for item in tree["items"]
+    ]
+    return bool(verdicts) and (all(verdicts) if tree["match"] == "all" else any(verdicts))
+
+
 def expected_members(group, all_contacts, today) -> set[int]:
     included = set(group.included_contacts.values_list("pk", flat=True))
     excluded = set(group.excluded_contacts.values_list("pk", flat=True))
+    tree = group.conditions
+    if isinstance(tree, list):
+        tree = {"match": group.match, "items": tree}
     members = set()
     for contact in all_contacts:
-        verdicts = [holds(c, contact, today) for c in group.conditions]
-        matches = bool(verdicts) and (all(verdicts) if group.match == "all" else any(verdicts))
+        matches = tree_holds(tree, contact, today)
         if (matches or contact.pk in included) and contact.pk not in excluded:
             members.add(contact.pk)
     return members
@@ -165,12 +197,21 @@ def test_selector_members_equal_plain_python(data, make_org) -> None:
         for f in FIELDS
         for source in [account_rows if f.path.startswith("account__") else contact_rows]
     }
-    raw_conditions = data.draw(st.lists(conditions(today, pool), max_size=4), label="conditions")
+    flat = data.draw(st.booleans(), label="flat")
+    if flat:
+        raw_conditions = data.draw(
+            st.lists(conditions(today, pool), max_size=4), label="conditions"
+        )
+    else:
+        raw_conditions = data.draw(trees(today, pool), label="tree")
+    match = data.draw(st.sampled_from(["all", "any"]), label="match")
     try:
-        cleaned = validate_conditions(raw_conditions)
+        cleaned = validate_conditions(raw_conditions, match=match)
     except ConditionsInvalid:  # e.g. a text value of blanks only
         return
-    match = data.draw(st.sampled_from(["all", "any"]), label="match")
+    # A flat list is stored as it is half of the time (written around the services,
+    # as before the tree): it is read under the group's match.
+    stored_flat = flat and data.draw(st.booleans(), label="stored_flat")
     org = make_org()
     other = make_org()
     try:
@@ -206,6 +247,9 @@ def test_selector_members_equal_plain_python(data, make_org) -> None:
         # check) never becomes a member.
         stranger = Contact.objects.create(organisation=other, last_name="Stranger", city="x")
         group.included_contacts.add(stranger)
+        if stored_flat:
+            TargetGroup.objects.filter(pk=group.pk).update(conditions=raw_conditions)
+            group.refresh_from_db()
 
         reloaded = list(Contact.objects.filter(organisation=org).select_related("account"))
         want = expected_members(group, reloaded, today)

@@ -34,7 +34,8 @@ def test_create_page_makes_a_group_and_goes_to_its_conditions(browser, org, user
     group = TargetGroup.objects.get(organisation=org)
     assert response.status_code == 302
     assert response["Location"] == f"/target-groups/{group.pk}/"
-    assert group.name == "Buyers" and group.created_by == user and group.conditions == []
+    assert group.name == "Buyers" and group.created_by == user
+    assert group.conditions == {"match": "all", "items": []}
 
 
 def test_create_page_needs_a_name(browser):
@@ -51,7 +52,8 @@ def test_conditions_tab_embeds_the_catalogue_and_the_group(browser, group):
     catalogue = json.loads(re.search(r'id="tg-catalogue"[^>]*>(.*?)</script>', html).group(1))
     assert "contact.city" in {row["field"] for row in catalogue}
     builder = json.loads(re.search(r'id="tg-builder"[^>]*>(.*?)</script>', html).group(1))
-    assert builder["conditions"] == HELSINKI
+    # A flat list stored around the services is shown as the tree it means.
+    assert builder["conditions"] == {"match": "all", "items": HELSINKI}
     assert builder["api_url"] == f"/api/v1/target-groups/{group.pk}/"
     assert builder["count_url"] == "/api/v1/target-groups/count/"
     assert "targetgroups/conditions.js" in html
