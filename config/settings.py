@@ -291,6 +291,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MessageStatusEnum": "sms.statuses.MessageStatus",
         "SendoutStatusEnum": "sms.statuses.SendoutStatus",
+        "PurposeEnum": "sms.rules.purposes.Purpose",
+        "MessageTemplatePurposeEnum": "sms.models.TemplatePurpose",
     },
 }
 
