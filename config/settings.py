@@ -342,6 +342,9 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The public base URL Twilio calls back (status callbacks, inbound replies).
 SMS_STATUS_CALLBACK_BASE_URL = env.str("SMS_STATUS_CALLBACK_BASE_URL", default="")
+# The public base URL of the short links in texts (/l/<code>, /s/o/<token>): the
+# organisation's own short domain, since its length is billed in every message.
+SMS_SHORT_LINK_BASE_URL = env.str("SMS_SHORT_LINK_BASE_URL", default="http://localhost:8000")
 # Requests in flight at once per sending process (threads and pooled connections).
 SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
 # "5,30" → (connect, read) seconds; one number is used for both.

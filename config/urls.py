@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 from config import health, views
 from crm import api as crm_api
 from crm import views as crm_views
+from sms import views as sms_views
 
 router = DefaultRouter()
 router.register("accounts", crm_api.AccountViewSet, basename="api-account")
@@ -37,6 +38,8 @@ urlpatterns = [
     ),
     path("target-groups/", include("targetgroups.urls")),
     path("sms/", include("sms.urls")),
+    # A short link in a text: as short as it can be (its length is billed).
+    path("l/<str:code>", sms_views.short_link, name="sms-short-link"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -123,6 +123,7 @@ class SkippedView(TargetGroupSmsView):
             phone_field=asked["phone_field"],
             body=asked["body"],
             reason=SkipReason(asked["reason"]),
+            link_tracking=asked["link_tracking"],
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(skipped, request, view=self)

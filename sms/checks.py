@@ -28,12 +28,18 @@ def sms_enabled_or_refuse(*, sms_settings: SmsSettings) -> None:
 class SendoutRequest:
     sender: str
     phone_field: str
-    template: tags.MessageTemplate
+    template: tags.MessageTemplate  # with its tracked links when ``link_tracking``
     body: str
+    link_tracking: bool = True
 
 
 def sendout_validate(
-    *, sms_settings: SmsSettings, sender: str, phone_field: str, body: str
+    *,
+    sms_settings: SmsSettings,
+    sender: str,
+    phone_field: str,
+    body: str,
+    link_tracking: bool = True,
 ) -> SendoutRequest:
     """Check what a user asked for; raises ``RuleError`` naming the field."""
     sender = resolve_sender(
@@ -43,4 +49,7 @@ def sendout_validate(
     )
     phone_field = validate_phone_field(phone_field or DEFAULT_PHONE_FIELD)
     body = validate_body(body)
-    return SendoutRequest(sender, phone_field, tags.parse_template(body), body)
+    template = tags.parse_template(body)
+    if link_tracking:
+        template = template.track_links()
+    return SendoutRequest(sender, phone_field, template, body, link_tracking)

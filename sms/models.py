@@ -185,6 +185,11 @@ class Sendout(models.Model):
     messages_reserved = models.PositiveIntegerField(_("messages reserved"), default=0)
     messages_refunded = models.PositiveIntegerField(_("messages refunded"), default=0)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    link_tracking = models.BooleanField(
+        _("link tracking"),
+        default=True,
+        help_text=_("URLs in the message go out as short links that count clicks."),
+    )
 
     class Meta:
         verbose_name = _("sendout")
@@ -299,6 +304,8 @@ class OutboundMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["sendout", "status"]),
+            # A short link's click finds its recipient by (sendout, contact).
+            models.Index(fields=["sendout", "contact"], name="sms_message_sendout_contact"),
             models.Index(fields=["provider_id"], name="sms_message_provider_id_idx"),
             # The sweeper's look for expired leases.
             models.Index(
@@ -320,6 +327,69 @@ class OutboundMessage(models.Model):
                 "status": self.get_status_display(),
             }
         )
+
+
+class Link(models.Model):
+    """A URL of a sendout's message that goes out as a short link per recipient
+    (``sms.links``): one row per URL of the template, never one per recipient."""
+
+    sendout = models.ForeignKey(
+        Sendout, on_delete=models.CASCADE, related_name="links", verbose_name=_("sendout")
+    )
+    index = models.PositiveSmallIntegerField(_("place in the message"))
+    url = models.TextField(_("URL"))
+
+    class Meta:
+        verbose_name = _("link")
+        verbose_name_plural = _("links")
+        ordering = ["sendout", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["sendout", "index"], name="sms_link_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class BotReason(models.TextChoices):
+    """Why a visit to a short link is not counted as a click."""
+
+    USER_AGENT = "user_agent", _("Link preview or crawler")
+    PREFETCH = "prefetch", _("Prefetch")
+    HEAD = "head", _("Checked without opening")
+    TOO_SOON = "too_soon", _("Within a second of delivery")
+
+
+class Click(models.Model):
+    """One visit of a recipient's short link: a click, or (``bot_reason`` set) a
+    link preview or prefetcher's visit, recorded apart. Nothing about the
+    visitor is kept beyond the time."""
+
+    sendout = models.ForeignKey(
+        Sendout, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("sendout")
+    )
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("link")
+    )
+    message = models.ForeignKey(
+        OutboundMessage,
+        on_delete=models.CASCADE,
+        related_name="clicks",
+        verbose_name=_("recipient"),
+    )
+    clicked_at = models.DateTimeField(_("clicked at"), auto_now_add=True)
+    bot_reason = models.CharField(
+        _("not a click because"), max_length=16, choices=BotReason.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
+        ordering = ["clicked_at", "id"]
+        indexes = [models.Index(fields=["sendout", "clicked_at"], name="sms_click_sendout_time")]
+
+    def __str__(self) -> str:
+        return f"{self.link} {self.clicked_at:%Y-%m-%d %H:%M:%S}"
 
 
 class QuotaTransaction(models.Model):

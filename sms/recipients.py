@@ -30,7 +30,7 @@ from sms.rules.numbers import (
 )
 from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages, encoding_info
 from sms.suppression import suppressed_numbers
-from sms.tags import MessageTemplate
+from sms.tags import LinkFor, MessageTemplate
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
 
@@ -87,6 +87,7 @@ def _decide(
     target_group: TargetGroup,
     phone_field: str,
     template: MessageTemplate,
+    link: LinkFor | None = None,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
     keep it free of per-row function calls beyond rendering and the cached
@@ -94,7 +95,7 @@ def _decide(
     phone_field = validate_phone_field(phone_field)
     names = _columns(phone_field, template)
     positions = _positions(phone_field, template)
-    render = template.row_renderer(positions)
+    render = template.row_renderer(positions, link)
     rows = (
         target_group_members(target_group=target_group)
         .order_by("id")
@@ -165,10 +166,17 @@ def _recipient(decision: _Decision) -> Recipient:
 
 
 def recipients_resolve(
-    *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    link: LinkFor | None = None,
 ) -> Iterator[Recipient]:
-    """Every member of the group in id order, sendable or with its skip reason."""
-    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
+    """Every member of the group in id order, sendable or with its skip reason;
+    with ``link``, the template's tracked URLs are each recipient's short links."""
+    for decision in _decide(
+        target_group=target_group, phone_field=phone_field, template=template, link=link
+    ):
         yield _recipient(decision)
 
 
@@ -190,7 +198,11 @@ class RecipientSummary:
 
 
 def recipients_summarise(
-    *, target_group: TargetGroup, phone_field: str, template: MessageTemplate
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    link: LinkFor | None = None,
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
     ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
@@ -203,7 +215,9 @@ def recipients_summarise(
     unicode_chars: dict[str, None] = {}
     samples: list[Recipient] = []
     carrier_view, per_message = encoding_info, CHARS_PER_MESSAGE
-    for decision in _decide(target_group=target_group, phone_field=phone_field, template=template):
+    for decision in _decide(
+        target_group=target_group, phone_field=phone_field, template=template, link=link
+    ):
         total += 1
         reason = decision[4]
         if reason is not None:

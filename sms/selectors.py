@@ -7,6 +7,13 @@ from django.utils.translation import gettext as _
 from crm.models import Organisation
 from sms import tags
 from sms.checks import sendout_validate
+from sms.links import (
+    PREVIEW_SENDOUT_ID,
+    click_annotations,
+    link_for,
+    message_click_annotations,
+    short_link_chars,
+)
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
@@ -65,6 +72,7 @@ def sms_options(*, sms_settings: SmsSettings) -> dict:
         "quota_remaining": sms_settings.quota_balance,
         "max_chars": MAX_CHARS,
         "chars_per_message": CHARS_PER_MESSAGE,
+        "short_link_chars": short_link_chars(),
         "senders": senders,
         "phone_fields": [
             {"value": value, "label": str(label), "default": value == DEFAULT_PHONE_FIELD}
@@ -87,18 +95,34 @@ def sendout_preview(
     sender: str,
     phone_field: str,
     body: str,
+    link_tracking: bool = True,
 ) -> dict:
     """What a sendout of ``body`` to ``target_group`` would do, for the modal:
     recipients, skips by reason, messages to bill, the quota after, samples and
     warnings. Checks the input as ``sendout_create`` does (raises ``RuleError``
     at the field); the caller has checked that SMS is enabled. Writes nothing."""
     asked = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        link_tracking=link_tracking,
     )
     summary = recipients_summarise(
-        target_group=target_group, phone_field=asked.phone_field, template=asked.template
+        target_group=target_group,
+        phone_field=asked.phone_field,
+        template=asked.template,
+        link=_preview_link(asked.template),
     )
-    return preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+    answer = preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+    # The template as the counter shows it: each tracked URL as long as its short link.
+    answer["chars"] = asked.template.short_chars(short_link_chars())
+    answer["links"] = len(asked.template.links)
+    return answer
+
+
+def _preview_link(template: tags.MessageTemplate):
+    return link_for(sendout_id=PREVIEW_SENDOUT_ID) if template.links else None
 
 
 def preview_skipped(
@@ -109,17 +133,25 @@ def preview_skipped(
     phone_field: str,
     body: str,
     reason: SkipReason,
+    link_tracking: bool = True,
 ) -> list[Recipient]:
     """The members a sendout of ``body`` would skip for ``reason``, in id order:
     the list behind one "N skipped" line of the preview. Checks the input as
     ``sendout_preview`` does. Writes nothing."""
     asked = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        link_tracking=link_tracking,
     )
     return [
         recipient
         for recipient in recipients_resolve(
-            target_group=target_group, phone_field=asked.phone_field, template=asked.template
+            target_group=target_group,
+            phone_field=asked.phone_field,
+            template=asked.template,
+            link=_preview_link(asked.template),
         )
         if recipient.reason == reason
     ]
@@ -215,6 +247,7 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
         Sendout.objects.filter(organisation=organisation)
         .select_related("created_by")
         .annotate(**_counts())
+        .annotate(**click_annotations())
         .order_by("-created_at", "-id")
     )
 
@@ -222,10 +255,14 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
 def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[OutboundMessage]:
     """The sendout's messages in the order a person looks for them: by the contact's
     last and first name (a deleted contact's message last), then in creation order."""
-    qs = sendout.messages.select_related("contact").order_by(
-        F("contact__last_name").asc(nulls_last=True),
-        F("contact__first_name").asc(nulls_last=True),
-        "id",
+    qs = (
+        sendout.messages.select_related("contact")
+        .annotate(**message_click_annotations())
+        .order_by(
+            F("contact__last_name").asc(nulls_last=True),
+            F("contact__first_name").asc(nulls_last=True),
+            "id",
+        )
     )
     if status:
         qs = qs.filter(status=status)

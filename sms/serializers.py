@@ -1,9 +1,11 @@
 """Serializers of the SMS API."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.phones import phone_display
+from sms.links import sendout_click_figures
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
@@ -62,6 +64,9 @@ class OptionsSerializer(serializers.Serializer):
     quota_remaining = serializers.IntegerField()
     max_chars = serializers.IntegerField()
     chars_per_message = serializers.IntegerField()
+    short_link_chars = serializers.IntegerField(
+        help_text=_("The length of a short link: what each tracked URL costs in a text.")
+    )
     senders = ChoiceOptionSerializer(many=True)
     phone_fields = ChoiceOptionSerializer(many=True)
     skip_reasons = SkipReasonOptionSerializer(many=True)
@@ -73,6 +78,14 @@ class MessageInSerializer(serializers.Serializer):
     phone_field = serializers.CharField(required=False, allow_blank=True, default="mobile_phone")
     # Kept as typed: line endings and spaces are part of the message.
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=10_000)
+    link_tracking = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=_(
+            "URLs in the message go out as short links per recipient that count clicks "
+            "(true, the default), or as written (false)."
+        ),
+    )
 
 
 class PreviewInSerializer(MessageInSerializer):
@@ -126,7 +139,10 @@ class PreviewOutSerializer(serializers.Serializer):
     )
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
-    chars = serializers.IntegerField()
+    chars = serializers.IntegerField(
+        help_text=_("The template's characters, each tracked URL counted as its short link.")
+    )
+    links = serializers.IntegerField(help_text=_("URLs that go out as tracked short links."))
     encoding = serializers.ChoiceField(
         choices=["GSM-7", "UCS-2"],
         help_text=_("UCS-2 when any sendable recipient's text needs it (the worst case)."),
@@ -165,6 +181,20 @@ class ReconciliationSerializer(serializers.Serializer):
     )
 
 
+class ClicksSerializer(serializers.Serializer):
+    unique = serializers.IntegerField(help_text=_("Recipients who clicked a link at least once."))
+    total = serializers.IntegerField(help_text=_("Clicks in all."))
+    bots = serializers.IntegerField(
+        help_text=_("Visits of link previews and prefetchers, not counted as clicks.")
+    )
+    click_through_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_(
+            "Unique clicks per recipient whose message left, 0 to 1; null before any left."
+        ),
+    )
+
+
 class SendoutSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     messages_charged = serializers.IntegerField(read_only=True)
@@ -175,6 +205,9 @@ class SendoutSerializer(serializers.ModelSerializer):
     )
     progress = serializers.SerializerMethodField(
         help_text=_("Share of recipients with a final status, 0 to 100.")
+    )
+    clicks = serializers.SerializerMethodField(
+        help_text=_("Clicks of the message's short links (with link tracking on).")
     )
 
     class Meta:
@@ -195,10 +228,24 @@ class SendoutSerializer(serializers.ModelSerializer):
             "counts",
             "progress",
             "reconciliation",
+            "link_tracking",
+            "clicks",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
         return CountsSerializer(sendout.counts).data
+
+    @extend_schema_field(ClicksSerializer)
+    def get_clicks(self, sendout: Sendout) -> dict:
+        figures = sendout_click_figures(sendout=sendout)
+        return ClicksSerializer(
+            {
+                "unique": figures.unique,
+                "total": figures.total,
+                "bots": figures.bots,
+                "click_through_rate": figures.click_through_rate,
+            }
+        ).data
 
     def get_progress(self, sendout: Sendout) -> int:
         counts = sendout.counts
@@ -222,6 +269,14 @@ class RecipientSerializer(serializers.ModelSerializer):
         )
     )
 
+    clicks = serializers.IntegerField(
+        source="click_count",
+        read_only=True,
+        default=0,
+        help_text=_("This recipient's clicks of the short links."),
+    )
+    first_click_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
+
     class Meta:
         model = OutboundMessage
         fields = [
@@ -240,6 +295,8 @@ class RecipientSerializer(serializers.ModelSerializer):
             "provider_id",
             "recovery",
             "updated_at",
+            "clicks",
+            "first_click_at",
         ]
 
     def get_contact_name(self, message: OutboundMessage) -> str:

@@ -1,11 +1,16 @@
 """SMS pages: the sendout page. The modal and the SMS tab are templates that
 the target-group pages include (see TARGET_GROUP_* settings)."""
 
+from urllib.parse import urlsplit, urlunsplit
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 from django.views.generic import DetailView
 
 from crm.views import OrganisationMixin
 from sms import selectors
+from sms.links import Visit, link_follow, sendout_click_figures
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
@@ -29,6 +34,7 @@ class SendoutDetailView(OrganisationMixin, DetailView):
         context["phone_field_label"] = PHONE_FIELDS.get(sendout.phone_field, sendout.phone_field)
         # The contact page of each recipient: the JavaScript puts the contact's id for 0.
         context["contact_url"] = reverse("contact-detail", args=[0])
+        context["clicks"] = sendout_click_figures(sendout=sendout)
         context["statuses"] = MessageStatus.choices
         context["labels"] = {
             "sendout_statuses": {value: str(label) for value, label in SendoutStatus.choices},
@@ -39,3 +45,40 @@ class SendoutDetailView(OrganisationMixin, DetailView):
             },
         }
         return context
+
+
+def _ascii_host(url: str) -> str:
+    """``url`` with a non-ASCII host in its IDNA form (kauppa.äö.fi →
+    kauppa.xn--4ca0b.fi): a Location header is ASCII, and browsers open both."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host.isascii():
+        return url
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return url
+    netloc = parts.netloc.replace(parts.netloc.rsplit("@", 1)[-1].split(":")[0], ascii_host, 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@require_safe
+def short_link(request: HttpRequest, code: str) -> HttpResponse:
+    """A recipient's short link: records the visit (``sms.links.link_follow``)
+    and redirects (302) to the message's URL. No login; a code that names no
+    link is the site's plain 404, whatever was wrong with it."""
+    target = link_follow(
+        code=code,
+        visit=Visit(
+            method=request.method or "GET",
+            user_agent=request.headers.get("User-Agent", ""),
+            purpose=request.headers.get("Sec-Purpose", "") or request.headers.get("Purpose", ""),
+        ),
+    )
+    if target is None:
+        raise Http404
+    response = HttpResponseRedirect(_ascii_host(target))
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from sms.checks import sendout_validate, sms_enabled_or_refuse
+from sms.links import link_for, links_create
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_reserve, sms_settings_for
 from sms.recipients import recipients_resolve
@@ -28,6 +29,7 @@ def sendout_create(
     body: str,
     expected_messages: int | None = None,
     idempotency_key: str = "",
+    link_tracking: bool = True,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -35,7 +37,9 @@ def sendout_create(
     confirmed, reserves the quota (or refuses and writes nothing), writes every
     outbound message (skipped ones with their reason) and enqueues the sending
     when the transaction commits. A repeated ``idempotency_key`` of the same user
-    answers the first sendout and creates nothing.
+    answers the first sendout and creates nothing. With ``link_tracking`` the
+    message's URLs go out as each recipient's short link (``sms.links``), and
+    the lengths and billing count those.
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -52,6 +56,7 @@ def sendout_create(
             body=body,
             expected_messages=expected_messages,
             idempotency_key=idempotency_key,
+            link_tracking=link_tracking,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -74,12 +79,17 @@ def _sendout_create(
     body: str,
     expected_messages: int | None,
     idempotency_key: str,
+    link_tracking: bool,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
     sms_enabled_or_refuse(sms_settings=sms_settings)
     request = sendout_validate(
-        sms_settings=sms_settings, sender=sender, phone_field=phone_field, body=body
+        sms_settings=sms_settings,
+        sender=sender,
+        phone_field=phone_field,
+        body=body,
+        link_tracking=link_tracking,
     )
     sendout = Sendout.objects.create(
         organisation=organisation,
@@ -90,11 +100,18 @@ def _sendout_create(
         created_by=created_by,
         idempotency_key=idempotency_key,
         status=SendoutStatus.QUEUED,
+        link_tracking=request.link_tracking,
     )
+    tracked = bool(request.template.links)
+    if tracked:
+        links_create(sendout=sendout, template=request.template)
     messages = []
     total = 0
     for recipient in recipients_resolve(
-        target_group=target_group, phone_field=request.phone_field, template=request.template
+        target_group=target_group,
+        phone_field=request.phone_field,
+        template=request.template,
+        link=link_for(sendout_id=sendout.pk) if tracked else None,
     ):
         total += recipient.messages
         messages.append(
