@@ -18,7 +18,7 @@ from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
 from crm.models import Role
 from crm.permissions import IsOrganisationMember
-from sms import checks, selectors
+from sms import checks, replies, selectors
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -30,6 +30,9 @@ from sms.serializers import (
     QuotaSerializer,
     QuotaTransactionSerializer,
     RecipientSerializer,
+    RepliesReadInSerializer,
+    RepliesReadSerializer,
+    ReplySerializer,
     SendoutInSerializer,
     SendoutSerializer,
     SkippedInSerializer,
@@ -211,6 +214,14 @@ class SendoutViewSet(
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(RecipientSerializer(page, many=True).data)
 
+    @extend_schema(responses=ReplySerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="replies")
+    def sendout_replies(self, request: Request, pk: int, **kwargs: object) -> Response:
+        """The replies this sendout caused, newest first."""
+        sendout = self.get_object()
+        page = self.paginate_queryset(replies.sendout_replies(sendout=sendout))
+        return self.get_paginated_response(ReplySerializer(page, many=True).data)
+
     @extend_schema(request=None, responses=SendoutSerializer)
     @action(
         detail=True, methods=["post"], permission_classes=[IsOrganisationMember, MayCancelSendout]
@@ -219,3 +230,40 @@ class SendoutViewSet(
         sendout = self.get_object()
         sendout_cancel(sendout=sendout, cancelled_by=request.user)
         return Response(SendoutSerializer(self.get_queryset().get(pk=sendout.pk)).data)
+
+
+class ReplyViewSet(OrganisationScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your replies: the inbound texts answering sendouts you sent, unread first.
+    ``?unread=true`` lists only the unread ones."""
+
+    serializer_class = ReplySerializer
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return replies.Reply.objects.none()
+        qs = replies.replies_of_owner(organisation=self.organisation, user=self.request.user)
+        unread = self.request.query_params.get("unread", "")
+        if unread not in ("", "true", "false"):
+            raise ValidationError({"unread": [_("Use true or false.")]})
+        if unread:
+            qs = qs.filter(read_at__isnull=unread == "true")
+        return qs
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", bool)],
+        responses=ReplySerializer(many=True),
+    )
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=RepliesReadInSerializer, responses=RepliesReadSerializer)
+    @action(detail=False, methods=["post"], permission_classes=[IsOrganisationMember])
+    def read(self, request: Request, **kwargs: object) -> Response:
+        """Mark your replies read: ``ids``, or every unread one."""
+        data = RepliesReadInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        marked = replies.replies_mark_read(
+            user=request.user, organisation=self.organisation, ids=data.validated_data.get("ids")
+        )
+        unread = replies.unread_count(organisation=self.organisation, user=request.user)
+        return Response(RepliesReadSerializer({"marked": marked, "unread": unread}).data)

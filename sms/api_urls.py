@@ -7,6 +7,7 @@ from sms import api
 
 router = DefaultRouter()
 router.register("sms/sendouts", api.SendoutViewSet, basename="api-sendout")
+router.register("sms/replies", api.ReplyViewSet, basename="api-reply")
 
 urlpatterns = [
     path("sms/quota/", api.QuotaView.as_view(), name="api-sms-quota"),

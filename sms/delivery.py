@@ -62,6 +62,13 @@ STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA
 START_WORDS = {"START", "UNSTOP"}
 
 
+def is_keyword(body: str) -> bool:
+    """Is an inbound text an opt-out or opt-in keyword (``inbound_reply``'s to
+    handle), rather than a reply to keep?"""
+    word = body.strip().strip(".!").upper()
+    return word in STOP_WORDS or word in START_WORDS
+
+
 def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
     """Outbound messages that went out through the sender an inbound message was
     sent to: ``to`` (Twilio's ``To``: the number, or a sender name) or the
@@ -92,6 +99,14 @@ def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
     if project_default:
         through |= operator & own_default
     return through
+
+
+def texted_through(*, number: str, to: str, messaging_service_sid: str):
+    """The messages that left for ``number`` (E.164) through the sender an
+    inbound text was sent to (``_sent_through``)."""
+    return OutboundMessage.objects.filter(to=number, status__in=MESSAGE_LEFT_STATUSES).filter(
+        _sent_through(to=to, messaging_service_sid=messaging_service_sid)
+    )
 
 
 @transaction.atomic

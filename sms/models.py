@@ -392,6 +392,79 @@ class Click(models.Model):
         return f"{self.link} {self.clicked_at:%Y-%m-%d %H:%M:%S}"
 
 
+class Reply(models.Model):
+    """An inbound text that is not an opt-out keyword, kept with the contact it
+    came from and the sendout that last texted that number through the sender it
+    answered (``sms.replies``). ``owner`` is the user who sent that sendout: the
+    one who sees it in their Replies list until they read it."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_replies",
+        verbose_name=_("organisation"),
+    )
+    contact = models.ForeignKey(
+        "crm.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_replies",
+        verbose_name=_("contact"),
+    )
+    sendout = models.ForeignKey(
+        Sendout,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("sendout"),
+    )
+    message = models.ForeignKey(
+        OutboundMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("in reply to"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_replies",
+        verbose_name=_("owner"),
+    )
+    from_number = models.CharField(_("from"), max_length=16, validators=[validate_e164])
+    to = models.CharField(_("to"), max_length=34, blank=True)
+    body = models.TextField(_("text"))
+    provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Twilio may call the webhook again for the same message: kept once.
+            models.UniqueConstraint(
+                fields=["organisation", "provider_id"],
+                condition=~Q(provider_id=""),
+                name="sms_reply_provider_id_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["owner", "read_at"], name="sms_reply_owner_unread"),
+            models.Index(fields=["contact", "-received_at"], name="sms_reply_contact"),
+            models.Index(fields=["sendout", "-received_at"], name="sms_reply_sendout"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{phone_display(self.from_number)}: {self.body[:40]}"
+
+
 class QuotaTransaction(models.Model):
     """One change of an organisation's message quota (the ledger). Rows are
     written only by ``sms/quota.py`` and never changed afterwards."""

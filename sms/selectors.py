@@ -16,6 +16,7 @@ from sms.links import (
 )
 from sms.models import OutboundMessage, QuotaTransaction, Sendout, SmsSettings
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
+from sms.replies import reply_annotations
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import (
@@ -248,6 +249,7 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
         .select_related("created_by")
         .annotate(**_counts())
         .annotate(**click_annotations())
+        .annotate(**reply_annotations())
         .order_by("-created_at", "-id")
     )
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from crm.phones import phone_display
 from sms.links import sendout_click_figures
-from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms.models import OutboundMessage, QuotaTransaction, Reply, Sendout
 from sms.rules.numbers import SkipReason
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
@@ -209,6 +209,9 @@ class SendoutSerializer(serializers.ModelSerializer):
     clicks = serializers.SerializerMethodField(
         help_text=_("Clicks of the message's short links (with link tracking on).")
     )
+    replies = serializers.SerializerMethodField(
+        help_text=_("Replies to this sendout that were not opt-out keywords.")
+    )
 
     class Meta:
         model = Sendout
@@ -230,6 +233,7 @@ class SendoutSerializer(serializers.ModelSerializer):
             "reconciliation",
             "link_tracking",
             "clicks",
+            "replies",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
@@ -246,6 +250,11 @@ class SendoutSerializer(serializers.ModelSerializer):
                 "click_through_rate": figures.click_through_rate,
             }
         ).data
+
+    def get_replies(self, sendout: Sendout) -> int:
+        if hasattr(sendout, "replies_total"):
+            return sendout.replies_total
+        return sendout.replies.count()
 
     def get_progress(self, sendout: Sendout) -> int:
         counts = sendout.counts
@@ -311,3 +320,50 @@ class RecipientSerializer(serializers.ModelSerializer):
         if message.status in MESSAGE_OPEN_STATUSES:
             return None
         return 0
+
+
+class ReplySerializer(serializers.ModelSerializer):
+    contact_name = serializers.SerializerMethodField()
+    from_display = serializers.SerializerMethodField(
+        help_text=_("The number grouped as people read it (+358 40 123 4567).")
+    )
+    unread = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Reply
+        fields = [
+            "id",
+            "contact",
+            "contact_name",
+            "sendout",
+            "from_number",
+            "from_display",
+            "body",
+            "received_at",
+            "read_at",
+            "unread",
+        ]
+        read_only_fields = fields
+
+    def get_contact_name(self, reply: Reply) -> str:
+        return reply.contact.full_name if reply.contact else ""
+
+    def get_from_display(self, reply: Reply) -> str:
+        return phone_display(reply.from_number)
+
+    def get_unread(self, reply: Reply) -> bool:
+        return reply.read_at is None
+
+
+class RepliesReadInSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text=_("The replies to mark read; left out: every unread reply of yours."),
+    )
+
+
+class RepliesReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()

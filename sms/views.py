@@ -3,17 +3,25 @@ the target-group pages include (see TARGET_GROUP_* settings)."""
 
 from urllib.parse import urlsplit, urlunsplit
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views import View
 from django.views.decorators.http import require_safe
-from django.views.generic import DetailView
+from django.views.generic import DetailView, ListView
 
 from crm.views import OrganisationMixin
-from sms import selectors
+from sms import replies, selectors
 from sms.links import Visit, link_follow, sendout_click_figures
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
+
+REPLIES_SHOWN = 20
+"""Replies listed on a sendout's page and a contact's (the API pages through all)."""
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):
@@ -35,6 +43,7 @@ class SendoutDetailView(OrganisationMixin, DetailView):
         # The contact page of each recipient: the JavaScript puts the contact's id for 0.
         context["contact_url"] = reverse("contact-detail", args=[0])
         context["clicks"] = sendout_click_figures(sendout=sendout)
+        context["replies"] = list(replies.sendout_replies(sendout=sendout)[:REPLIES_SHOWN])
         context["statuses"] = MessageStatus.choices
         context["labels"] = {
             "sendout_statuses": {value: str(label) for value, label in SendoutStatus.choices},
@@ -82,3 +91,47 @@ def short_link(request: HttpRequest, code: str) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+class ReplyListView(OrganisationMixin, ListView):
+    """Your replies: the texts answering the sendouts you sent, unread first."""
+
+    template_name = "sms/reply_list.html"
+    context_object_name = "replies"
+    paginate_by = 50
+    extra_context = {"nav_section": "replies"}
+
+    def get_queryset(self):
+        return replies.replies_of_owner(organisation=self.organisation, user=self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["unread"] = replies.unread_count(
+            organisation=self.organisation, user=self.request.user
+        )
+        return context
+
+
+class RepliesReadView(OrganisationMixin, View):
+    """POST: mark your unread replies read (``reply`` ids, or all of them)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        wanted = request.POST.getlist("reply")
+        if not all(value.isascii() and value.isdigit() and len(value) < 19 for value in wanted):
+            raise Http404
+        marked = replies.replies_mark_read(
+            user=request.user,
+            organisation=self.organisation,
+            ids=[int(value) for value in wanted] if wanted else None,
+        )
+        if marked:
+            messages.success(
+                request,
+                ngettext("%(n)s reply marked read.", "%(n)s replies marked read.", marked)
+                % {"n": marked},
+            )
+        else:
+            messages.info(request, _("No unread replies."))
+        return redirect("sms-replies")
