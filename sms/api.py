@@ -215,7 +215,7 @@ class SendoutViewSet(
         return self.get_paginated_response(RecipientSerializer(page, many=True).data)
 
     @extend_schema(responses=ReplySerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="replies")
+    @action(detail=True, methods=["get"], url_path="replies", url_name="replies")
     def sendout_replies(self, request: Request, pk: int, **kwargs: object) -> Response:
         """The replies this sendout caused, newest first."""
         sendout = self.get_object()

@@ -123,7 +123,13 @@ def sendout_preview(
 
 
 def _preview_link(template: tags.MessageTemplate):
-    return link_for(sendout_id=PREVIEW_SENDOUT_ID) if template.links else None
+    """A preview's short links: every code has the same length, so one example
+    code per link stands for every recipient's (no hashing per member)."""
+    if not template.links:
+        return None
+    link = link_for(sendout_id=PREVIEW_SENDOUT_ID)
+    examples = [link(0, link_slot.index) for link_slot in template.links]
+    return lambda contact_id, index: examples[index]
 
 
 def preview_skipped(

@@ -34,6 +34,7 @@ class World:
             ("/api/v1/accounts/", self.account),
             ("/api/v1/contacts/", self.contact),
             ("/api/v1/sms/sendouts/", self.sendout),
+            ("/api/v1/sms/replies/", self.sendout),  # the replies of its sendouts
             ("/api/v1/target-groups/", self.target_group),
         ):
             if path.startswith(prefix):

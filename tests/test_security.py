@@ -128,6 +128,7 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("DELETE", "/api/v1/contacts/{id}/"): lambda w: None,
     ("POST", "/api/v1/contacts/bulk/"): lambda w: [{"first_name": "Liisa"}],
     ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
+    ("POST", "/api/v1/sms/replies/read/"): lambda w: {},
     ("POST", "/api/v1/target-groups/"): lambda w: {"name": "Uusi", "conditions": []},
     ("PATCH", "/api/v1/target-groups/{id}/"): lambda w: {"name": "Toinen"},
     ("DELETE", "/api/v1/target-groups/{id}/"): lambda w: None,
@@ -288,6 +289,7 @@ ROUTE_OBJECTS = {
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
     "api-sendout-recipients": "sendout",
+    "api-sendout-replies": "sendout",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
 # routes name the object `object_id`.
