@@ -18,12 +18,14 @@ from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
 from crm.models import Role
 from crm.permissions import IsOrganisationMember
-from sms import checks, replies, selectors
-from sms.models import OutboundMessage, QuotaTransaction, Sendout
+from sms import checks, message_templates, replies, selectors
+from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
 from sms.serializers import (
+    LastMessageSerializer,
+    MessageTemplateSerializer,
     OptionsSerializer,
     PreviewInSerializer,
     PreviewOutSerializer,
@@ -79,9 +81,12 @@ class TargetGroupSmsView(OrganisationScopedMixin, APIView):
 class OptionsView(TargetGroupSmsView):
     @extend_schema(responses=OptionsSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        self.target_group(pk)
+        target_group = self.target_group(pk)
         sms_settings = selectors.sms_settings_or_defaults(organisation=self.organisation)
-        return Response(OptionsSerializer(selectors.sms_options(sms_settings=sms_settings)).data)
+        options = selectors.sms_options(sms_settings=sms_settings)
+        last = message_templates.last_message(target_group=target_group)
+        options["last_message"] = LastMessageSerializer(last).data if last else None
+        return Response(OptionsSerializer(options).data)
 
 
 class PreviewView(TargetGroupSmsView):
@@ -267,3 +272,39 @@ class ReplyViewSet(OrganisationScopedMixin, mixins.ListModelMixin, viewsets.Gene
         )
         unread = replies.unread_count(organisation=self.organisation, user=request.user)
         return Response(RepliesReadSerializer({"marked": marked, "unread": unread}).data)
+
+
+class MessageTemplateViewSet(
+    OrganisationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The organisation's message templates: anyone who may send may save, change
+    and delete them; a viewer reads them."""
+
+    serializer_class = MessageTemplateSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[MessageTemplate]:
+        if getattr(self, "swagger_fake_view", False):
+            return MessageTemplate.objects.none()
+        return message_templates.template_list(organisation=self.organisation)
+
+    def perform_create(self, serializer: MessageTemplateSerializer) -> None:
+        serializer.instance = message_templates.template_create(
+            organisation=self.organisation,
+            created_by=self.request.user,
+            data=serializer.validated_data,
+        )
+
+    def perform_update(self, serializer: MessageTemplateSerializer) -> None:
+        serializer.instance = message_templates.template_update(
+            template=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: MessageTemplate) -> None:
+        message_templates.template_delete(template=instance)

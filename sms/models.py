@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from crm.phones import phone_display
@@ -463,6 +464,60 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"{phone_display(self.from_number)}: {self.body[:40]}"
+
+
+class TemplatePurpose(models.TextChoices):
+    """What a saved message is for (the purposes a sendout may have)."""
+
+    MARKETING = "marketing", _("Marketing")
+    SERVICE = "service", _("Service message")
+
+
+class MessageTemplate(models.Model):
+    """A named message of the organisation that anyone in it may pick in the modal:
+    the body with its tags, the sender, the phone field and the purpose. Written
+    only by ``sms/message_templates.py``, which checks them as a sendout does."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_templates",
+        verbose_name=_("organisation"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    body = models.TextField(_("message"))
+    sender = models.CharField(_("sender"), max_length=34, default=OPERATOR_SENDER)
+    phone_field = models.CharField(_("phone field"), max_length=32, default="mobile_phone")
+    purpose = models.CharField(
+        _("purpose"),
+        max_length=16,
+        choices=TemplatePurpose.choices,
+        default=TemplatePurpose.MARKETING,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_templates",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["name", "id"]
+        constraints = [
+            # Names differ in more than case: "Offer" and "offer" would confuse.
+            models.UniqueConstraint(
+                F("organisation"), Lower("name"), name="sms_template_name_unique_per_organisation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class QuotaTransaction(models.Model):

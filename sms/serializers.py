@@ -6,7 +6,14 @@ from rest_framework import serializers
 
 from crm.phones import phone_display
 from sms.links import sendout_click_figures
-from sms.models import OutboundMessage, QuotaTransaction, Reply, Sendout
+from sms.models import (
+    MessageTemplate,
+    OutboundMessage,
+    QuotaTransaction,
+    Reply,
+    Sendout,
+    TemplatePurpose,
+)
 from sms.rules.numbers import SkipReason
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
@@ -58,6 +65,13 @@ class SkipReasonOptionSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class LastMessageSerializer(serializers.Serializer):
+    sender = serializers.CharField()
+    phone_field = serializers.CharField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class OptionsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     named_senders_enabled = serializers.BooleanField()
@@ -71,6 +85,10 @@ class OptionsSerializer(serializers.Serializer):
     phone_fields = ChoiceOptionSerializer(many=True)
     skip_reasons = SkipReasonOptionSerializer(many=True)
     tags = TagOptionSerializer(many=True)
+    last_message = LastMessageSerializer(
+        allow_null=True,
+        help_text=_("The latest sendout to this group, for reuse; null before the first."),
+    )
 
 
 class MessageInSerializer(serializers.Serializer):
@@ -367,3 +385,32 @@ class RepliesReadInSerializer(serializers.Serializer):
 class RepliesReadSerializer(serializers.Serializer):
     marked = serializers.IntegerField()
     unread = serializers.IntegerField()
+
+
+class MessageTemplateSerializer(serializers.ModelSerializer):
+    """A template as the API shows and takes it. The rules of a sendout (body and
+    tags, sender, phone field) are checked by ``sms.message_templates``."""
+
+    name = serializers.CharField(max_length=200)
+    body = serializers.CharField(trim_whitespace=False, max_length=10_000)
+    sender = serializers.CharField(required=False, max_length=100, default="operator")
+    phone_field = serializers.CharField(required=False, max_length=100, default="mobile_phone")
+    purpose = serializers.ChoiceField(
+        choices=TemplatePurpose.choices, required=False, default=TemplatePurpose.MARKETING
+    )
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "id",
+            "name",
+            "body",
+            "sender",
+            "phone_field",
+            "purpose",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]

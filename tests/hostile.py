@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from crm.models import Account, Contact, Organisation
-from sms.models import Sendout
+from sms.models import MessageTemplate, Sendout
 from targetgroups.models import TargetGroup
 from tests.factories import (
     AccountFactory,
@@ -27,6 +27,7 @@ class World:
     contact: Contact
     target_group: TargetGroup
     sendout: Sendout
+    message_template: MessageTemplate
 
     def object_for(self, path: str) -> Any:
         """The object of the kind an API path acts on (``/api/v1/contacts/{id}/`` ...)."""
@@ -35,6 +36,7 @@ class World:
             ("/api/v1/contacts/", self.contact),
             ("/api/v1/sms/sendouts/", self.sendout),
             ("/api/v1/sms/replies/", self.sendout),  # the replies of its sendouts
+            ("/api/v1/sms/templates/", self.message_template),
             ("/api/v1/target-groups/", self.target_group),
         ):
             if path.startswith(prefix):
@@ -61,7 +63,10 @@ def build_world(organisation: Organisation, user, *, name: str = "Kaleva Oy") ->
     sendout = create_sendout(
         target_group=group, created_by=user, body="Hei {{contact.first_name}}!"
     )
-    return World(organisation, account, contact, group, sendout)
+    template = MessageTemplate.objects.create(
+        organisation=organisation, name=f"{name} template", body="Hei {{contact.first_name}}!"
+    )
+    return World(organisation, account, contact, group, sendout, template)
 
 
 # --- Hostile values: what an attacker or a careless client sends ---------------------------

@@ -301,7 +301,7 @@ def test_language_switch_sets_finnish(client, user):
 STATIC = ROOT / "static"
 _GETTEXT_CALLS = {"gettext", "ngettext", "pgettext", "npgettext"}
 # Text-like literals that are not shown to users: a directive, HTTP header names.
-JS_TECHNICAL = {"use strict", "Accept"}
+JS_TECHNICAL = {"use strict", "Accept", "Enter"}  # "Enter": a KeyboardEvent.key
 # Literals that name CSS classes (`el.className = "table compact"`), not text.
 _CLASS_CONTEXT = re.compile(r"(?:\bclass(?:Name)?\s*[:=]|classList\.\w+\()\s*$")
 _NATURAL = re.compile(r"[^\W\d_]{2,} +[^\W\d_]{2,}|^[A-ZÅÄÖ][a-zåäö]{2,}[.!?…:]?$")

@@ -129,6 +129,9 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/contacts/bulk/"): lambda w: [{"first_name": "Liisa"}],
     ("POST", "/api/v1/sms/sendouts/{id}/cancel/"): lambda w: None,
     ("POST", "/api/v1/sms/replies/read/"): lambda w: {},
+    ("POST", "/api/v1/sms/templates/"): lambda w: {"name": "Uusi", "body": "Hei"},
+    ("PATCH", "/api/v1/sms/templates/{id}/"): lambda w: {"name": "Toinen"},
+    ("DELETE", "/api/v1/sms/templates/{id}/"): lambda w: None,
     ("POST", "/api/v1/target-groups/"): lambda w: {"name": "Uusi", "conditions": []},
     ("PATCH", "/api/v1/target-groups/{id}/"): lambda w: {"name": "Toinen"},
     ("DELETE", "/api/v1/target-groups/{id}/"): lambda w: None,
@@ -290,6 +293,7 @@ ROUTE_OBJECTS = {
     "api-sendout-cancel": "sendout",
     "api-sendout-recipients": "sendout",
     "api-sendout-replies": "sendout",
+    "api-sms-template-detail": "message_template",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its
 # routes name the object `object_id`.

@@ -27,6 +27,9 @@
     notice: $("sms-body-notice"), perRecipient: $("sms-per-recipient"), summary: $("sms-summary"),
     tracking: $("sms-link-tracking"),
     unsaved: $("sms-unsaved"), unsavedSave: $("sms-unsaved-save"), skippedList: $("sms-skipped-list"),
+    template: $("sms-template"), saveTemplate: $("sms-save-template"), templateSave: $("sms-template-save"),
+    templateName: $("sms-template-name"), templateSaveYes: $("sms-template-save-yes"),
+    templateNameError: $("sms-template-name-error"), templateStatus: $("sms-template-status"),
   };
   // The condition builder of the Conditions tab, when the modal sits beside it.
   const builder = document.getElementById("condition-builder");
@@ -47,6 +50,7 @@
   let idempotencyKey = null;
   let sending = false;
   let ownInsert = false;  // our own insertion: not the user's edit
+  let templates = [];  // the organisation's saved templates, by name
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -392,6 +396,106 @@
     heading.focus();
   }
 
+  // --- Templates and the last message of this group -----------------------------
+  const dateFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "short" });
+
+  async function loadTemplates(chosen) {
+    const url = new URL(opener.dataset.templatesUrl, window.location.href);
+    url.searchParams.set("page_size", "1000");
+    const response = await api(url, "GET");
+    templates = response.ok ? response.data.results : [];
+    const items = [Object.assign(document.createElement("option"), { value: "", textContent: gettext("A new message") })];
+    if (options && options.last_message) {
+      items.push(Object.assign(document.createElement("option"), {
+        value: "last",
+        textContent: interp(gettext("The last message to this group (%(date)s)"),
+          { date: dateFormat.format(new Date(options.last_message.created_at)) }),
+      }));
+    }
+    if (templates.length) {
+      const group = document.createElement("optgroup");
+      group.label = gettext("Templates");
+      templates.forEach((t) => group.append(Object.assign(document.createElement("option"), { value: `t${t.id}`, textContent: t.name })));
+      items.push(group);
+    }
+    els.template.replaceChildren(...items);
+    els.template.value = chosen || "";
+  }
+
+  function chooseIn(select, value) {
+    // Answers whether `value` is one of the select's options, choosing it if so.
+    if (!Array.from(select.options).some((o) => o.value === value)) return false;
+    select.value = value;
+    return true;
+  }
+
+  function applyMessage(message) {
+    clearErrors();
+    if (!chooseIn(els.sender, message.sender)) {
+      const fallback = options.senders.find((s) => s.default);
+      if (fallback) els.sender.value = fallback.value;
+      setFieldError("sender", interp(
+        gettext("The sender “%(name)s” of this message is not available now: the default sender was chosen."),
+        { name: message.sender }));
+    }
+    chooseIn(els.phoneField, message.phone_field);
+    const purpose = $("sms-purpose");  // the purpose field, where the modal has one
+    if (purpose && message.purpose) chooseIn(purpose, message.purpose);
+    // One step of the undo history: Ctrl+Z brings the previous text back.
+    els.body.focus();
+    els.body.select();
+    if (els.body.value !== message.body) insertAtCursor(message.body);
+    updateCounter();
+    schedulePreview();
+  }
+
+  els.template.addEventListener("change", () => {
+    const value = els.template.value;
+    if (value === "last" && options.last_message) applyMessage(options.last_message);
+    const template = templates.find((t) => `t${t.id}` === value);
+    if (template) applyMessage(template);
+  });
+
+  function showTemplateSave(show) {
+    els.templateSave.hidden = !show;
+    els.saveTemplate.setAttribute("aria-expanded", String(show));
+    els.templateNameError.textContent = "";
+    els.templateName.removeAttribute("aria-invalid");
+    if (show) { els.templateStatus.textContent = ""; els.templateName.focus(); }
+  }
+
+  async function saveTemplate() {
+    clearErrors();
+    els.templateNameError.textContent = "";
+    const purpose = $("sms-purpose");
+    const body = { ...payload(), name: els.templateName.value };
+    if (purpose) body.purpose = purpose.value;
+    const response = await api(opener.dataset.templatesUrl, "POST", body);
+    if (response.status === 201) {
+      showTemplateSave(false);
+      els.templateName.value = "";
+      els.templateStatus.textContent = interp(gettext("Saved as the template “%(name)s”."), { name: response.data.name });
+      await loadTemplates(`t${response.data.id}`);
+      els.saveTemplate.focus();
+      return;
+    }
+    const data = response.data || {};
+    if (data.name) {
+      els.templateNameError.textContent = [].concat(data.name).join(" ");
+      els.templateName.setAttribute("aria-invalid", "true");
+      els.templateName.focus();
+    }
+    const rest = Object.fromEntries(Object.entries(data).filter(([k]) => k !== "name"));
+    if (Object.keys(rest).length || !response.data) showErrors(response.data && rest);
+  }
+
+  els.saveTemplate.addEventListener("click", () => showTemplateSave(els.templateSave.hidden));
+  els.templateSaveYes.addEventListener("click", saveTemplate);
+  els.templateName.addEventListener("keydown", (event) => {
+    // Enter saves the template; it must not submit the message form.
+    if (event.key === "Enter") { event.preventDefault(); saveTemplate(); }
+  });
+
   function schedulePreview() {
     clearTimeout(previewTimer);
     previewTimer = setTimeout(refreshPreview, PREVIEW_DELAY_MS);
@@ -489,6 +593,7 @@
     fillSelect(els.sender, options.senders);
     fillSelect(els.phoneField, options.phone_fields);
     fillTags(options.tags);
+    await loadTemplates(els.template.value);
     updateCounter();
     els.body.focus();
     if (els.body.value) schedulePreview();

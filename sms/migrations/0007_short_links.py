@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0002_contact_phone_normalised'),
-        ('sms', '0005_suppressed_number_and_carrier_segments'),
+        ('sms', '0006_message_template'),
     ]
 
     operations = [
