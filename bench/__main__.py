@@ -5,7 +5,7 @@ defaults (PostgreSQL from DATABASE_URL; the sendout bench also needs Redis).
 import subprocess
 import sys
 
-BENCHES = ["rules", "targetgroups", "preview", "sms_backend", "sendout"]
+BENCHES = ["rules", "targetgroups", "preview", "sms_backend", "sendout", "export"]
 
 wanted = sys.argv[1:] or BENCHES
 unknown = sorted(set(wanted) - set(BENCHES))

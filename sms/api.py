@@ -2,9 +2,11 @@
 views: an input serializer validates, a service acts, an output serializer answers."""
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,7 +20,7 @@ from core.throttling import ScopedUserRateThrottle
 from crm.api import OrganisationScopedMixin
 from crm.models import Role
 from crm.permissions import IsOrganisationMember
-from sms import checks, message_templates, replies, selectors
+from sms import checks, message_templates, replies, report, selectors
 from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -35,6 +37,7 @@ from sms.serializers import (
     RepliesReadInSerializer,
     RepliesReadSerializer,
     ReplySerializer,
+    ReportSerializer,
     SendoutInSerializer,
     SendoutSerializer,
     SkippedInSerializer,
@@ -227,6 +230,30 @@ class SendoutViewSet(
         page = self.paginate_queryset(replies.sendout_replies(sendout=sendout))
         return self.get_paginated_response(ReplySerializer(page, many=True).data)
 
+    @extend_schema(responses=ReportSerializer)
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, pk: int, **kwargs: object) -> Response:
+        """Delivery rate, opt-outs the sendout caused and its figures by hour."""
+        sendout = self.get_object()
+        return Response(ReportSerializer(report.sendout_report(sendout=sendout)).data)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=_(
+                    "One line per recipient: contact_id, name, number, status, reason, "
+                    "reason_text, error_code, messages_charged, sent_at, delivered_at, "
+                    "clicks, reply."
+                ),
+            )
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: int, **kwargs: object) -> StreamingHttpResponse:
+        """The recipients as CSV, streamed (any number of rows in constant memory)."""
+        return recipients_csv_response(self.get_object())
+
     @extend_schema(request=None, responses=SendoutSerializer)
     @action(
         detail=True, methods=["post"], permission_classes=[IsOrganisationMember, MayCancelSendout]
@@ -308,3 +335,12 @@ class MessageTemplateViewSet(
 
     def perform_destroy(self, instance: MessageTemplate) -> None:
         message_templates.template_delete(template=instance)
+
+
+def recipients_csv_response(sendout: Sendout) -> StreamingHttpResponse:
+    """The CSV export of ``sendout``'s recipients as a download (page and API)."""
+    response = StreamingHttpResponse(
+        report.recipients_csv(sendout=sendout), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{report.export_filename(sendout)}"'
+    return response

@@ -39,7 +39,10 @@ def message_status_from_provider(
     if not provider_id or new is None:
         return False
     movable = allowed_previous(new)
-    changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": timezone.now()}
+    now = timezone.now()
+    changes = {"status": new, "error_code": (error_code or "")[:32], "updated_at": now}
+    if new == MessageStatus.DELIVERED:
+        changes["delivered_at"] = now
     with transaction.atomic():
         known = OutboundMessage.objects.filter(provider_id=provider_id)
         if known.exists() or message_id is None:
@@ -52,7 +55,7 @@ def message_status_from_provider(
                 provider_id=provider_id[:64],
                 claimed_by="",
                 claimed_until=None,
-                sent_at=Coalesce("sent_at", Value(changes["updated_at"])),
+                sent_at=Coalesce("sent_at", Value(now)),
                 **changes,
             )
         )

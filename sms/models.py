@@ -278,6 +278,8 @@ class OutboundMessage(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # When the delivery report said "delivered" (the report's chart and export).
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     # The lease of a claim: who sends the message now, and until when. The holder
     # renews it while it works; the sweeper takes over a lease that expired.
     claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)

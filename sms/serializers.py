@@ -414,3 +414,39 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+
+
+class ReportPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text=_("The start of the hour (or day)."))
+    n = serializers.IntegerField()
+
+
+class ReportSeriesSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text=_("sent, delivered, ..."))
+    label = serializers.CharField()
+    points = ReportPointSerializer(many=True)
+
+
+class ReportTimelineSerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=["hour", "day"])
+    series = ReportSeriesSerializer(many=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField()
+    left = serializers.IntegerField(
+        help_text=_("Messages that left for the provider: sent, delivered, undelivered, unknown.")
+    )
+    delivered = serializers.IntegerField()
+    undelivered = serializers.IntegerField()
+    delivery_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_("Delivered of the messages that left, 0 to 1; null while none has left."),
+    )
+    opt_outs = serializers.IntegerField(
+        help_text=_(
+            "Numbers texted by this sendout that opted out afterwards (a STOP reply, the "
+            "opt-out page) before another sendout texted them."
+        )
+    )
+    timeline = ReportTimelineSerializer()

@@ -15,13 +15,25 @@ from django.views.generic import DetailView, ListView
 
 from crm.views import OrganisationMixin
 from sms import replies, selectors
+from sms.api import recipients_csv_response
 from sms.links import Visit, link_follow, sendout_click_figures
+from sms.models import Sendout
 from sms.rules.numbers import PHONE_FIELDS, SkipReason
 from sms.rules.senders import sender_label
 from sms.statuses import MessageReason, MessageStatus, SendoutStatus
 
 REPLIES_SHOWN = 20
 """Replies listed on a sendout's page and a contact's (the API pages through all)."""
+
+
+class SendoutExportView(OrganisationMixin, DetailView):
+    """The sendout's recipients as a CSV download (the same file as the API's)."""
+
+    def get_queryset(self):
+        return Sendout.objects.filter(organisation=self.organisation)
+
+    def get(self, request, *args, **kwargs):
+        return recipients_csv_response(self.get_object())
 
 
 class SendoutDetailView(OrganisationMixin, DetailView):

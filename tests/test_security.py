@@ -278,6 +278,7 @@ ROUTE_OBJECTS = {
     "targetgroup-reset": "target_group",
     "targetgroup-delete": "target_group",
     "sms-sendout-detail": "sendout",
+    "sms-sendout-export": "sendout",
     "api-account-detail": "account",
     "api-contact-detail": "contact",
     "api-targetgroup-detail": "target_group",
@@ -293,6 +294,8 @@ ROUTE_OBJECTS = {
     "api-sendout-cancel": "sendout",
     "api-sendout-recipients": "sendout",
     "api-sendout-replies": "sendout",
+    "api-sendout-report": "sendout",
+    "api-sendout-export": "sendout",
     "api-sms-template-detail": "message_template",
 }
 # Django admin is for staff and scoped on its own (tests/sms/test_admin.py); its

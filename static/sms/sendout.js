@@ -125,6 +125,7 @@
     const sendout = await getJson(root.dataset.url);
     if (!sendout) { setTimeout(poll, 3000); return; }
     const done = draw(sendout);
+    document.dispatchEvent(new CustomEvent("sendout:updated", { detail: sendout }));
     if (!done) setTimeout(poll, 1000);
     loadRecipients();
   }

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0002_contact_phone_normalised'),
-        ('sms', '0006_message_template'),
+        ('sms', '0007_message_delivered_at'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0002_contact_phone_normalised'),
-        ('sms', '0007_short_links'),
+        ('sms', '0008_short_links'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
