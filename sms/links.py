@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from sms.models import BotReason, Click, Link, OutboundMessage, Sendout
 from sms.rules.links import CODE_LENGTH, link_code_read, link_coder
-from sms.statuses import MESSAGE_LEFT_STATUSES, MessageStatus
+from sms.statuses import MESSAGE_LEFT_STATUSES
 from sms.tags import LinkFor, MessageTemplate
 
 LINK_PATH = "/l/"
@@ -91,9 +91,7 @@ def bot_reason(visit: Visit) -> str:
 
 def _too_soon(message: OutboundMessage, now) -> bool:
     soon = timedelta(seconds=PREFETCH_SECONDS)
-    moments = [message.sent_at]
-    if message.status == MessageStatus.DELIVERED:
-        moments.append(message.updated_at)  # the delivery report was its last change
+    moments = [message.sent_at, message.delivered_at]
     return any(at is not None and at <= now < at + soon for at in moments)
 
 

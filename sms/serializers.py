@@ -449,4 +449,11 @@ class ReportSerializer(serializers.Serializer):
             "opt-out page) before another sendout texted them."
         )
     )
+    clicks_unique = serializers.IntegerField(help_text=_("Recipients who clicked a link."))
+    clicks_total = serializers.IntegerField(help_text=_("Clicks in all."))
+    click_through_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_("Unique clicks per recipient whose message left, 0 to 1."),
+    )
+    replies = serializers.IntegerField(help_text=_("Replies to this sendout."))
     timeline = ReportTimelineSerializer()

@@ -364,7 +364,7 @@ def test_a_visit_within_a_second_of_delivery_is_a_scanner(client, sent):
 def test_a_visit_right_after_the_delivery_report_is_a_scanner(client, sent):
     message = sent.messages.filter(status=MessageStatus.SENT).first()
     OutboundMessage.objects.filter(pk=message.pk).update(
-        status=MessageStatus.DELIVERED, updated_at=timezone.now()
+        status=MessageStatus.DELIVERED, delivered_at=timezone.now()
     )
     follow(client, code_of(message))
     assert Click.objects.get().bot_reason == BotReason.TOO_SOON
@@ -425,3 +425,25 @@ def test_the_sendout_page_says_when_tracking_was_off(api, browser, org, linked_g
     create(api, linked_group, BODY, link_tracking=False)
     page = browser.get(f"/sms/sendouts/{Sendout.objects.get().pk}/").content.decode()
     assert "Link tracking was off" in page
+
+
+# --- in the report (the chart and the CSV export) -----------------------------------------
+
+
+def test_the_report_has_the_clicks_by_hour_and_the_export_has_them_per_recipient(client, api, sent):
+    maija, juha = sent.messages.filter(status=MessageStatus.SENT).order_by("id")
+    follow(client, code_of(maija))
+    follow(client, code_of(maija, 1))
+    follow(client, code_of(juha), ua="WhatsApp/2")
+    report = api.get(f"/api/v1/sms/sendouts/{sent.pk}/report/").json()
+    assert (report["clicks_unique"], report["clicks_total"]) == (1, 2)
+    assert report["click_through_rate"] == 0.5 and report["replies"] == 0
+    series = {s["key"]: s for s in report["timeline"]["series"]}
+    assert sum(point["n"] for point in series["clicks"]["points"]) == 2
+    csv = b"".join(api.get(f"/api/v1/sms/sendouts/{sent.pk}/export/").streaming_content)
+    lines = csv.decode().splitlines()
+    header = lines[0].split(",")
+    rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
+    clicks_at = header.index("clicks")
+    assert rows[str(maija.contact_id)][clicks_at] == "2"
+    assert rows[str(juha.contact_id)][clicks_at] == "0"
