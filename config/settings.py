@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "sms.context_processors.replies_unread",
             ],
         },
     },
@@ -350,8 +351,9 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The public base URL Twilio calls back (status callbacks, inbound replies).
 SMS_STATUS_CALLBACK_BASE_URL = env.str("SMS_STATUS_CALLBACK_BASE_URL", default="")
-# The public base URL of the opt-out links in marketing texts (/s/o/<token>):
-# short, since its length is billed in every message. And the texts before them.
+# The public base URL of the short links (/l/<code>) and opt-out links (/s/o/<token>)
+# in texts: the organisation's own short domain, since its length is billed in every
+# message. And the texts before the opt-out.
 SMS_SHORT_LINK_BASE_URL = env.str("SMS_SHORT_LINK_BASE_URL", default="http://localhost:8000")
 SMS_OPTOUT_LINK_TEXT = env.str("SMS_OPTOUT_LINK_TEXT", default="Kiellä viestit:")
 SMS_OPTOUT_REPLY_TEXT = env.str("SMS_OPTOUT_REPLY_TEXT", default="Vastaa LOPETA")

@@ -62,6 +62,8 @@ urlpatterns = [
     path("sms/", include("sms.urls")),
     # The opt-out link of marketing texts: short, since its length is billed.
     path("s/o/<str:token>", sms_views.optout_page, name="sms-optout"),
+    # A short link in a text: as short as it can be (its length is billed).
+    path("l/<str:code>", sms_views.short_link, name="sms-short-link"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -22,7 +22,7 @@ from crm.models import Contact, Role
 from crm.permissions import IsOrganisationMember
 from crm.serializers import LegalBasisSetOutSerializer, LegalBasisSetSerializer
 from crm.services import contacts_legal_basis_set
-from sms import checks, message_templates, report, schedule, selectors, windows
+from sms import checks, message_templates, replies, report, schedule, selectors, windows
 from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
 from sms.sendouts.create import sendout_create
@@ -37,6 +37,9 @@ from sms.serializers import (
     QuotaSerializer,
     QuotaTransactionSerializer,
     RecipientSerializer,
+    RepliesReadInSerializer,
+    RepliesReadSerializer,
+    ReplySerializer,
     ReportSerializer,
     RescheduleInSerializer,
     SendoutInSerializer,
@@ -150,6 +153,7 @@ class SkippedView(TargetGroupSmsView):
             reason=SkipReason(asked["reason"]),
             purpose=asked["purpose"],
             user=request.user,
+            link_tracking=asked["link_tracking"],
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(skipped, request, view=self)
@@ -281,6 +285,14 @@ class SendoutViewSet(
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(RecipientSerializer(page, many=True).data)
 
+    @extend_schema(responses=ReplySerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="replies", url_name="replies")
+    def sendout_replies(self, request: Request, pk: int, **kwargs: object) -> Response:
+        """The replies this sendout caused, newest first."""
+        sendout = self.get_object()
+        page = self.paginate_queryset(replies.sendout_replies(sendout=sendout))
+        return self.get_paginated_response(ReplySerializer(page, many=True).data)
+
     @extend_schema(responses=ReportSerializer)
     @action(detail=True, methods=["get"])
     def report(self, request: Request, pk: int, **kwargs: object) -> Response:
@@ -345,6 +357,43 @@ class ContactSmsHistoryView(OrganisationScopedMixin, generics.ListAPIView):
             return OutboundMessage.objects.none()
         contact = get_object_or_404(Contact, pk=self.kwargs["pk"], organisation=self.organisation)
         return selectors.contact_sms_history(organisation=self.organisation, contact_id=contact.pk)
+
+
+class ReplyViewSet(OrganisationScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your replies: the inbound texts answering sendouts you sent, unread first.
+    ``?unread=true`` lists only the unread ones."""
+
+    serializer_class = ReplySerializer
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return replies.Reply.objects.none()
+        qs = replies.replies_of_owner(organisation=self.organisation, user=self.request.user)
+        unread = self.request.query_params.get("unread", "")
+        if unread not in ("", "true", "false"):
+            raise ValidationError({"unread": [_("Use true or false.")]})
+        if unread:
+            qs = qs.filter(read_at__isnull=unread == "true")
+        return qs
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", bool)],
+        responses=ReplySerializer(many=True),
+    )
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=RepliesReadInSerializer, responses=RepliesReadSerializer)
+    @action(detail=False, methods=["post"], permission_classes=[IsOrganisationMember])
+    def read(self, request: Request, **kwargs: object) -> Response:
+        """Mark your replies read: ``ids``, or every unread one."""
+        data = RepliesReadInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        marked = replies.replies_mark_read(
+            user=request.user, organisation=self.organisation, ids=data.validated_data.get("ids")
+        )
+        unread = replies.unread_count(organisation=self.organisation, user=request.user)
+        return Response(RepliesReadSerializer({"marked": marked, "unread": unread}).data)
 
 
 class MessageTemplateViewSet(

@@ -7,6 +7,7 @@ from sms import api
 
 router = DefaultRouter()
 router.register("sms/sendouts", api.SendoutViewSet, basename="api-sendout")
+router.register("sms/replies", api.ReplyViewSet, basename="api-reply")
 router.register("sms/templates", api.MessageTemplateViewSet, basename="api-sms-template")
 
 urlpatterns = [

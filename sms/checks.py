@@ -32,9 +32,10 @@ def sms_enabled_or_refuse(*, sms_settings: SmsSettings) -> None:
 class SendoutRequest:
     sender: str
     phone_field: str
-    template: tags.MessageTemplate
+    template: tags.MessageTemplate  # with its tracked links when ``link_tracking``
     body: str
     purpose: str = DEFAULT_PURPOSE
+    link_tracking: bool = True
 
 
 def may_send_service(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -52,6 +53,7 @@ def sendout_validate(
     body: str,
     purpose: str = DEFAULT_PURPOSE,
     user: AbstractBaseUser | AnonymousUser | None = None,
+    link_tracking: bool = True,
 ) -> SendoutRequest:
     """Check what a user asked for; raises ``RuleError`` naming the field. A
     ``service`` purpose needs a ``user`` who may send service messages."""
@@ -77,7 +79,10 @@ def sendout_validate(
     )
     phone_field = validate_phone_field(phone_field or DEFAULT_PHONE_FIELD)
     body = validate_body(body)
-    return SendoutRequest(sender, phone_field, tags.parse_template(body), body, purpose)
+    template = tags.parse_template(body)
+    if link_tracking:
+        template = template.track_links()
+    return SendoutRequest(sender, phone_field, template, body, purpose, link_tracking)
 
 
 FINNISH_PREFIX = "+358"

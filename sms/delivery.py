@@ -89,6 +89,12 @@ def _confirmation(action: str, language: str) -> str:
         return gettext("You will get our text messages again. Reply STOP to unsubscribe.")
 
 
+def is_keyword(body: str) -> bool:
+    """Is an inbound text an opt-out or opt-in keyword (``inbound_reply``'s to
+    handle), rather than a reply to keep?"""
+    return keyword_of(body) is not None
+
+
 def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
     """Outbound messages that went out through the sender an inbound message was
     sent to: ``to`` (Twilio's ``To``: the number, or a sender name) or the
@@ -119,6 +125,14 @@ def _sent_through(*, to: str, messaging_service_sid: str) -> Q:
     if project_default:
         through |= operator & own_default
     return through
+
+
+def texted_through(*, number: str, to: str, messaging_service_sid: str):
+    """The messages that left for ``number`` (E.164) through the sender an
+    inbound text was sent to (``_sent_through``)."""
+    return OutboundMessage.objects.filter(to=number, status__in=MESSAGE_LEFT_STATUSES).filter(
+        _sent_through(to=to, messaging_service_sid=messaging_service_sid)
+    )
 
 
 @transaction.atomic

@@ -290,6 +290,11 @@ class Sendout(models.Model):
     )
     pace_hour = models.DateTimeField(_("pacing hour"), null=True, blank=True, editable=False)
     pace_used = models.PositiveIntegerField(_("sent in the pacing hour"), default=0, editable=False)
+    link_tracking = models.BooleanField(
+        _("link tracking"),
+        default=True,
+        help_text=_("URLs in the message go out as short links that count clicks."),
+    )
 
     class Meta:
         verbose_name = _("sendout")
@@ -418,6 +423,8 @@ class OutboundMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["sendout", "status"]),
+            # A short link's click finds its recipient by (sendout, contact).
+            models.Index(fields=["sendout", "contact"], name="sms_message_sendout_contact"),
             models.Index(fields=["provider_id"], name="sms_message_provider_id_idx"),
             # The sweeper's look for expired leases.
             models.Index(
@@ -439,6 +446,142 @@ class OutboundMessage(models.Model):
                 "status": self.get_status_display(),
             }
         )
+
+
+class Link(models.Model):
+    """A URL of a sendout's message that goes out as a short link per recipient
+    (``sms.links``): one row per URL of the template, never one per recipient."""
+
+    sendout = models.ForeignKey(
+        Sendout, on_delete=models.CASCADE, related_name="links", verbose_name=_("sendout")
+    )
+    index = models.PositiveSmallIntegerField(_("place in the message"))
+    url = models.TextField(_("URL"))
+
+    class Meta:
+        verbose_name = _("link")
+        verbose_name_plural = _("links")
+        ordering = ["sendout", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["sendout", "index"], name="sms_link_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class BotReason(models.TextChoices):
+    """Why a visit to a short link is not counted as a click."""
+
+    USER_AGENT = "user_agent", _("Link preview or crawler")
+    PREFETCH = "prefetch", _("Prefetch")
+    HEAD = "head", _("Checked without opening")
+    TOO_SOON = "too_soon", _("Within a second of delivery")
+
+
+class Click(models.Model):
+    """One visit of a recipient's short link: a click, or (``bot_reason`` set) a
+    link preview or prefetcher's visit, recorded apart. Nothing about the
+    visitor is kept beyond the time."""
+
+    sendout = models.ForeignKey(
+        Sendout, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("sendout")
+    )
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("link")
+    )
+    message = models.ForeignKey(
+        OutboundMessage,
+        on_delete=models.CASCADE,
+        related_name="clicks",
+        verbose_name=_("recipient"),
+    )
+    clicked_at = models.DateTimeField(_("clicked at"), auto_now_add=True)
+    bot_reason = models.CharField(
+        _("not a click because"), max_length=16, choices=BotReason.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
+        ordering = ["clicked_at", "id"]
+        indexes = [models.Index(fields=["sendout", "clicked_at"], name="sms_click_sendout_time")]
+
+    def __str__(self) -> str:
+        return f"{self.link} {self.clicked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Reply(models.Model):
+    """An inbound text that is not an opt-out keyword, kept with the contact it
+    came from and the sendout that last texted that number through the sender it
+    answered (``sms.replies``). ``owner`` is the user who sent that sendout: the
+    one who sees it in their Replies list until they read it."""
+
+    organisation = models.ForeignKey(
+        "crm.Organisation",
+        on_delete=models.CASCADE,
+        related_name="sms_replies",
+        verbose_name=_("organisation"),
+    )
+    contact = models.ForeignKey(
+        "crm.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_replies",
+        verbose_name=_("contact"),
+    )
+    sendout = models.ForeignKey(
+        Sendout,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("sendout"),
+    )
+    message = models.ForeignKey(
+        OutboundMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("in reply to"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms_replies",
+        verbose_name=_("owner"),
+    )
+    from_number = models.CharField(_("from"), max_length=16, validators=[validate_e164])
+    to = models.CharField(_("to"), max_length=34, blank=True)
+    body = models.TextField(_("text"))
+    provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Twilio may call the webhook again for the same message: kept once.
+            models.UniqueConstraint(
+                fields=["organisation", "provider_id"],
+                condition=~Q(provider_id=""),
+                name="sms_reply_provider_id_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["owner", "read_at"], name="sms_reply_owner_unread"),
+            models.Index(fields=["contact", "-received_at"], name="sms_reply_contact"),
+            models.Index(fields=["sendout", "-received_at"], name="sms_reply_sendout"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{phone_display(self.from_number)}: {self.body[:40]}"
 
 
 class TemplatePurpose(models.TextChoices):

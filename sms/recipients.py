@@ -34,7 +34,7 @@ from sms.rules.numbers import (
 from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE
 from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages, encoding_info
 from sms.suppression import suppressed_numbers
-from sms.tags import MessageTemplate
+from sms.tags import LinkFor, MessageTemplate
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
 
@@ -95,6 +95,7 @@ def _decide(
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
     suffix: Callable[[int], str] | None = None,
+    link: LinkFor | None = None,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
     keep it free of per-row function calls beyond rendering and the cached
@@ -102,7 +103,7 @@ def _decide(
     phone_field = validate_phone_field(phone_field)
     names = _columns(phone_field, template)
     positions = _positions(phone_field, template)
-    render = template.row_renderer(positions)
+    render = template.row_renderer(positions, link)
     rows = (
         target_group_members(target_group=target_group)
         .order_by("id")
@@ -185,14 +186,17 @@ def recipients_resolve(
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
     suffix: Callable[[int], str] | None = None,
+    link: LinkFor | None = None,
 ) -> Iterator[Recipient]:
-    """Every member of the group in id order, sendable or with its skip reason."""
+    """Every member of the group in id order, sendable or with its skip reason;
+    with ``link``, the template's tracked URLs are each recipient's short links."""
     for decision in _decide(
         target_group=target_group,
         phone_field=phone_field,
         template=template,
         purpose=purpose,
         suffix=suffix,
+        link=link,
     ):
         yield _recipient(decision)
 
@@ -222,6 +226,7 @@ def recipients_summarise(
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
     suffix: Callable[[int], str] | None = None,
+    link: LinkFor | None = None,
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
     ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
@@ -240,6 +245,7 @@ def recipients_summarise(
         template=template,
         purpose=purpose,
         suffix=suffix,
+        link=link,
     ):
         total += 1
         reason = decision[4]

@@ -16,13 +16,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from sms.models import OutboundMessage, Sendout, SuppressedNumber, SuppressionSource
+from sms.links import message_click_annotations, sendout_click_figures
+from sms.models import (
+    Click,
+    OutboundMessage,
+    Reply,
+    Sendout,
+    SuppressedNumber,
+    SuppressionSource,
+)
 from sms.statuses import (
     MESSAGE_LEFT_STATUSES,
     MESSAGE_OPEN_STATUSES,
@@ -62,6 +70,18 @@ TIMELINE_SERIES: list[Series] = [
             sendout=sendout, status=MessageStatus.DELIVERED, delivered_at__isnull=False
         ),
         "delivered_at",
+    ),
+    Series(
+        "clicks",
+        _("Clicks"),
+        lambda sendout: Click.objects.filter(sendout=sendout, bot_reason=""),
+        "clicked_at",
+    ),
+    Series(
+        "replies",
+        _("Replies"),
+        lambda sendout: Reply.objects.filter(sendout=sendout),
+        "received_at",
     ),
 ]
 
@@ -186,7 +206,19 @@ def sendout_report(*, sendout: Sendout) -> dict[str, Any]:
         "undelivered": counts[MessageStatus.UNDELIVERED],
         "delivery_rate": delivery_rate(counts),
         "opt_outs": opt_outs_caused(sendout=sendout),
+        **_engagement(sendout),
         "timeline": timeline(sendout=sendout),
+    }
+
+
+def _engagement(sendout: Sendout) -> dict[str, Any]:
+    clicks = sendout_click_figures(sendout=sendout)
+    replies = getattr(sendout, "replies_total", None)
+    return {
+        "clicks_unique": clicks.unique,
+        "clicks_total": clicks.total,
+        "click_through_rate": clicks.click_through_rate,
+        "replies": sendout.replies.count() if replies is None else replies,
     }
 
 
@@ -242,9 +274,8 @@ EXPORT_COLUMNS: list[Column] = [
     ),
     Column("sent_at", lambda r: _time(r["sent_at"]), ("sent_at",)),
     Column("delivered_at", lambda r: _time(r["delivered_at"]), ("delivered_at",)),
-    # Filled by link tracking and replies (#19) when they land; empty until then.
-    Column("clicks", lambda r: ""),
-    Column("reply", lambda r: ""),
+    Column("clicks", lambda r: str(r["click_count"]), ("click_count",)),
+    Column("reply", lambda r: _text(r["last_reply"]), ("last_reply",)),
 ]
 
 EXPORT_CHUNK = 2000
@@ -255,6 +286,18 @@ class _Line:
 
     def write(self, value: str) -> str:
         return value
+
+
+def _annotations() -> dict[str, Any]:
+    """Per-recipient figures a column may read: its clicks (a correlated count)
+    and the text of its last reply."""
+    last_reply = (
+        Reply.objects.filter(message=OuterRef("pk")).order_by("-received_at", "-id").values("body")
+    )
+    return {
+        "click_count": message_click_annotations()["click_count"],
+        "last_reply": Subquery(last_reply[:1]),
+    }
 
 
 def recipients_csv(*, sendout: Sendout, columns: Iterable[Column] = ()) -> Iterator[str]:
@@ -268,6 +311,7 @@ def recipients_csv(*, sendout: Sendout, columns: Iterable[Column] = ()) -> Itera
     yield writer.writerow([c.header for c in chosen])
     rows = (
         OutboundMessage.objects.filter(sendout=sendout)
+        .annotate(**{k: v for k, v in _annotations().items() if k in fields})
         .order_by("id")
         .values(*fields)
         .iterator(chunk_size=EXPORT_CHUNK)

@@ -14,6 +14,13 @@ from sms.checks import (
     sender_authorised_or_refuse,
     sendout_validate,
 )
+from sms.links import (
+    PREVIEW_SENDOUT_ID,
+    click_annotations,
+    link_for,
+    message_click_annotations,
+    short_link_chars,
+)
 from sms.models import (
     OutboundMessage,
     QuotaTransaction,
@@ -23,6 +30,7 @@ from sms.models import (
 )
 from sms.optout import optout_for
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
+from sms.replies import reply_annotations
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
 from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE, Purpose
 from sms.rules.senders import OPERATOR_SENDER
@@ -131,6 +139,7 @@ def sms_options(
         "quota_remaining": sms_settings.quota_balance,
         "max_chars": MAX_CHARS,
         "chars_per_message": CHARS_PER_MESSAGE,
+        "short_link_chars": short_link_chars(),
         "senders": senders,
         "senders_unavailable": unavailable,
         "purposes": [
@@ -161,6 +170,7 @@ def sendout_preview(
     body: str,
     purpose: str = DEFAULT_PURPOSE,
     user: AbstractBaseUser | AnonymousUser | None = None,
+    link_tracking: bool = True,
 ) -> dict:
     """What a sendout of ``body`` to ``target_group`` would do, for the modal:
     recipients, skips by reason, messages to bill, the quota after, samples and
@@ -173,6 +183,7 @@ def sendout_preview(
         body=body,
         purpose=purpose,
         user=user,
+        link_tracking=link_tracking,
     )
     optout = optout_for(sms_settings=sms_settings, sender=asked.sender, purpose=asked.purpose)
     summary = recipients_summarise(
@@ -181,12 +192,26 @@ def sendout_preview(
         template=asked.template,
         purpose=asked.purpose,
         suffix=optout.suffix if optout.chars else None,
+        link=_preview_link(asked.template),
     )
     sender_authorised_or_refuse(
         sms_settings=sms_settings, sender=asked.sender, finnish_recipients=summary.finnish
     )
     answer = preview_answer(sms_settings=sms_settings, body=asked.body, summary=summary)
+    # The template as the counter shows it: each tracked URL as long as its short link.
+    answer["chars"] = asked.template.short_chars(short_link_chars())
+    answer["links"] = len(asked.template.links)
     return answer | {"optout": optout.style, "optout_chars": optout.chars}
+
+
+def _preview_link(template: tags.MessageTemplate):
+    """A preview's short links: every code has the same length, so one example
+    code per link stands for every recipient's (no hashing per member)."""
+    if not template.links:
+        return None
+    link = link_for(sendout_id=PREVIEW_SENDOUT_ID)
+    examples = [link(0, link_slot.index) for link_slot in template.links]
+    return lambda contact_id, index: examples[index]
 
 
 def preview_skipped(
@@ -199,6 +224,7 @@ def preview_skipped(
     reason: SkipReason,
     purpose: str = DEFAULT_PURPOSE,
     user: AbstractBaseUser | AnonymousUser | None = None,
+    link_tracking: bool = True,
 ) -> list[Recipient]:
     """The members a sendout of ``body`` would skip for ``reason``, in id order:
     the list behind one "N skipped" line of the preview. Checks the input as
@@ -210,6 +236,7 @@ def preview_skipped(
         body=body,
         purpose=purpose,
         user=user,
+        link_tracking=link_tracking,
     )
     optout = optout_for(sms_settings=sms_settings, sender=asked.sender, purpose=asked.purpose)
     return [
@@ -220,6 +247,7 @@ def preview_skipped(
             template=asked.template,
             purpose=asked.purpose,
             suffix=optout.suffix if optout.chars else None,
+            link=_preview_link(asked.template),
         )
         if recipient.reason == reason
     ]
@@ -315,6 +343,8 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
         Sendout.objects.filter(organisation=organisation)
         .select_related("created_by")
         .annotate(**_counts())
+        .annotate(**click_annotations())
+        .annotate(**reply_annotations())
         .order_by("-created_at", "-id")
     )
 
@@ -322,10 +352,14 @@ def sendout_list(*, organisation: Organisation) -> QuerySet[Sendout]:
 def sendout_recipients(*, sendout: Sendout, status: str = "") -> QuerySet[OutboundMessage]:
     """The sendout's messages in the order a person looks for them: by the contact's
     last and first name (a deleted contact's message last), then in creation order."""
-    qs = sendout.messages.select_related("contact").order_by(
-        F("contact__last_name").asc(nulls_last=True),
-        F("contact__first_name").asc(nulls_last=True),
-        "id",
+    qs = (
+        sendout.messages.select_related("contact")
+        .annotate(**message_click_annotations())
+        .order_by(
+            F("contact__last_name").asc(nulls_last=True),
+            F("contact__first_name").asc(nulls_last=True),
+            "id",
+        )
     )
     if status:
         qs = qs.filter(status=status)

@@ -1,10 +1,19 @@
 """Serializers of the SMS API."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.phones import phone_display
-from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout, TemplatePurpose
+from sms.links import sendout_click_figures
+from sms.models import (
+    MessageTemplate,
+    OutboundMessage,
+    QuotaTransaction,
+    Reply,
+    Sendout,
+    TemplatePurpose,
+)
 from sms.pacing import expected_finish
 from sms.rules.numbers import SkipReason
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
@@ -89,6 +98,9 @@ class OptionsSerializer(serializers.Serializer):
     quota_remaining = serializers.IntegerField()
     max_chars = serializers.IntegerField()
     chars_per_message = serializers.IntegerField()
+    short_link_chars = serializers.IntegerField(
+        help_text=_("The length of a short link: what each tracked URL costs in a text.")
+    )
     senders = ChoiceOptionSerializer(many=True)
     senders_unavailable = UnavailableSenderSerializer(
         many=True, help_text=_("Sender names not offered for this group, with the reason.")
@@ -110,6 +122,14 @@ class MessageInSerializer(serializers.Serializer):
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=10_000)
     purpose = serializers.ChoiceField(
         choices=Purpose.choices, required=False, default=DEFAULT_PURPOSE
+    )
+    link_tracking = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=_(
+            "URLs in the message go out as short links per recipient that count clicks "
+            "(true, the default), or as written (false)."
+        ),
     )
 
 
@@ -206,7 +226,10 @@ class PreviewOutSerializer(serializers.Serializer):
     )
     quota_remaining = serializers.IntegerField()
     quota_after = serializers.IntegerField()
-    chars = serializers.IntegerField()
+    chars = serializers.IntegerField(
+        help_text=_("The template's characters, each tracked URL counted as its short link.")
+    )
+    links = serializers.IntegerField(help_text=_("URLs that go out as tracked short links."))
     encoding = serializers.ChoiceField(
         choices=["GSM-7", "UCS-2"],
         help_text=_("UCS-2 when any sendable recipient's text needs it (the worst case)."),
@@ -252,6 +275,20 @@ class ReconciliationSerializer(serializers.Serializer):
     )
 
 
+class ClicksSerializer(serializers.Serializer):
+    unique = serializers.IntegerField(help_text=_("Recipients who clicked a link at least once."))
+    total = serializers.IntegerField(help_text=_("Clicks in all."))
+    bots = serializers.IntegerField(
+        help_text=_("Visits of link previews and prefetchers, not counted as clicks.")
+    )
+    click_through_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_(
+            "Unique clicks per recipient whose message left, 0 to 1; null before any left."
+        ),
+    )
+
+
 class SendoutSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     messages_charged = serializers.IntegerField(read_only=True)
@@ -265,6 +302,12 @@ class SendoutSerializer(serializers.ModelSerializer):
     )
     expected_finish_at = serializers.SerializerMethodField(
         help_text=_("For a paced sendout: when it should finish at its pace (send windows aside).")
+    )
+    clicks = serializers.SerializerMethodField(
+        help_text=_("Clicks of the message's short links (with link tracking on).")
+    )
+    replies = serializers.SerializerMethodField(
+        help_text=_("Replies to this sendout that were not opt-out keywords.")
     )
 
     class Meta:
@@ -292,6 +335,9 @@ class SendoutSerializer(serializers.ModelSerializer):
             "counts",
             "progress",
             "reconciliation",
+            "link_tracking",
+            "clicks",
+            "replies",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:
@@ -301,6 +347,23 @@ class SendoutSerializer(serializers.ModelSerializer):
         counts = sendout.counts
         finish = expected_finish(sendout=sendout, pending=counts["pending"] + counts["sending"])
         return serializers.DateTimeField().to_representation(finish) if finish else None
+
+    @extend_schema_field(ClicksSerializer)
+    def get_clicks(self, sendout: Sendout) -> dict:
+        figures = sendout_click_figures(sendout=sendout)
+        return ClicksSerializer(
+            {
+                "unique": figures.unique,
+                "total": figures.total,
+                "bots": figures.bots,
+                "click_through_rate": figures.click_through_rate,
+            }
+        ).data
+
+    def get_replies(self, sendout: Sendout) -> int:
+        if hasattr(sendout, "replies_total"):
+            return sendout.replies_total
+        return sendout.replies.count()
 
     def get_progress(self, sendout: Sendout) -> int:
         counts = sendout.counts
@@ -324,6 +387,14 @@ class RecipientSerializer(serializers.ModelSerializer):
         )
     )
 
+    clicks = serializers.IntegerField(
+        source="click_count",
+        read_only=True,
+        default=0,
+        help_text=_("This recipient's clicks of the short links."),
+    )
+    first_click_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
+
     class Meta:
         model = OutboundMessage
         fields = [
@@ -342,6 +413,8 @@ class RecipientSerializer(serializers.ModelSerializer):
             "provider_id",
             "recovery",
             "updated_at",
+            "clicks",
+            "first_click_at",
         ]
 
     def get_contact_name(self, message: OutboundMessage) -> str:
@@ -384,6 +457,53 @@ class ContactSmsHistorySerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = fields
+
+
+class ReplySerializer(serializers.ModelSerializer):
+    contact_name = serializers.SerializerMethodField()
+    from_display = serializers.SerializerMethodField(
+        help_text=_("The number grouped as people read it (+358 40 123 4567).")
+    )
+    unread = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Reply
+        fields = [
+            "id",
+            "contact",
+            "contact_name",
+            "sendout",
+            "from_number",
+            "from_display",
+            "body",
+            "received_at",
+            "read_at",
+            "unread",
+        ]
+        read_only_fields = fields
+
+    def get_contact_name(self, reply: Reply) -> str:
+        return reply.contact.full_name if reply.contact else ""
+
+    def get_from_display(self, reply: Reply) -> str:
+        return phone_display(reply.from_number)
+
+    def get_unread(self, reply: Reply) -> bool:
+        return reply.read_at is None
+
+
+class RepliesReadInSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text=_("The replies to mark read; left out: every unread reply of yours."),
+    )
+
+
+class RepliesReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
@@ -448,4 +568,11 @@ class ReportSerializer(serializers.Serializer):
             "opt-out page) before another sendout texted them."
         )
     )
+    clicks_unique = serializers.IntegerField(help_text=_("Recipients who clicked a link."))
+    clicks_total = serializers.IntegerField(help_text=_("Clicks in all."))
+    click_through_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_("Unique clicks per recipient whose message left, 0 to 1."),
+    )
+    replies = serializers.IntegerField(help_text=_("Replies to this sendout."))
     timeline = ReportTimelineSerializer()

@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sms.rules import RuleError
+from sms.rules.links import MAX_LINKS, find_urls
 from sms.rules.text import normalise_text
 
 OPEN, CLOSE, PIPE = "{{", "}}", "|"
@@ -108,19 +109,40 @@ class Slot:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class LinkSlot:
+    """A URL of the template that each recipient gets as a short link of its own
+    (``MessageTemplate.track_links``): link number ``index`` of the message."""
+
+    index: int
+    url: str
+
+    def render(self, values: Mapping[str, object]) -> str:
+        return self.url
+
+
+LinkFor = Callable[[int, int], str]
+"""``(contact_id, index) -> short link``: a recipient's link number ``index``."""
+
+
 @dataclass(frozen=True)
 class MessageTemplate:
-    """A parsed template: literal text and slots, ready to render many rows."""
+    """A parsed template: literal text and slots, ready to render many rows.
+
+    After ``track_links`` its parts also hold ``LinkSlot``s: rendered as written
+    by ``render``, and per recipient by ``row_renderer(positions, link)``."""
 
     source: str
-    parts: tuple[str | Slot, ...]
+    parts: tuple[str | Slot | LinkSlot, ...]
     slots: tuple[Slot, ...] = field(init=False)
+    links: tuple[LinkSlot, ...] = field(init=False)
     columns: frozenset[str] = field(init=False)
     static_chars: int = field(init=False)
 
     def __post_init__(self) -> None:
         slots = tuple(p for p in self.parts if isinstance(p, Slot))
         object.__setattr__(self, "slots", slots)
+        object.__setattr__(self, "links", tuple(p for p in self.parts if isinstance(p, LinkSlot)))
         object.__setattr__(self, "columns", frozenset(c for s in slots for c in s.tag.columns))
         # Code points of the literal text: what every rendered message holds at least.
         static = sum(len(p) for p in self.parts if isinstance(p, str))
@@ -182,9 +204,54 @@ class MessageTemplate:
 
         return values_general
 
-    def row_renderer(self, positions: Mapping[str, int]) -> Callable[[Sequence[object]], str]:
+    def track_links(self) -> MessageTemplate:
+        """This template with each URL of its literal text (``sms.rules.links``)
+        as a ``LinkSlot``, at most ``MAX_LINKS``. A URL that runs straight into a
+        tag ("https://x.fi/?n={{contact.first_name}}") is personal: it stays as
+        written, untracked."""
+        parts: list[str | Slot | LinkSlot] = []
+        index = 0
+        for position, part in enumerate(self.parts):
+            if not isinstance(part, str):
+                parts.append(part)
+                continue
+            followed_by_tag = position + 1 < len(self.parts)
+            pos = 0
+            for url in find_urls(part):
+                if index >= MAX_LINKS or (followed_by_tag and url.end == len(part)):
+                    continue
+                if url.start > pos:
+                    parts.append(part[pos : url.start])
+                parts.append(LinkSlot(index, url.text))
+                index += 1
+                pos = url.end
+            if pos < len(part):
+                parts.append(part[pos:])
+        return MessageTemplate(self.source, tuple(parts))
+
+    def untracked(self) -> MessageTemplate:
+        """This template with its links as written again."""
+        if not self.links:
+            return self
+        parts = [p.url if isinstance(p, LinkSlot) else p for p in self.parts]
+        return MessageTemplate(self.source, tuple(_merge_literals(parts)))
+
+    def short_chars(self, link_chars: int) -> int:
+        """The template's length as typed, each tracked URL counted as a short
+        link of ``link_chars``: what the counter and the preview show."""
+        return len(self.source) + sum(link_chars - len(link.url) for link in self.links)
+
+    def row_renderer(
+        self, positions: Mapping[str, int], link: LinkFor | None = None
+    ) -> Callable[[Sequence[object]], str]:
         """A function rendering one row given as a tuple: the same text as ``render``
-        of the mapping ``{column: row[positions[column]]}``."""
+        of the mapping ``{column: row[positions[column]]}``; with ``link``, each
+        ``LinkSlot`` is the recipient's short link (``positions["id"]`` is the
+        contact's id)."""
+        if self.links:
+            if link is None:
+                return self.untracked().row_renderer(positions)
+            return self._link_renderer(positions, link)
         if not self.slots:
             text = "".join(p for p in self.parts if isinstance(p, str))
             return lambda row: text
@@ -192,9 +259,37 @@ class MessageTemplate:
         values = self.row_values(positions)
         return lambda row: pattern % values(row)
 
+    def _link_renderer(
+        self, positions: Mapping[str, int], link: LinkFor
+    ) -> Callable[[Sequence[object]], str]:
+        pattern = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in self.parts)
+        values = self.row_values(positions) if self.slots else (lambda row: ())
+        # For each %s in turn: (True, link index) or (False, slot number).
+        order = []
+        slot_number = 0
+        for part in self.parts:
+            if isinstance(part, LinkSlot):
+                order.append((True, part.index))
+            elif isinstance(part, Slot):
+                order.append((False, slot_number))
+                slot_number += 1
+        order = tuple(order)
+        id_at = positions["id"]
+
+        def render(row: Sequence[object]) -> str:
+            slot_values = values(row)
+            contact_id = row[id_at]
+            return pattern % tuple(
+                link(contact_id, n) if is_link else slot_values[n] for is_link, n in order
+            )
+
+        return render
+
     def row_length(self, positions: Mapping[str, int]) -> Callable[[Sequence[object]], int]:
         """A function answering ``len(row_renderer(positions)(row))`` without
         building the text."""
+        if self.links:
+            return self.untracked().row_length(positions)
         static = self.static_chars
         if not self.slots:
             return lambda row: static
@@ -308,8 +403,8 @@ def _parse_tag(written: str) -> Slot:
     return Slot(tag, fallback)
 
 
-def _merge_literals(parts: list[str | Slot]) -> list[str | Slot]:
-    merged: list[str | Slot] = []
+def _merge_literals(parts: list) -> list:
+    merged: list = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part

@@ -11,6 +11,8 @@ urlpatterns = [
         views.SendoutRescheduleView.as_view(),
         name="sms-sendout-reschedule",
     ),
+    path("replies/", views.ReplyListView.as_view(), name="sms-replies"),
+    path("replies/read/", views.RepliesReadView.as_view(), name="sms-replies-read"),
     path(
         "sendouts/<int:pk>/export.csv", views.SendoutExportView.as_view(), name="sms-sendout-export"
     ),

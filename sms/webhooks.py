@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from sms import delivery
+from sms import delivery, replies
 from sms.backends import twilio
 
 
@@ -57,6 +57,17 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
+    if _holds_nul(request, "From", "To", "MessagingServiceSid", "MessageSid", "Body"):
+        return HttpResponseBadRequest()
+    if not delivery.is_keyword(request.POST.get("Body", "")):
+        # Not the keyword handler's: a reply to keep with the contact and sendout.
+        replies.reply_receive(
+            from_number=request.POST.get("From", ""),
+            body=request.POST.get("Body", ""),
+            to=request.POST.get("To", ""),
+            messaging_service_sid=request.POST.get("MessagingServiceSid", ""),
+            provider_id=request.POST.get("MessageSid", ""),
+        )
     outcome = delivery.inbound_reply(
         from_number=request.POST.get("From", ""),
         body=request.POST.get("Body", ""),

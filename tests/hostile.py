@@ -39,6 +39,7 @@ class World:
             ("/api/v1/accounts/", self.account),
             ("/api/v1/contacts/", self.contact),
             ("/api/v1/sms/sendouts/", self.sendout),
+            ("/api/v1/sms/replies/", self.sendout),  # the replies of its sendouts
             ("/api/v1/sms/templates/", self.message_template),
             ("/api/v1/target-groups/", self.target_group),
             ("/api/v1/phone-fixes/", self.phone_fix),

@@ -16,6 +16,7 @@ from sms.checks import (
     sendout_validate,
     sms_enabled_or_refuse,
 )
+from sms.links import link_for, links_create
 from sms.models import OutboundMessage, Sendout
 from sms.optout import optout_for
 from sms.quota import quota_reserve, sms_settings_for
@@ -61,6 +62,7 @@ def sendout_create(
     send_at: datetime | None = None,
     ignore_send_window: bool = False,
     messages_per_hour: int | None = None,
+    link_tracking: bool = True,
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
@@ -77,6 +79,9 @@ def sendout_create(
     ``send_at`` says when) unless ``ignore_send_window`` (administrators only,
     kept on the sendout) sends it regardless. ``messages_per_hour`` paces it
     (``sms.pacing``).
+    answers the first sendout and creates nothing. With ``link_tracking`` the
+    message's URLs go out as each recipient's short link (``sms.links``), and
+    the lengths and billing count those.
     """
     if idempotency_key:
         existing = Sendout.objects.filter(
@@ -97,6 +102,7 @@ def sendout_create(
             send_at=send_at,
             ignore_send_window=ignore_send_window,
             messages_per_hour=messages_per_hour,
+            link_tracking=link_tracking,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer its sendout.
@@ -123,6 +129,7 @@ def _sendout_create(
     send_at: datetime | None,
     ignore_send_window: bool,
     messages_per_hour: int | None,
+    link_tracking: bool,
 ) -> Sendout:
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
@@ -134,6 +141,7 @@ def _sendout_create(
         body=body,
         purpose=purpose,
         user=created_by,
+        link_tracking=link_tracking,
     )
     if ignore_send_window:
         window_override_allowed_or_refuse(user=created_by, organisation=organisation)
@@ -158,7 +166,11 @@ def _sendout_create(
         send_at=send_at,
         ignore_send_window=ignore_send_window,
         messages_per_hour=messages_per_hour or None,
+        link_tracking=request.link_tracking,
     )
+    tracked = bool(request.template.links)
+    if tracked:
+        links_create(sendout=sendout, template=request.template)
     messages = []
     total = 0
     optout = optout_for(
@@ -173,6 +185,7 @@ def _sendout_create(
         template=request.template,
         purpose=request.purpose,
         suffix=optout.suffix if optout.chars else None,
+        link=link_for(sendout_id=sendout.pk) if tracked else None,
     ):
         total += recipient.messages
         messages.append(

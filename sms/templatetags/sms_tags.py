@@ -1,6 +1,7 @@
 from django import template
 from django.utils.translation import gettext as _
 
+from sms.replies import reply_list
 from sms.selectors import (
     contact_messages,
     sendout_list,
@@ -55,6 +56,12 @@ def sms_unfinished(organisation, target_group) -> dict:
 def sms_contact_messages(organisation, contact) -> list:
     """The contact's SMS history, newest first."""
     return list(contact_messages(organisation=organisation, contact_id=contact.pk))
+
+
+@register.simple_tag
+def sms_contact_replies(organisation, contact) -> list:
+    """The contact's replies, newest first (at most ``REPLIES_SHOWN``)."""
+    return list(reply_list(organisation=organisation).filter(contact=contact)[:20])
 
 
 @register.filter

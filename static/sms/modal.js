@@ -6,6 +6,11 @@
   const MAX_CHARS_FALLBACK = 480;
   const PREVIEW_DELAY_MS = 300;
   const TAG_RE = /\{\{[^{}]*\}\}/g;
+  // sms.rules.links: a URL starts with http://, https:// or www. and runs to white
+  // space, less trailing punctuation and a closing bracket it does not open.
+  const URL_RE = /(?:https?:\/\/|www\.)[^\s<>"]+/gi;
+  const TRAILING = ".,;:!?'\"»”’";
+  const PAIRS = { ")": "(", "]": "[", "}": "{" };
 
   const opener = document.getElementById("sms-open");
   const dialog = document.getElementById("sms-modal");
@@ -21,6 +26,7 @@
     confirm: $("sms-confirm"), formError: $("sms-form-error"),
     confirmError: $("sms-confirm-error"), yes: $("sms-confirm-yes"), no: $("sms-confirm-no"),
     notice: $("sms-body-notice"), perRecipient: $("sms-per-recipient"), summary: $("sms-summary"),
+    tracking: $("sms-link-tracking"),
     unsaved: $("sms-unsaved"), unsavedSave: $("sms-unsaved-save"), skippedList: $("sms-skipped-list"),
     whenNow: $("sms-when-now"), whenLater: $("sms-when-later"), sendAt: $("sms-send-at"),
     sendAtField: $("sms-send-at-field"), sendAtError: $("sms-send_at-error"), zone: $("sms-zone"),
@@ -76,6 +82,41 @@
   let optoutChars = 0;
   const maxChars = () => (options ? options.max_chars : MAX_CHARS_FALLBACK) - optoutChars;
   const perMessage = () => (options ? options.chars_per_message : 160);
+
+  const count = (text, ch) => text.split(ch).length - 1;
+
+  function trimUrl(url) {
+    for (;;) {
+      const last = url.slice(-1);
+      if (last && TRAILING.includes(last)) url = url.slice(0, -1);
+      else if (last && PAIRS[last] && count(url, PAIRS[last]) < count(url, last)) url = url.slice(0, -1);
+      else return url;
+    }
+  }
+
+  // The URLs of the template's literal text that go out as short links: as the
+  // server decides (MessageTemplate.track_links), one that runs into a tag stays.
+  function trackedUrls(text) {
+    const urls = [];
+    text.split(TAG_RE).forEach((part, i, parts) => {
+      for (const match of part.matchAll(URL_RE)) {
+        const url = trimUrl(match[0]);
+        if (/^(https?:\/\/|www\.)$/i.test(url)) continue;
+        if (i < parts.length - 1 && match.index + url.length === part.length) continue;
+        if (urls.length < 32) urls.push(url);
+      }
+    });
+    return urls;
+  }
+
+  // The template's length as the counter shows it: each tracked URL as its short link.
+  function shortLength(text) {
+    const normalised = text.replace(/\r\n?/g, "\n");
+    let chars = length(normalised);
+    if (!els.tracking || !els.tracking.checked || !options) return chars;
+    trackedUrls(normalised).forEach((url) => { chars += options.short_link_chars - length(url); });
+    return chars;
+  }
 
   function cutToFit(text, room) {
     // Cut inserted text to `room` code points, never inside a tag.
@@ -188,7 +229,7 @@
   }
 
   function updateCounter() {
-    const chars = length(els.body.value);
+    const chars = shortLength(els.body.value);
     const optout = optoutChars;
     const messages = Math.ceil((chars + optout) / perMessage());
     let text = interp(
@@ -547,6 +588,7 @@
     return {
       sender: els.sender.value, phone_field: els.phoneField.value, body: els.body.value,
       purpose: els.purpose.value,
+      link_tracking: els.tracking ? els.tracking.checked : true,
     };
   }
 
@@ -786,6 +828,7 @@
   });
 
   [els.sender, els.phoneField, els.purpose].forEach((el) => el.addEventListener("change", schedulePreview));
+  if (els.tracking) els.tracking.addEventListener("change", () => { updateCounter(); schedulePreview(); });
   els.form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (lastPreview && !els.submit.disabled) showConfirm();
@@ -797,5 +840,5 @@
   opener.addEventListener("click", open);
 
   // Exposed for tests of the counting rule only.
-  window.smsModal = { length, cutToFit, TAG_RE };
+  window.smsModal = { length, cutToFit, TAG_RE, trackedUrls };
 })();

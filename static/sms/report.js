@@ -21,6 +21,9 @@
       hint: (r) => interp(gettext("of %(n)s messages that left"), { n: fmt(r.left) }) },
     { key: "delivered", label: gettext("Delivered"), show: (r) => fmt(r.delivered) },
     { key: "opt_outs", label: gettext("Opt-outs after this sendout"), show: (r) => fmt(r.opt_outs) },
+    { key: "click_through_rate", label: gettext("Click-through rate"), show: (r) => (r.click_through_rate === null ? "–" : percent(r.click_through_rate)),
+      hint: (r) => interp(gettext("%(unique)s unique clicks, %(total)s in all"), { unique: fmt(r.clicks_unique), total: fmt(r.clicks_total) }) },
+    { key: "replies", label: gettext("Replies"), show: (r) => fmt(r.replies) },
   ];
 
   function svg(name, attrs, text) {

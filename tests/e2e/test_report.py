@@ -50,7 +50,12 @@ def test_the_report_shows_figures_chart_and_download(
     assert chart.locator("rect.series-delivered").count() == 1
     assert chart.locator("rect.series-sent").count() == 1
     assert "Delivered: 3 in all" in chart.locator("desc").text_content()
-    assert page.locator("#report-legend li").all_inner_texts() == ["Sent", "Delivered"]
+    assert page.locator("#report-legend li").all_inner_texts() == [
+        "Sent",
+        "Delivered",
+        "Clicks",
+        "Replies",
+    ]
     page.get_by_text("The figures by hour as a table").click()
     assert page.locator("#report-table tbody tr").count() == 1
     # Nothing wider than the screen.

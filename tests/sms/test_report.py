@@ -144,7 +144,7 @@ def test_figures_by_hour_with_empty_hours_in_between(org, settings):
     timeline = report.timeline(sendout=sendout)
     assert timeline["bucket"] == "hour"
     series = {s["key"]: s for s in timeline["series"]}
-    assert list(series) == ["sent", "delivered"]
+    assert list(series) == ["sent", "delivered", "clicks", "replies"]
     hours = [p["at"] for p in series["sent"]["points"]]
     assert hours == [
         "2026-03-10T09:00:00+02:00",
@@ -183,7 +183,7 @@ def test_a_sendout_without_figures_has_an_empty_timeline(api, org):
     message(sendout, MessageStatus.PENDING)
     timeline = report_of(api, sendout)["timeline"]
     assert timeline["bucket"] == "hour"
-    assert [s["points"] for s in timeline["series"]] == [[], []]
+    assert [s["points"] for s in timeline["series"]] == [[], [], [], []]
 
 
 def test_the_series_list_takes_new_series(org):
@@ -273,7 +273,7 @@ def test_the_export_has_a_line_per_recipient(api, org, settings):
         "messages_charged": "2",
         "sent_at": "2026-03-10T09:15:00+02:00",
         "delivered_at": "2026-03-10T09:16:00+02:00",
-        "clicks": "",
+        "clicks": "0",
         "reply": "",
     }
     # Text people typed never becomes a formula in a spreadsheet.
