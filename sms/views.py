@@ -118,6 +118,7 @@ def optout_page(request: HttpRequest, token: str) -> HttpResponse:
         response = render(request, "sms/optout.html", context, status=200 if result else 404)
     response["Content-Language"] = language
     response["Cache-Control"] = "no-store"
+    return response
 
 
 def _ascii_host(url: str) -> str:

@@ -57,7 +57,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signature_ok(request):
         return HttpResponseForbidden()
-    if _holds_nul(request, "From", "To", "MessagingServiceSid", "MessageSid", "Body"):
+    if _holds_nul(request, "From", "To", "MessagingServiceSid", "MessageSid"):
         return HttpResponseBadRequest()
     if not delivery.is_keyword(request.POST.get("Body", "")):
         # Not the keyword handler's: a reply to keep with the contact and sendout.
