@@ -293,7 +293,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "sms.statuses.MessageStatus",
         "SendoutStatusEnum": "sms.statuses.SendoutStatus",
         "PurposeEnum": "sms.rules.purposes.Purpose",
-        "MessageTemplatePurposeEnum": "sms.models.TemplatePurpose",
+        "ChosenPurposeEnum": "sms.rules.purposes.CHOOSABLE_PURPOSE_CHOICES",
     },
 }
 
@@ -398,6 +398,8 @@ LOGGING = {
 # no progress for SMS_LOST_WORK_SECONDS lost its queued work: enqueued again.
 SMS_CHUNK_SIZE = env.int("SMS_CHUNK_SIZE", default=200)
 SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=5)
+# Test messages ("Send a test" in the modal) one user may send in an hour.
+SMS_TEST_SENDS_PER_HOUR = env.int("SMS_TEST_SENDS_PER_HOUR", default=5)
 SMS_RETRY_BACKOFF_BASE = env.float("SMS_RETRY_BACKOFF_BASE", default=1.0)
 SMS_RETRY_BACKOFF_MAX = env.float("SMS_RETRY_BACKOFF_MAX", default=60.0)
 SMS_LEASE_SECONDS = env.float("SMS_LEASE_SECONDS", default=45.0)

@@ -1,6 +1,7 @@
 """The SMS part of the HTTP API: options, preview, sendouts and the quota. Thin
 views: an input serializer validates, a service acts, an output serializer answers."""
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -25,8 +26,10 @@ from crm.services import contacts_legal_basis_set
 from sms import checks, message_templates, replies, report, schedule, selectors, windows
 from sms.models import MessageTemplate, OutboundMessage, QuotaTransaction, Sendout
 from sms.rules.numbers import SkipReason
+from sms.rules.purposes import Purpose
 from sms.sendouts.create import sendout_create
 from sms.sendouts.lifecycle import sendout_cancel
+from sms.sendouts.test_send import own_number, sendout_test_send
 from sms.serializers import (
     ContactSmsHistorySerializer,
     LastMessageSerializer,
@@ -46,6 +49,7 @@ from sms.serializers import (
     SendoutSerializer,
     SkippedInSerializer,
     SkippedSerializer,
+    TestSendInSerializer,
 )
 from sms.statuses import MessageStatus
 from targetgroups.models import TargetGroup
@@ -103,6 +107,8 @@ class OptionsView(TargetGroupSmsView):
         )
         last = message_templates.last_message(target_group=target_group)
         options["last_message"] = LastMessageSerializer(last).data if last else None
+        options["own_number"] = own_number(user=request.user)
+        options["test_sends_per_hour"] = settings.SMS_TEST_SENDS_PER_HOUR
         return Response(OptionsSerializer(options).data)
 
 
@@ -230,6 +236,22 @@ class SendoutCreateView(TargetGroupSmsView):
         return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
 
 
+class TestSendView(TargetGroupSmsView):
+    """ "Send a test": the message as one member would get it, to the user's own
+    number; a sendout of purpose ``test`` (charged, in the ledger)."""
+
+    @extend_schema(request=TestSendInSerializer, responses={202: SendoutSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        target_group = self.target_group(pk)
+        data = TestSendInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sendout = sendout_test_send(
+            target_group=target_group, created_by=request.user, **data.validated_data
+        )
+        sendout = selectors.sendout_list(organisation=self.organisation).get(pk=sendout.pk)
+        return Response(SendoutSerializer(sendout).data, status=status.HTTP_202_ACCEPTED)
+
+
 class MayCancelSendout(BasePermission):
     """Cancelling stops messages someone decided to send: the sendout's creator or an
     administrator of its organisation may; other members (and viewers) get 403."""
@@ -261,7 +283,34 @@ class SendoutViewSet(
             if not (target_group.isascii() and target_group.isdigit() and len(target_group) < 19):
                 raise ValidationError({"target_group": [_("A valid integer is required.")]})
             qs = qs.filter(target_group_id=int(target_group))
+        if self.action == "list":
+            # Test messages are not campaigns: listed only when asked for.
+            purpose = self.request.query_params.get("purpose", "")
+            if purpose and purpose not in Purpose.values:
+                raise ValidationError(
+                    {
+                        "purpose": [
+                            _("Choose one of: %(purposes)s.")
+                            % {"purposes": ", ".join(Purpose.values)}
+                        ]
+                    }
+                )
+            qs = qs.filter(purpose=purpose) if purpose else qs.exclude(purpose=Purpose.TEST)
         return qs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("target_group", int),
+            OpenApiParameter(
+                "purpose",
+                str,
+                enum=list(Purpose.values),
+                description=_("Only sendouts of this purpose; left out: all but tests."),
+            ),
+        ]
+    )
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         responses=RecipientSerializer(many=True),

@@ -15,6 +15,7 @@ urlpatterns = [
     path("target-groups/<int:pk>/sms/options/", api.OptionsView.as_view(), name="api-sms-options"),
     path("target-groups/<int:pk>/sms/preview/", api.PreviewView.as_view(), name="api-sms-preview"),
     path("target-groups/<int:pk>/sms/skipped/", api.SkippedView.as_view(), name="api-sms-skipped"),
+    path("target-groups/<int:pk>/sms/test/", api.TestSendView.as_view(), name="api-sms-test"),
     path(
         "target-groups/<int:pk>/sms/legal-basis/",
         api.LegalBasisView.as_view(),

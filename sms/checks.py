@@ -14,7 +14,7 @@ from sms import tags
 from sms.models import SenderAuthorisation, SmsSettings
 from sms.rules import RuleError
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, validate_phone_field
-from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
+from sms.rules.purposes import CHOOSABLE_PURPOSES, DEFAULT_PURPOSE, Purpose
 from sms.rules.senders import OPERATOR_SENDER, resolve_sender
 from sms.rules.text import validate_body
 
@@ -57,10 +57,11 @@ def sendout_validate(
 ) -> SendoutRequest:
     """Check what a user asked for; raises ``RuleError`` naming the field. A
     ``service`` purpose needs a ``user`` who may send service messages."""
-    if purpose not in Purpose.values:
+    if purpose not in CHOOSABLE_PURPOSES:
         raise RuleError(
             "purpose_invalid",
-            _("Choose the purpose: %(choices)s.") % {"choices": ", ".join(Purpose.values)},
+            _("Choose the purpose: %(choices)s.")
+            % {"choices": ", ".join(p.value for p in CHOOSABLE_PURPOSES)},
             field="purpose",
         )
     if purpose == Purpose.SERVICE and (user is None or not may_send_service(user)):

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from sms.models import BotReason, Click, Link, OutboundMessage, Sendout
 from sms.rules.links import CODE_LENGTH, link_code_read, link_coder
+from sms.rules.purposes import Purpose
 from sms.statuses import MESSAGE_LEFT_STATUSES
 from sms.tags import LinkFor, MessageTemplate
 
@@ -106,9 +107,12 @@ def link_follow(*, code: str, visit: Visit) -> str | None:
     link = Link.objects.filter(sendout_id=sendout_id, index=index).first()
     if link is None:
         return None
+    # A test message (``sms.sendouts.test_send``) goes to the user, not to the
+    # member whose details it carries: it names no contact.
+    recipient = Q(contact_id=contact_id) | Q(contact=None, sendout__purpose=Purpose.TEST)
     message = (
         OutboundMessage.objects.filter(
-            sendout_id=sendout_id, contact_id=contact_id, status__in=MESSAGE_LEFT_STATUSES
+            recipient, sendout_id=sendout_id, status__in=MESSAGE_LEFT_STATUSES
         )
         .order_by("id")
         .first()

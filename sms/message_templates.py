@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 
 from crm.models import Organisation
 from sms.checks import sendout_validate
-from sms.models import MessageTemplate, Sendout, SmsSettings, TemplatePurpose
+from sms.models import MessageTemplate, Sendout, SmsSettings
 from sms.rules import RuleError
 from sms.rules.numbers import DEFAULT_PHONE_FIELD
+from sms.rules.purposes import CHOOSABLE_PURPOSES, Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from targetgroups.models import TargetGroup
 
@@ -48,11 +49,11 @@ def _checked(*, organisation: Organisation, template: MessageTemplate, changed: 
             field="name",
         )
     template.name = name
-    if "purpose" in changed and template.purpose not in TemplatePurpose.values:
+    if "purpose" in changed and template.purpose not in CHOOSABLE_PURPOSES:
         raise RuleError(
             "invalid_purpose",
             _("Choose a purpose: %(purposes)s.")
-            % {"purposes": ", ".join(str(label) for label in TemplatePurpose.labels)},
+            % {"purposes": ", ".join(str(p.label) for p in CHOOSABLE_PURPOSES)},
             field="purpose",
         )
     asked = sendout_validate(
@@ -137,13 +138,15 @@ def template_list(*, organisation: Organisation) -> QuerySet[MessageTemplate]:
 
 
 def last_message(*, target_group: TargetGroup) -> Sendout | None:
-    """The latest sendout to ``target_group``: its message, sender and phone field
-    are what "Reuse the last message" puts into the modal."""
+    """The latest sendout to ``target_group`` (a test is not one): its message,
+    sender, phone field and purpose are what "Start from the last message" puts
+    into the modal."""
     return (
         Sendout.objects.filter(
             organisation_id=target_group.organisation_id, target_group=target_group
         )
+        .exclude(purpose=Purpose.TEST)
         .order_by("-created_at", "-id")
-        .only("sender", "phone_field", "body", "created_at")
+        .only("sender", "phone_field", "body", "purpose", "created_at")
         .first()
     )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.legal import LegalBasis
 from crm.phones import phone_display
-from sms.rules.purposes import Purpose
+from sms.rules.purposes import CHOOSABLE_PURPOSE_CHOICES, Purpose
 from sms.rules.senders import OPERATOR_SENDER, sender_label
 from sms.rules.windows import default_send_windows
 from sms.statuses import MessageStatus, Recovery, SendoutStatus
@@ -584,13 +584,6 @@ class Reply(models.Model):
         return f"{phone_display(self.from_number)}: {self.body[:40]}"
 
 
-class TemplatePurpose(models.TextChoices):
-    """What a saved message is for (the purposes a sendout may have)."""
-
-    MARKETING = "marketing", _("Marketing")
-    SERVICE = "service", _("Service message")
-
-
 class MessageTemplate(models.Model):
     """A named message of the organisation that anyone in it may pick in the modal:
     the body with its tags, the sender, the phone field and the purpose. Written
@@ -609,8 +602,8 @@ class MessageTemplate(models.Model):
     purpose = models.CharField(
         _("purpose"),
         max_length=16,
-        choices=TemplatePurpose.choices,
-        default=TemplatePurpose.MARKETING,
+        choices=CHOOSABLE_PURPOSE_CHOICES,
+        default=Purpose.MARKETING,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -636,6 +629,28 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SmsProfile(models.Model):
+    """A user's own SMS details: the mobile number test messages go to."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="sms_profile",
+        verbose_name=_("user"),
+    )
+    own_number = models.CharField(
+        _("own mobile number"), max_length=16, blank=True, validators=[validate_e164]
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS profile")
+        verbose_name_plural = _("SMS profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
 
 
 class QuotaTransaction(models.Model):

@@ -276,3 +276,30 @@ def recipients_summarise(
     summary.finnish = finnish
     summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
     return summary
+
+
+def member_text(
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    contact_id: int,
+    suffix: Callable[[int], str] | None = None,
+    link: LinkFor | None = None,
+) -> tuple[str, str] | None:
+    """The text ``template`` renders for one member of the group (with the
+    opt-out ``suffix`` a sendout adds), and the member's name: what a test
+    message shows. None when ``contact_id`` is not a member. The member's own
+    number, opt-out and legal basis do not matter here: a test goes to the user."""
+    names = _columns(validate_phone_field(phone_field), template)
+    row = (
+        target_group_members(target_group=target_group)
+        .filter(pk=contact_id)
+        .values_list(*names)
+        .first()
+    )
+    if row is None:
+        return None
+    render = template.row_renderer(_positions(phone_field, template), link)
+    text = render(row) if suffix is None else render(row) + suffix(row[_ID])
+    return f"{row[_FIRST]} {row[_LAST]}".strip(), text

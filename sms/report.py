@@ -31,6 +31,7 @@ from sms.models import (
     SuppressedNumber,
     SuppressionSource,
 )
+from sms.rules.purposes import Purpose
 from sms.statuses import (
     MESSAGE_LEFT_STATUSES,
     MESSAGE_OPEN_STATUSES,
@@ -126,12 +127,16 @@ def opt_outs_caused(*, sendout: Sendout) -> int:
     }
     if not opted:
         return 0
-    later = OutboundMessage.objects.filter(
-        sendout__organisation_id=sendout.organisation_id,
-        to__in=opted,
-        status__in=MESSAGE_LEFT_STATUSES,
-        sent_at__gt=min(texted[n] for n in opted),
-    ).exclude(sendout=sendout)
+    later = (
+        OutboundMessage.objects.filter(
+            sendout__organisation_id=sendout.organisation_id,
+            to__in=opted,
+            status__in=MESSAGE_LEFT_STATUSES,
+            sent_at__gt=min(texted[n] for n in opted),
+        )
+        .exclude(sendout=sendout)
+        .exclude(sendout__purpose=Purpose.TEST)
+    )
     answered_later = {
         number
         for number, at in later.values_list("to", "sent_at")

@@ -32,7 +32,7 @@ from sms.optout import optout_for
 from sms.recipients import Recipient, RecipientSummary, recipients_resolve, recipients_summarise
 from sms.replies import reply_annotations
 from sms.rules.numbers import DEFAULT_PHONE_FIELD, PHONE_FIELDS, SkipReason
-from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE, Purpose
+from sms.rules.purposes import BASES_ALLOWING, CHOOSABLE_PURPOSES, DEFAULT_PURPOSE, Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from sms.rules.text import (
     CHARS_PER_MESSAGE,
@@ -145,7 +145,8 @@ def sms_options(
         "purposes": [
             {"value": value, "label": str(label), "default": value == DEFAULT_PURPOSE}
             for value, label in Purpose.choices
-            if value != Purpose.SERVICE or (user is not None and may_send_service(user))
+            if value in CHOOSABLE_PURPOSES
+            and (value != Purpose.SERVICE or (user is not None and may_send_service(user)))
         ],
         "phone_fields": [
             {"value": value, "label": str(label), "default": value == DEFAULT_PHONE_FIELD}

@@ -12,11 +12,10 @@ from sms.models import (
     QuotaTransaction,
     Reply,
     Sendout,
-    TemplatePurpose,
 )
 from sms.pacing import expected_finish
 from sms.rules.numbers import SkipReason
-from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
+from sms.rules.purposes import CHOOSABLE_PURPOSE_CHOICES, DEFAULT_PURPOSE
 from sms.statuses import MESSAGE_LEFT_STATUSES, MESSAGE_OPEN_STATUSES
 
 
@@ -85,6 +84,7 @@ class LastMessageSerializer(serializers.Serializer):
     sender = serializers.CharField()
     phone_field = serializers.CharField()
     body = serializers.CharField()
+    purpose = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
@@ -109,6 +109,10 @@ class OptionsSerializer(serializers.Serializer):
     phone_fields = ChoiceOptionSerializer(many=True)
     skip_reasons = SkipReasonOptionSerializer(many=True)
     tags = TagOptionSerializer(many=True)
+    own_number = serializers.CharField(
+        help_text=_("The user's own mobile number, where test messages go; empty when none.")
+    )
+    test_sends_per_hour = serializers.IntegerField()
     last_message = LastMessageSerializer(
         allow_null=True,
         help_text=_("The latest sendout to this group, for reuse; null before the first."),
@@ -121,7 +125,9 @@ class MessageInSerializer(serializers.Serializer):
     # Kept as typed: line endings and spaces are part of the message.
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=10_000)
     purpose = serializers.ChoiceField(
-        choices=Purpose.choices, required=False, default=DEFAULT_PURPOSE
+        choices=CHOOSABLE_PURPOSE_CHOICES,
+        required=False,
+        default=DEFAULT_PURPOSE,
     )
     link_tracking = serializers.BooleanField(
         required=False,
@@ -199,6 +205,26 @@ class RescheduleInSerializer(SendAtInSerializer):
         if not attrs.get("send_at") and not attrs.get("send_at_local"):
             raise serializers.ValidationError({"send_at": [_("Give the new time.")]})
         return attrs
+
+
+class TestSendInSerializer(MessageInSerializer):
+    """ "Send a test": the message, the member it is rendered for and the user's number."""
+
+    contact = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=_(
+            "The member whose details fill the tags; the group's first member if left out."
+        ),
+    )
+    to = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text=_("Your own mobile number, stored on your profile; left out: the stored one."),
+    )
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -515,7 +541,9 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     sender = serializers.CharField(required=False, max_length=100, default="operator")
     phone_field = serializers.CharField(required=False, max_length=100, default="mobile_phone")
     purpose = serializers.ChoiceField(
-        choices=TemplatePurpose.choices, required=False, default=TemplatePurpose.MARKETING
+        choices=CHOOSABLE_PURPOSE_CHOICES,
+        required=False,
+        default=DEFAULT_PURPOSE,
     )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

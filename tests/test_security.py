@@ -180,6 +180,10 @@ VALID_WRITES: dict[tuple[str, str], Callable[[World], Any]] = {
     ("POST", "/api/v1/contact-imports/"): lambda w: {"text": "Etunimi\nLiisa\n"},
     ("POST", "/api/v1/contact-imports/{id}/preview/"): lambda w: {"country": "FI"},
     ("POST", "/api/v1/contact-imports/{id}/start/"): lambda w: {"mapping": {"0": "first_name"}},
+    ("POST", "/api/v1/target-groups/{id}/sms/test/"): lambda w: {
+        "body": "Hei",
+        "to": "+358501112222",
+    },
 }
 
 
@@ -332,6 +336,7 @@ ROUTE_OBJECTS = {
     "api-sms-skipped": "target_group",
     "api-sms-legal-basis": "target_group",
     "api-sms-sendout-create": "target_group",
+    "api-sms-test": "target_group",
     "api-sendout-detail": "sendout",
     "api-sendout-cancel": "sendout",
     "api-sendout-reschedule": "sendout",

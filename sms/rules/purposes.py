@@ -17,15 +17,24 @@ from crm.legal import LegalBasis
 class Purpose(models.TextChoices):
     MARKETING = "marketing", _("Marketing")
     SERVICE = "service", _("Service message (appointment, delivery...)")
+    # "Send a test" in the modal: one message to the user's own number (#19).
+    TEST = "test", _("Test message")
 
 
 DEFAULT_PURPOSE = Purpose.MARKETING
+
+CHOOSABLE_PURPOSES: tuple[Purpose, ...] = (Purpose.MARKETING, Purpose.SERVICE)
+"""The purposes a user chooses for a sendout or a template; a ``test`` sendout is
+made only by "Send a test" (``sms.sendouts.test_send``)."""
+CHOOSABLE_PURPOSE_CHOICES: list[tuple[str, str]] = [(p.value, p.label) for p in CHOOSABLE_PURPOSES]
 
 BASES_ALLOWING: dict[str, frozenset[str]] = {
     Purpose.MARKETING: frozenset(
         {LegalBasis.CONSENT, LegalBasis.CUSTOMER_RELATIONSHIP, LegalBasis.BUSINESS_ROLE}
     ),
     Purpose.SERVICE: frozenset(LegalBasis.values),
+    # A test goes to the user's own number; a member's details only fill the tags.
+    Purpose.TEST: frozenset(LegalBasis.values),
 }
 """The legal bases on which a sendout of each purpose may text a contact."""
 

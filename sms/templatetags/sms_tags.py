@@ -2,6 +2,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from sms.replies import reply_list
+from sms.rules.purposes import Purpose
 from sms.selectors import (
     contact_messages,
     sendout_list,
@@ -34,19 +35,24 @@ def sms_send_state(organisation, membership) -> dict:
 
 @register.simple_tag
 def sms_sendouts(organisation, target_group) -> list:
-    """The target group's sendouts, newest first, with their counts."""
-    return list(sendout_list(organisation=organisation).filter(target_group=target_group)[:100])
+    """The target group's sendouts, newest first, with their counts (test messages
+    are not campaigns: not listed)."""
+    return list(
+        sendout_list(organisation=organisation)
+        .filter(target_group=target_group)
+        .exclude(purpose=Purpose.TEST)[:100]
+    )
 
 
 @register.simple_tag
 def sms_unfinished(organisation, target_group) -> dict:
-    """The target group's scheduled, queued, sending and paused sendouts, and the
-    organisation's time zone they are shown in."""
+    """The target group's scheduled, queued, sending and paused sendouts (not its
+    test messages), and the organisation's time zone they are shown in."""
     return {
         "sendouts": list(
-            sendout_unfinished_list(organisation=organisation).filter(target_group=target_group)[
-                :100
-            ]
+            sendout_unfinished_list(organisation=organisation)
+            .filter(target_group=target_group)
+            .exclude(purpose=Purpose.TEST)[:100]
         ),
         "time_zone": sms_settings_or_defaults(organisation=organisation).time_zone,
     }

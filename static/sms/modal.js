@@ -35,6 +35,8 @@
     template: $("sms-template"), saveTemplate: $("sms-save-template"), templateSave: $("sms-template-save"),
     templateName: $("sms-template-name"), templateSaveYes: $("sms-template-save-yes"),
     templateNameError: $("sms-template-name-error"), templateStatus: $("sms-template-status"),
+    testContact: $("sms-test-contact"), testTo: $("sms-test-to"), testToError: $("sms-test-to-error"),
+    testSend: $("sms-test-send"), testStatus: $("sms-test-status"), testHint: $("sms-test-hint"),
   };
   // The condition builder of the Conditions tab, when the modal sits beside it.
   const builder = document.getElementById("condition-builder");
@@ -318,6 +320,7 @@
     });
     els.preview.replaceChildren(...parts);
     els.preview.classList.remove("stale");
+    fillTestContacts(data.samples);
     els.perRecipient.textContent = data.messages_per_recipient_max ? interp(ngettext(
       "up to %(n)s message per recipient after tags", "up to %(n)s messages per recipient after tags",
       data.messages_per_recipient_max), { n: fmt(data.messages_per_recipient_max) }) : "";
@@ -579,6 +582,49 @@
     if (event.key === "Enter") { event.preventDefault(); saveTemplate(); }
   });
 
+  // --- Send a test ---------------------------------------------------------------
+  function fillTestContacts(samples) {
+    const chosen = els.testContact.value;
+    const first = Object.assign(document.createElement("option"), { value: "", textContent: gettext("The group's first member") });
+    els.testContact.replaceChildren(first, ...samples.map((sample) => Object.assign(
+      document.createElement("option"), { value: String(sample.contact), textContent: sample.name || gettext("(no name)") })));
+    chooseIn(els.testContact, chosen);
+  }
+
+  async function sendTest() {
+    clearErrors();
+    els.testToError.textContent = "";
+    els.testTo.removeAttribute("aria-invalid");
+    els.testStatus.textContent = "";
+    els.testSend.disabled = true;
+    const body = { ...payload(), to: els.testTo.value };
+    if (els.testContact.value) body.contact = Number(els.testContact.value);
+    const response = await api(opener.dataset.testUrl, "POST", body);
+    els.testSend.disabled = false;
+    const data = response.data || {};
+    if (response.status === 202) {
+      els.testStatus.replaceChildren(interp(ngettext(
+        "Test sent to your number: %(n)s message charged.", "Test sent to your number: %(n)s messages charged.",
+        data.messages_reserved), { n: fmt(data.messages_reserved) }), " ",
+      Object.assign(document.createElement("a"), {
+        href: opener.dataset.sendoutUrl.replace("/0/", `/${data.id}/`), textContent: gettext("Follow the test"),
+      }));
+      schedulePreview();  // the quota changed
+      return;
+    }
+    if (data.to) {
+      els.testToError.textContent = [].concat(data.to).join(" ");
+      els.testTo.setAttribute("aria-invalid", "true");
+      els.testTo.focus();
+      return;
+    }
+    if (data.detail) { els.testStatus.textContent = data.detail; return; }
+    if (data.contact) { els.testStatus.textContent = [].concat(data.contact).join(" "); return; }
+    showErrors(response.data);
+  }
+
+  els.testSend.addEventListener("click", sendTest);
+
   function schedulePreview() {
     clearTimeout(previewTimer);
     previewTimer = setTimeout(refreshPreview, PREVIEW_DELAY_MS);
@@ -743,6 +789,9 @@
     fillSelect(els.phoneField, options.phone_fields);
     fillTags(options.tags);
     await loadTemplates(els.template.value);
+    if (!els.testTo.value) els.testTo.value = options.own_number || "";
+    els.testHint.textContent = interp(gettext("A test is charged against the quota like any message and shows in its ledger; you may send %(n)s an hour."),
+      { n: fmt(options.test_sends_per_hour) });
     updateCounter();
     els.body.focus();
     if (els.body.value) schedulePreview();
