@@ -70,6 +70,13 @@ def test_too_long_lists_the_rendered_length(api, org):
         ({"body": "Hei", "reason": "missing_number", "page": "0"}, "page", "1"),
         ({"body": "Hei", "reason": "missing_number", "page_size": "0"}, "page_size", "1"),
         ({"body": "Hei", "reason": "missing_number", "page_size": "5000"}, "page_size", "1000"),
+        ({"body": "Hei", "reason": "missing_number", "purpose": "spam"}, "purpose", "spam"),
+        ({"body": "Hei", "reason": "missing_number", "purpose": "test"}, "purpose", "test"),
+        (
+            {"body": "Hei", "reason": "missing_number", "link_tracking": "maybe"},
+            "link_tracking",
+            "",
+        ),
     ],
 )
 def test_bad_query_is_400_at_that_field_and_changes_nothing(
