@@ -80,12 +80,12 @@ def sendout_test_send(
     link_tracking: bool = True,
 ) -> Sendout:
     """Text ``body`` as ``contact`` (a member of the group; the first member when
-    None) would get it in a sendout of ``purpose`` (its opt-out included) to the
-    user's own number. One transaction: checks the
-    input as a sendout does, the hourly limit, reserves the quota (or refuses and
-    writes nothing), writes the sendout of purpose ``test`` and its one message,
-    and enqueues the sending when it commits. A number typed in ``to`` is stored
-    on the user's profile for the next test."""
+    None) would get it in a sendout of ``purpose`` (its opt-out included, its URLs
+    as the test's own short links with ``link_tracking``) to the user's own number.
+    One transaction: checks the input as a sendout does, the hourly limit, reserves
+    the quota (or refuses and writes nothing), writes the sendout of purpose
+    ``test`` and its one message, and enqueues the sending when it commits. A
+    number typed in ``to`` is stored on the user's profile for the next test."""
     organisation = target_group.organisation
     sms_settings = sms_settings_for(organisation=organisation)
     sms_enabled_or_refuse(sms_settings=sms_settings)
@@ -132,12 +132,6 @@ def sendout_test_send(
             .values_list("id", flat=True)
             .first()
         )
-    if contact is None:
-        raise RuleError(
-            "not_a_member",
-            _("Choose a member of this target group to render the message for."),
-            field="contact",
-        )
     sendout = Sendout.objects.create(
         organisation=organisation,
         target_group=target_group,
@@ -157,7 +151,9 @@ def sendout_test_send(
     if tracked:
         links_create(sendout=sendout, template=asked.template)
     optout = optout_for(sms_settings=sms_settings, sender=asked.sender, purpose=asked.purpose)
-    rendered = member_text(
+    # None: nobody in the group, or ``contact`` is not a member (the transaction
+    # then writes nothing).
+    rendered = contact and member_text(
         target_group=target_group,
         phone_field=asked.phone_field,
         template=asked.template,
@@ -165,7 +161,7 @@ def sendout_test_send(
         suffix=optout.suffix if optout.chars else None,
         link=link_for(sendout_id=sendout.pk) if tracked else None,
     )
-    if rendered is None:
+    if not rendered:
         raise RuleError(
             "not_a_member",
             _("Choose a member of this target group to render the message for."),
