@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 from core.errors import DomainError
 from crm import numberfix
 from crm.models import CONTACT_PHONE_FIELDS, Contact, PhoneFix
+from crm.selectors import contact_list, phone_fix_changes, phone_fix_list
 from crm.views import OrganisationMixin
 
 
@@ -29,7 +30,7 @@ class PhoneFixView(OrganisationMixin, _Write, TemplateView):
     template_name = "crm/phone_fix.html"
 
     def get_contacts(self) -> QuerySet[Contact]:
-        return Contact.objects.filter(organisation=self.organisation)
+        return contact_list(organisation=self.organisation).select_related(None)
 
     def back_url(self) -> str:
         return reverse("contact-list")
@@ -89,21 +90,21 @@ class PhoneFixDetailView(OrganisationMixin, _Write, TemplateView):
     template_name = "crm/phone_fix_detail.html"
 
     def get_fix(self) -> PhoneFix:
-        return get_object_or_404(PhoneFix, organisation=self.organisation, pk=self.kwargs["pk"])
+        return get_object_or_404(
+            phone_fix_list(organisation=self.organisation), pk=self.kwargs["pk"]
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         fix = self.get_fix()
-        context.update(
-            fix=fix, changes=fix.changes.filter(reason="phone_fix").select_related("contact")
-        )
+        context.update(fix=fix, changes=phone_fix_changes(fix=fix))
         return context
 
 
 class PhoneFixUndoView(OrganisationMixin, _Write, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         self.require_write()
-        fix = get_object_or_404(PhoneFix, organisation=self.organisation, pk=pk)
+        fix = get_object_or_404(phone_fix_list(organisation=self.organisation), pk=pk)
         try:
             restored, kept = numberfix.phone_fix_undo(phone_fix=fix, user=request.user)
         except DomainError as exc:

@@ -5,7 +5,15 @@ import re
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from crm.models import Account, Contact, Membership, Organisation
+from crm.models import (
+    Account,
+    Contact,
+    ContactChange,
+    ContactChangeReason,
+    Membership,
+    Organisation,
+    PhoneFix,
+)
 
 
 def membership_for(user: AbstractBaseUser | AnonymousUser) -> Membership | None:
@@ -86,3 +94,13 @@ def contact_list(*, organisation: Organisation, search: str = "") -> QuerySet[Co
 
 def account_ids(*, organisation: Organisation) -> set[int]:
     return set(Account.objects.filter(organisation=organisation).values_list("id", flat=True))
+
+
+def phone_fix_list(*, organisation: Organisation) -> QuerySet[PhoneFix]:
+    """The organisation's batches of fixed numbers."""
+    return PhoneFix.objects.filter(organisation=organisation)
+
+
+def phone_fix_changes(*, fix: PhoneFix) -> QuerySet[ContactChange]:
+    """The numbers a batch changed, each with its contact and old value."""
+    return fix.changes.filter(reason=ContactChangeReason.PHONE_FIX).select_related("contact")

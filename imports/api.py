@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from crm import imports, numberfix
 from crm.api import OrganisationScopedMixin
-from imports import services
+from imports import selectors, services
 from imports.models import ContactImport, Duplicates
 
 
@@ -106,7 +106,7 @@ class ContactImportViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ContactImport.objects.none()
-        return ContactImport.objects.defer("data").filter(organisation=self.organisation)
+        return selectors.import_list(organisation=self.organisation)
 
     @extend_schema(
         request={"multipart/form-data": UploadInput}, responses={201: ContactImportSerializer}
@@ -135,7 +135,7 @@ class ContactImportViewSet(
         raw = serializer.validated_data.get("mapping", job.mapping)
         mapping = services.mapping_from(raw, job.header)
         country = services.country_check(serializer.validated_data["country"])
-        data = bytes(ContactImport.objects.values_list("data", flat=True).get(pk=job.pk))
+        data = selectors.import_data(job=job)
         return Response(
             imports.preview(
                 organisation=self.organisation, data=data, mapping=mapping, country=country

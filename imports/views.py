@@ -12,9 +12,9 @@ from core.errors import DomainError
 from crm import imports, numberfix
 from crm.models import Contact
 from crm.views import OrganisationMixin
-from imports import services
+from imports import selectors, services
 from imports.models import ContactImport, Duplicates, ImportStatus
-from targetgroups.models import TargetGroup
+from targetgroups.selectors import target_group_list
 
 PREVIEW_ROWS = 10
 # Problems listed on a page; the download has them all.
@@ -30,9 +30,7 @@ class _ImportMixin(OrganisationMixin):
 
     def get_import(self) -> ContactImport:
         return get_object_or_404(
-            ContactImport.objects.defer("data"),
-            organisation=self.organisation,
-            pk=self.kwargs["pk"],
+            selectors.import_list(organisation=self.organisation), pk=self.kwargs["pk"]
         )
 
 
@@ -41,9 +39,7 @@ class ImportUploadView(_ImportMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["recent"] = ContactImport.objects.defer("data", "rejected").filter(
-            organisation=self.organisation
-        )[:10]
+        context["recent"] = selectors.import_recent(organisation=self.organisation)
         context["error"] = kwargs.get("error", "")
         return context
 
@@ -114,7 +110,7 @@ class ImportDetailView(_ImportMixin, TemplateView):
         try:
             mapping = services.mapping_from(chosen["mapping"], job.header)
             code = services.country_check(chosen["country"])
-            data = bytes(ContactImport.objects.values_list("data", flat=True).get(pk=job.pk))
+            data = selectors.import_data(job=job)
             preview = imports.preview(
                 organisation=self.organisation,
                 data=data,
@@ -135,9 +131,7 @@ class ImportDetailView(_ImportMixin, TemplateView):
             fields=_field_choices(),
             countries=numberfix.countries(),
             duplicate_choices=Duplicates.choices,
-            target_groups=TargetGroup.objects.filter(organisation=self.organisation).order_by(
-                "name"
-            ),
+            target_groups=target_group_list(organisation=self.organisation).order_by("name"),
             preview=preview,
             error=error,
         )
