@@ -1,5 +1,11 @@
 """Recipient resolution: who in a target group gets which text, or why not.
 
+Two ways that must agree (tests/sms/test_sqlrender.py): the database's
+(``sms.sqlrender``: ``recipients_summarise`` for a preview,
+``recipients_resolve_sql``, and the INSERT of a sendout's messages in
+``sms.sendouts.insert``), and Python's below (``recipients_resolve``, the oracle,
+also the list behind a preview's "N skipped"). In Python:
+
 Streams plain rows (tuples) from one query, with no model instance and no dict
 per contact, and renders each with a template parsed once. Numbers are not
 parsed here: a contact stores each phone field normalised (``crm.phones``:

@@ -4,8 +4,11 @@ Random contacts (names with emoji, "ç", "€" and the other GSM extension
 characters, empty fields, CRLF, long values, duplicate numbers, fixed lines,
 numbers never normalised, opted out, suppressed, each legal basis) and random
 templates (tags with fallbacks, links, literals) are resolved both ways, and
-every row must agree: text, length, billed messages, encoding, segments, reason.
+every row must agree: text, length, billed messages, encoding, segments, reason,
+and the row the INSERT of a sendout's messages writes.
 Runs on whichever database the suite runs on (SQLite and PostgreSQL in CI)."""
+
+from collections import Counter
 
 import pytest
 from django.db import transaction
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 from crm.legal import LegalBasis
 from crm.models import Account, Contact
 from sms import sqlrender
-from sms.models import SuppressedNumber, SuppressionSource
+from sms.models import OutboundMessage, SuppressedNumber, SuppressionSource
 from sms.recipients import (
     recipients_resolve,
     recipients_resolve_sql,
@@ -26,8 +29,10 @@ from sms.recipients import (
 )
 from sms.rules.numbers import SkipReason
 from sms.rules.purposes import Purpose
+from sms.sendouts.insert import messages_insert
+from sms.statuses import MessageStatus
 from sms.tags import TAGS, TemplateError, parse_template
-from tests.factories import TargetGroupFactory
+from tests.factories import SendoutFactory, TargetGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -183,9 +188,59 @@ def test_sql_decides_every_row_as_python_does(
             **args, suffix=SUFFIX_SQL if optout else None, link=link_sql if tracked else None
         )
         summary = recipients_summarise(**python_args)
+        sendout = SendoutFactory(organisation=org, target_group=group)
+        written = messages_insert(
+            sendout=sendout,
+            **args,
+            suffix=SUFFIX_SQL if optout else None,
+            link=link_sql if tracked else None,
+        )
+        inserted = list(
+            OutboundMessage.objects.filter(sendout=sendout)
+            .order_by("id")
+            .values_list(*MESSAGE_FIELDS)
+        )
         transaction.set_rollback(True)
     assert got == expected
     assert summary == expected_summary
+    assert inserted == [_message(r) for r in expected]
+    sendable = [r for r in expected if r.sendable]
+    assert (written.total, written.sendable, written.messages) == (
+        len(expected),
+        len(sendable),
+        sum(r.messages for r in sendable),
+    )
+    assert written.finnish == sum(1 for r in sendable if r.to.startswith("+358"))
+    assert written.skipped == Counter(r.reason.value for r in expected if not r.sendable)
+    assert written.bases == Counter(r.legal_basis for r in sendable)
+
+
+MESSAGE_FIELDS = (
+    "contact_id",
+    "to",
+    "body",
+    "messages",
+    "encoding",
+    "carrier_segments",
+    "status",
+    "reason",
+    "legal_basis",
+)
+
+
+def _message(r):
+    """The row ``sendout_create`` wrote for a recipient before the INSERT."""
+    return (
+        r.contact_id,
+        r.to,
+        r.body,
+        r.messages,
+        r.encoding,
+        r.carrier_segments,
+        MessageStatus.PENDING if r.sendable else MessageStatus.SKIPPED,
+        r.reason.value if r.reason else "",
+        r.legal_basis,
+    )
 
 
 def test_sql_renders_whitespace_fallbacks_and_names_as_python(org):
