@@ -12,32 +12,24 @@ from django.db.models import Expression, F, Max, Value
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from sms import sqlrender
+from sms import sqlcodes, sqlrender
 from sms.checks import (
-    FINNISH_PREFIX,
     sender_authorised_or_refuse,
     sendout_validate,
     sms_enabled_or_refuse,
 )
-from sms.links import link_for, links_create
-from sms.models import OutboundMessage, Sendout
+from sms.links import links_create
+from sms.models import Sendout
 from sms.optout import Optout, optout_for
 from sms.quota import quota_reserve, sms_settings_for
-from sms.recipients import recipients_resolve
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.schedule import send_at_validate
 from sms.sendouts.common import log_ids, sendout_enqueue
 from sms.sendouts.insert import Written, messages_insert
-from sms.statuses import MessageStatus, SendoutStatus
+from sms.statuses import SendoutStatus
 from sms.windows import start_time_outside_window, window_override_allowed_or_refuse
 from targetgroups.models import TargetGroup
 from targetgroups.selectors import target_group_members
-
-try:  # The per-recipient codes in SQL (#21, branch sqlcodes): until it lands, a
-    # sendout with short links or an opt-out link is written the Python way.
-    from sms import sqlcodes
-except ImportError:  # pragma: no cover
-    sqlcodes = None
 
 
 def sendout_record(*, written: Written) -> dict:
@@ -84,48 +76,6 @@ def _codes_sql(
     if optout.style == "link":
         suffix = sqlcodes.optout_suffix(optout, sendout_id=Value(sendout_id), contact_id=F("id"))
     return link, suffix
-
-
-def _messages_python_write(
-    *, sendout: Sendout, target_group: TargetGroup, request, optout: Optout, tracked: bool
-) -> Written:
-    """The messages rendered in Python and bulk-created: the way before
-    ``sms.sqlcodes`` (per-recipient codes in SQL) landed."""
-    written = Written()
-    messages = []
-    for recipient in recipients_resolve(
-        target_group=target_group,
-        phone_field=request.phone_field,
-        template=request.template,
-        purpose=request.purpose,
-        suffix=optout.suffix if optout.chars else None,
-        link=link_for(sendout_id=sendout.pk) if tracked else None,
-    ):
-        written.total += 1
-        if recipient.sendable:
-            written.sendable += 1
-            written.messages += recipient.messages
-            written.bases[recipient.legal_basis] += 1
-            if recipient.to.startswith(FINNISH_PREFIX):
-                written.finnish += 1
-        else:
-            written.skipped[recipient.reason.value] += 1
-        messages.append(
-            OutboundMessage(
-                sendout=sendout,
-                contact_id=recipient.contact_id,
-                to=recipient.to,
-                body=recipient.body,
-                messages=recipient.messages,
-                encoding=recipient.encoding,
-                carrier_segments=recipient.carrier_segments,
-                status=MessageStatus.PENDING if recipient.sendable else MessageStatus.SKIPPED,
-                reason=recipient.reason.value if recipient.reason else "",
-                legal_basis=recipient.legal_basis,
-            )
-        )
-    OutboundMessage.objects.bulk_create(messages, batch_size=2000)
-    return written
 
 
 logger = logging.getLogger(__name__)
@@ -260,27 +210,18 @@ def _sendout_create(
         purpose=request.purpose,
         sendout_id=sendout.pk,
     )
-    if sqlcodes is None and (tracked or optout.style == "link"):
-        written = _messages_python_write(
-            sendout=sendout,
-            target_group=target_group,
-            request=request,
-            optout=optout,
-            tracked=tracked,
-        )
-    else:
-        link_sql, suffix_sql = _codes_sql(
-            sendout_id=sendout.pk, optout=optout, tracked=tracked, target_group=target_group
-        )
-        written = messages_insert(
-            sendout=sendout,
-            target_group=target_group,
-            phone_field=request.phone_field,
-            template=request.template,
-            purpose=request.purpose,
-            link=link_sql,
-            suffix=suffix_sql,
-        )
+    link_sql, suffix_sql = _codes_sql(
+        sendout_id=sendout.pk, optout=optout, tracked=tracked, target_group=target_group
+    )
+    written = messages_insert(
+        sendout=sendout,
+        target_group=target_group,
+        phone_field=request.phone_field,
+        template=request.template,
+        purpose=request.purpose,
+        link=link_sql,
+        suffix=suffix_sql,
+    )
     total = written.messages
     sender_authorised_or_refuse(
         sms_settings=sms_settings, sender=request.sender, finnish_recipients=written.finnish

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from crm.legal import LegalBasis
 from crm.models import Account, Contact
 from sms import sqlrender
-from sms.models import OutboundMessage, SuppressedNumber, SuppressionSource
+from sms.links import link_for
+from sms.models import OutboundMessage, SmsSettings, SuppressedNumber, SuppressionSource
+from sms.optout import optout_for
 from sms.recipients import (
     recipients_resolve,
     recipients_resolve_sql,
@@ -32,7 +34,13 @@ from sms.rules.purposes import Purpose
 from sms.sendouts.insert import messages_insert
 from sms.statuses import MessageStatus
 from sms.tags import TAGS, TemplateError, parse_template
-from tests.factories import SendoutFactory, TargetGroupFactory
+from tests.factories import (
+    ContactFactory,
+    SendoutFactory,
+    SmsSettingsFactory,
+    TargetGroupFactory,
+    create_sendout,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -311,3 +319,74 @@ def test_a_number_never_normalised_is_normalised_and_stored(org):
         "mobile_phone_e164", "mobile_phone_problem", "mobile_phone_not_mobile"
     ).get()
     assert stored == ("+358912345678", "", True)
+
+
+def test_the_yes_writes_what_python_renders_with_its_links_and_opt_out(settings, org, user):
+    """``sendout_create`` with short links and the opt-out link (``sms.sqlcodes``
+    in the INSERT): every row as the Python renderer writes it with the sendout's
+    ``link_for`` and ``optout_for``, and the record and quota from the totals."""
+    settings.SMS_OPTOUT_IN_TEXT = True
+    settings.SMS_SHORT_LINK_BASE_URL = "https://s.example.fi"
+    SmsSettingsFactory(organisation=org, quota=1000)
+    people = [
+        ("Aino", "+358 40 100 0001", False),
+        ("Çé😀", "+358 40 100 0002", False),  # UCS-2
+        ("€uro", "+358 40 100 0003", False),  # a GSM-7 extension character
+        ("L" * 100, "+358 40 100 0004", False),  # too long with the links
+        ("Twin", "+358401000001", False),  # Aino's number
+        ("Out", "+358 40 100 0005", True),
+        ("Fixed", "+358 9 1234 5678", False),
+        ("Nobody", "", False),
+    ]
+    contacts = [
+        ContactFactory(
+            organisation=org, first_name=name, mobile_phone=phone, sms_opt_out=out, blank=True
+        )
+        for name, phone, out in people
+    ]
+    group = TargetGroupFactory(organisation=org, included_contacts=contacts)
+    body = "x" * 250 + " {{contact.first_name|ystävä}} https://example.com/tarjous ja https://a.fi"
+    sendout = create_sendout(target_group=group, created_by=user, body=body)
+
+    expected = list(
+        recipients_resolve(
+            target_group=group,
+            phone_field="mobile_phone",
+            template=parse_template(body).track_links(),
+            purpose=sendout.purpose,
+            suffix=optout_for(
+                sms_settings=SmsSettings.objects.get(organisation=org),
+                sender=sendout.sender,
+                purpose=sendout.purpose,
+                sendout_id=sendout.pk,
+            ).suffix,
+            link=link_for(sendout_id=sendout.pk),
+        )
+    )
+    rows = list(sendout.messages.order_by("id").values_list(*MESSAGE_FIELDS))
+    assert rows == [_message(r) for r in expected]
+    assert [r.reason for r in expected] == [
+        None,
+        None,
+        None,
+        SkipReason.TOO_LONG,
+        SkipReason.DUPLICATE_NUMBER,
+        SkipReason.OPTED_OUT,
+        SkipReason.NOT_MOBILE,
+        SkipReason.MISSING_NUMBER,
+    ]
+    assert [r.encoding for r in expected[:3]] == ["GSM-7", "UCS-2", "GSM-7"]
+    billed = sum(r.messages for r in expected)
+    assert sendout.record["messages"] == billed
+    assert sendout.record["recipients"] == {
+        "total": 8,
+        "sendable": 3,
+        "skipped": {
+            "duplicate_number": 1,
+            "missing_number": 1,
+            "not_mobile": 1,
+            "opted_out": 1,
+            "too_long": 1,
+        },
+    }
+    assert SmsSettings.objects.get(organisation=org).quota_balance == 1000 - billed
