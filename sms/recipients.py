@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Expression
 
 from crm.phones import PhoneProblem
@@ -360,7 +360,8 @@ def recipients_summarise(
         ) n
         GROUP BY 1, 2, 3
     """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)
         cursor.execute(sql, (FINNISH_PREFIX, *params))
         groups = cursor.fetchall()
     summary = RecipientSummary()
@@ -471,7 +472,8 @@ def recipients_resolve_sql(
         FROM ({decided}) q ORDER BY id
     """
     recipients = []
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)
         cursor.execute(sql, params)
         for row in cursor.fetchall():
             contact_id, first, last, basis, to, text, chars, reason, septets, billed, segs = row

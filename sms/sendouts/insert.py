@@ -111,6 +111,7 @@ def messages_insert(
         f"SELECT {', '.join(selects)} FROM ({decided}) q ORDER BY id"
     )
     with connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)  # inside the sendout's transaction
         cursor.execute(sql, (*head_params, *params))
         written = _written(cursor, sendout_id=sendout.pk)
     if written.sendable:
