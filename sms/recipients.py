@@ -26,6 +26,7 @@ Each sendable recipient's text is also looked at as a carrier sees it
 per recipient because a name with an emoji or a "ç" makes only that text UCS-2.
 """
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -343,6 +344,8 @@ def recipients_summarise(
         link=link_sql,
         suffix=suffix_sql,
         members=members,
+        all_texts=False,
+        codes_one_septet=_one_septet(link, suffix, template),
     )
     sql = f"""
         SELECT sr_reason,
@@ -404,6 +407,17 @@ def recipients_summarise(
         link=link,
     )
     return summary
+
+
+def _one_septet(
+    link: LinkFor | None, suffix: Callable[[int], str] | None, template: MessageTemplate
+) -> bool:
+    """Whether a summary's links and opt-out (the same text for every recipient
+    there) are all one-septet characters."""
+    texts = [] if suffix is None else [suffix(0)]
+    if link is not None:
+        texts += [link(0, slot.index) for slot in template.links]
+    return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
 
 
 def septet_segments(chars: int) -> int:

@@ -28,6 +28,7 @@ text (``carrier_view``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.db import connection
@@ -208,6 +209,8 @@ def decided_sql(
     link: LinkExpression | None = None,
     suffix: Expression | None = None,
     members: QuerySet[Contact] | None = None,
+    all_texts: bool = True,
+    codes_one_septet: bool = False,
 ) -> tuple[str, tuple]:
     """One SELECT (SQL and parameters) of the group's members, one row each, with
     what ``sms.recipients._decide`` decides (``COLUMNS``, in no order):
@@ -221,7 +224,9 @@ def decided_sql(
     - ``sr_one_septet``: whether the text is all GSM 03.38 default alphabet.
 
     Call ``phones_store_unnormalised`` first. ``members`` (the group's members
-    by default) narrows the rows."""
+    by default) narrows the rows. Without ``all_texts``, ``sr_text`` is NULL for
+    a text all of the GSM 03.38 default alphabet (what a summary needs: narrower
+    rows to sort)."""
     phone_field = validate_phone_field(phone_field)
     if members is None:
         members = target_group_members(target_group=target_group)
@@ -251,6 +256,19 @@ def decided_sql(
         output_field=TextField(),
     )
     before_number = Q(sms_opt_out=True) | ~Q(legal_basis__in=bases) | no_number
+    # Whether a text is all one-septet characters is asked of the part that varies
+    # (the tags' values) when the literal text is (checked here) and the caller
+    # vouches for its links and opt-out (``codes_one_septet``): matching the whole
+    # text cost more than rendering it.
+    if template.links and link is None:
+        template = template.untracked()
+    literals = "".join(p if isinstance(p, str) else "" for p in template.parts)
+    if codes_one_septet and not re.search(NOT_ONE_SEPTET, literals):
+        values = _concat([_slot_value(slot) for slot in template.slots])
+        septets = "sr_values"
+    else:
+        values = _text("")
+        septets = "sr_text"
     inner = (
         members.order_by()
         .annotate(
@@ -261,6 +279,7 @@ def decided_sql(
                 output_field=TextField(),
             ),
             sr_text=render_expression(template, link=link, suffix=suffix),
+            sr_values=values,
             sr_early=early,
         )
         .values(
@@ -271,6 +290,7 @@ def decided_sql(
             "sr_e164",
             "sr_to",
             "sr_text",
+            "sr_values",
             "sr_early",
         )
     )
@@ -280,19 +300,26 @@ def decided_sql(
     # A fence: PostgreSQL would otherwise inline the text into every use of it
     # (its length, the reasons, the window's key), rendering each row four times.
     fence = " OFFSET 0" if postgresql else ""
+    # Only the texts a caller reads are carried through the window's sorts.
+    text = "sr_text" if all_texts else "CASE WHEN sr_one_septet = 0 THEN sr_text END"
     sql = f"""
         SELECT id, first_name, last_name, legal_basis, sr_to, sr_text, sr_chars,
             CASE WHEN sr_pre IS NOT NULL THEN sr_pre
                 WHEN ROW_NUMBER() OVER (PARTITION BY sr_e164, sr_pre ORDER BY id) > 1
                 THEN '{SkipReason.DUPLICATE_NUMBER.value}'
             END AS sr_reason,
-            CASE WHEN sr_text {regexp} %s THEN 0 ELSE 1 END AS sr_one_septet
+            sr_one_septet
         FROM (
-            SELECT m.*, LENGTH(sr_text) AS sr_chars,
-                CASE WHEN sr_early IS NOT NULL THEN sr_early
-                    WHEN LENGTH(sr_text) > {MAX_CHARS} THEN '{SkipReason.TOO_LONG.value}'
-                END AS sr_pre
-            FROM ({inner_sql}{fence}) m
+            SELECT id, first_name, last_name, legal_basis, sr_e164, sr_to, {text} AS sr_text,
+                sr_chars, sr_pre, sr_one_septet
+            FROM (
+                SELECT m.*, LENGTH(sr_text) AS sr_chars,
+                    CASE WHEN sr_early IS NOT NULL THEN sr_early
+                        WHEN LENGTH(sr_text) > {MAX_CHARS} THEN '{SkipReason.TOO_LONG.value}'
+                    END AS sr_pre,
+                    CASE WHEN {septets} {regexp} %s THEN 0 ELSE 1 END AS sr_one_septet
+                FROM ({inner_sql}{fence}) m
+            ) e{fence}
         ) d
     """
     return sql, (NOT_ONE_SEPTET, *params)

@@ -4,6 +4,7 @@ database), check the totals, reserve the quota, enqueue the sending when the
 transaction commits. A refusal after the INSERT rolls it back: nothing written."""
 
 import logging
+import re
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +19,7 @@ from sms.checks import (
     sendout_validate,
     sms_enabled_or_refuse,
 )
-from sms.links import links_create
+from sms.links import link_for, links_create
 from sms.models import Sendout
 from sms.optout import Optout, optout_for
 from sms.quota import quota_reserve, sms_settings_for
@@ -76,6 +77,17 @@ def _codes_sql(
     if optout.style == "link":
         suffix = sqlcodes.optout_suffix(optout, sendout_id=Value(sendout_id), contact_id=F("id"))
     return link, suffix
+
+
+def _codes_one_septet(*, sendout_id: int, optout: Optout, template, tracked: bool) -> bool:
+    """Whether the links and opt-out of a sendout are all one-septet characters:
+    their words and prefixes are the same for every recipient, and their codes
+    are base 62, so one recipient's (contact 0) answers for all."""
+    texts = [optout.suffix(0)] if optout.chars else []
+    if tracked:
+        link = link_for(sendout_id=sendout_id)
+        texts += [link(0, slot.index) for slot in template.links]
+    return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
 
 
 logger = logging.getLogger(__name__)
@@ -221,6 +233,9 @@ def _sendout_create(
         purpose=request.purpose,
         link=link_sql,
         suffix=suffix_sql,
+        codes_one_septet=_codes_one_septet(
+            sendout_id=sendout.pk, optout=optout, template=request.template, tracked=tracked
+        ),
     )
     total = written.messages
     sender_authorised_or_refuse(

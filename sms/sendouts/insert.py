@@ -51,10 +51,13 @@ def messages_insert(
     purpose: str,
     link: sqlrender.LinkExpression | None,
     suffix: Expression | None,
+    codes_one_septet: bool = False,
 ) -> Written:
     """Write one ``OutboundMessage`` per member of the group (skipped ones with
     their reason) in one statement, and answer the totals (one aggregate over
-    the rows written). The caller's transaction undoes it on a refusal."""
+    the rows written). The caller's transaction undoes it on a refusal.
+    ``codes_one_septet``: the caller vouches that ``link`` and ``suffix`` are all
+    GSM 03.38 default alphabet (``sms.sqlrender.decided_sql``)."""
     members = target_group_members(target_group=target_group)
     sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
     decided, params = sqlrender.decided_sql(
@@ -65,6 +68,7 @@ def messages_insert(
         link=link,
         suffix=suffix,
         members=members,
+        codes_one_septet=codes_one_septet,
     )
     texted = ", ".join(f"'{r.value}'" for r in (SkipReason.TOO_LONG, SkipReason.DUPLICATE_NUMBER))
     sendable = "sr_reason IS NULL"

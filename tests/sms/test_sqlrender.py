@@ -202,6 +202,7 @@ def test_sql_decides_every_row_as_python_does(
             **args,
             suffix=SUFFIX_SQL if optout else None,
             link=link_sql if tracked else None,
+            codes_one_septet=True,  # the test's links and suffix are ASCII
         )
         inserted = list(
             OutboundMessage.objects.filter(sendout=sendout)
