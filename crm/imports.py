@@ -346,7 +346,7 @@ def contacts_import(
             names = sorted({n for _pk, d in to_update for n in d} | {"updated_at"})
             for phone in ("mobile_phone", "work_phone"):
                 if phone in names:
-                    names += [f"{phone}_e164", f"{phone}_problem"]
+                    names += [f"{phone}_e164", f"{phone}_problem", f"{phone}_not_mobile"]
             Contact.objects.bulk_update(changed, names, batch_size=BATCH)
             result.updated += len(changed)
             to_update.clear()

@@ -136,13 +136,13 @@ PHONE_PROBLEM_CHOICES = [
 
 CONTACT_PHONE_FIELDS = ("mobile_phone", "work_phone")
 """Phone fields of a contact stored normalised beside themselves, as
-``<field>_e164`` and ``<field>_problem``."""
+``<field>_e164``, ``<field>_problem`` and ``<field>_not_mobile``."""
 
 
 class Contact(models.Model):
     """A person, optionally at an account.
 
-    Invariant: ``<phone field>_e164`` and ``<phone field>_problem`` hold
+    Invariant: ``<phone field>_e164``, ``_problem`` and ``_not_mobile`` hold
     ``crm.phones.normalise_phone(<phone field>)`` for every phone field. The
     services set them, ``save()`` sets them again as a safety net, and a write
     that bypasses both (``QuerySet.update``, ``bulk_create``) must call
@@ -182,6 +182,9 @@ class Contact(models.Model):
         editable=False,
         choices=PHONE_PROBLEM_CHOICES,
     )
+    mobile_phone_not_mobile = models.BooleanField(
+        _("mobile phone is not a mobile"), default=False, db_default=False, editable=False
+    )
     work_phone_e164 = models.CharField(
         _("work phone (E.164)"), max_length=16, blank=True, editable=False
     )
@@ -191,6 +194,9 @@ class Contact(models.Model):
         blank=True,
         editable=False,
         choices=PHONE_PROBLEM_CHOICES,
+    )
+    work_phone_not_mobile = models.BooleanField(
+        _("work phone is not a mobile"), default=False, db_default=False, editable=False
     )
     city = models.CharField(_("city"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=5, blank=True, choices=Language.choices)
@@ -252,7 +258,7 @@ class Contact(models.Model):
             fields = set(update_fields)
             for name in CONTACT_PHONE_FIELDS:
                 if name in fields:
-                    fields |= {f"{name}_e164", f"{name}_problem"}
+                    fields |= {f"{name}_e164", f"{name}_problem", f"{name}_not_mobile"}
             kwargs["update_fields"] = fields
         super().save(*args, **kwargs)
 
@@ -276,6 +282,7 @@ class Contact(models.Model):
             phone = normalise_phone(getattr(self, name))
             setattr(self, f"{name}_e164", phone.e164)
             setattr(self, f"{name}_problem", str(phone.problem))
+            setattr(self, f"{name}_not_mobile", phone.not_mobile)
 
 
 class PhoneFix(models.Model):

@@ -30,10 +30,12 @@ class PhoneProblem(StrEnum):
 @dataclass(frozen=True, slots=True)
 class NormalisedPhone:
     """A phone field checked: ``e164`` ("+358401234567") or a ``problem``; the
-    other one is the empty string (as stored in the contact's columns)."""
+    other one is the empty string (as stored in the contact's columns).
+    ``not_mobile``: the number is surely not a mobile (``phone_not_mobile``)."""
 
     e164: str
     problem: str
+    not_mobile: bool = False
 
     @property
     def ok(self) -> bool:
@@ -91,7 +93,39 @@ def _normalise_phone(raw: str) -> NormalisedPhone:
         return INVALID
     if number.extension or not phonenumbers.is_valid_number(number):
         return INVALID
-    return NormalisedPhone(phonenumbers.format_number(number, _E164), "")
+    return NormalisedPhone(
+        phonenumbers.format_number(number, _E164),
+        "",
+        phonenumbers.number_type(number) in NOT_MOBILE_TYPES,
+    )
+
+
+NOT_MOBILE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+    }
+)
+"""Number types that surely cannot receive a text. Not ``FIXED_LINE_OR_MOBILE``
+(where the plan cannot tell, as in the United States), ``MOBILE``, ``PAGER``,
+``VOIP``, ``PERSONAL_NUMBER`` or ``UNKNOWN``: those are texted."""
+
+
+def phone_not_mobile(e164: str) -> bool:
+    """Whether a valid E.164 number is surely not a mobile (a fixed line, a
+    toll-free, premium-rate, shared-cost or corporate number): texting it is
+    charged and then fails at the carrier. ``phonenumbers.number_type`` by the
+    numbering plan. Stored beside the number (``<field>_not_mobile``) so that
+    SMS recipients are decided in SQL."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in NOT_MOBILE_TYPES
 
 
 normalise_phone_uncached = _normalise_phone.__wrapped__

@@ -10,7 +10,9 @@ The token is derived, not stored: the sendout's id and the contact's id in
 fixed-width base 62 and a keyed hash of both (HMAC-SHA256 under SECRET_KEY), so
 that rendering 100,000 recipients makes no database round trip, every token has
 the same length (the preview counts it exactly), and nobody can guess another
-recipient's token. The page finds the message by the two ids and opts its number
+recipient's token; the database computes the same tokens (``sms.sqlcodes``).
+An id past ``MAX_ID`` has no token: ``CodeRangeError`` (409, the sendout is
+refused before anything is written). The page finds the message by the two ids and opts its number
 out through ``sms.suppression.number_suppress``.
 """
 
@@ -27,6 +29,7 @@ from django.db import transaction
 from crm.models import Contact, OptOutSource
 from crm.services import contacts_opt_out_set
 from sms.models import OutboundMessage, SmsSettings, SuppressedNumber, SuppressionSource
+from sms.rules.links import CodeRangeError
 from sms.rules.purposes import Purpose
 from sms.rules.senders import OPERATOR_SENDER
 from sms.suppression import number_suppress
@@ -36,6 +39,8 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_WIDTH = 6  # 62**6 ids, about 5.7e10
 _MAC_WIDTH = 8  # about 47 bits
 TOKEN_LENGTH = 2 * _ID_WIDTH + _MAC_WIDTH
+MAX_ID = 62**_ID_WIDTH - 1
+"""The largest sendout or contact id a token carries."""
 PREVIEW_SENDOUT_ID = 0
 """The sendout id of the links a preview shows: no sendout has it, so a
 preview's link opts nobody out; its length is the real one."""
@@ -58,17 +63,32 @@ def _decode(text: str) -> int:
     return number
 
 
-def _mac(sendout_id: int, contact_id: int) -> str:
-    key = settings.SECRET_KEY.encode() + b"/sms-optout"
+def optout_mac_key(secret: str) -> bytes:
+    """The HMAC key of the tokens, derived from the secret (SECRET_KEY)."""
+    return secret.encode() + b"/sms-optout"
+
+
+def _mac(sendout_id: int, contact_id: int, secret: str | None = None) -> str:
+    key = optout_mac_key(settings.SECRET_KEY if secret is None else secret)
     digest = hmac.new(key, f"{sendout_id}:{contact_id}".encode(), hashlib.sha256).digest()
     return _encode(int.from_bytes(digest[:8], "big") % 62**_MAC_WIDTH, _MAC_WIDTH)
 
 
-def optout_token(*, sendout_id: int, contact_id: int) -> str:
+def optout_ids_or_refuse(*, sendout_id: int, contact_id: int = 0) -> None:
+    """Raise ``CodeRangeError`` unless both ids fit in a token."""
+    if not (0 <= sendout_id <= MAX_ID and 0 <= contact_id <= MAX_ID):
+        raise CodeRangeError()
+
+
+def optout_token(*, sendout_id: int, contact_id: int, secret: str | None = None) -> str:
+    """The token of the message to ``contact_id`` in ``sendout_id``, keyed by
+    ``secret`` (SECRET_KEY when left out). Raises ``CodeRangeError`` for an id
+    past ``MAX_ID``."""
+    optout_ids_or_refuse(sendout_id=sendout_id, contact_id=contact_id)
     return (
         _encode(sendout_id, _ID_WIDTH)
         + _encode(contact_id, _ID_WIDTH)
-        + _mac(sendout_id, contact_id)
+        + _mac(sendout_id, contact_id, secret)
     )
 
 
@@ -113,6 +133,7 @@ def optout_for(
     if sms_settings.optout_by_reply and sender == OPERATOR_SENDER:
         text = "\n" + settings.SMS_OPTOUT_REPLY_TEXT
         return Optout("reply", lambda contact_id: text, len(text))
+    optout_ids_or_refuse(sendout_id=sendout_id)
     head = "\n" + settings.SMS_OPTOUT_LINK_TEXT + " " + optout_url("")
 
     def suffix(contact_id: int) -> str:

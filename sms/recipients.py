@@ -1,5 +1,11 @@
 """Recipient resolution: who in a target group gets which text, or why not.
 
+Two ways that must agree (tests/sms/test_sqlrender.py): the database's
+(``sms.sqlrender``: ``recipients_summarise`` for a preview,
+``recipients_resolve_sql``, and the INSERT of a sendout's messages in
+``sms.sendouts.insert``), and Python's below (``recipients_resolve``, the oracle,
+also the list behind a preview's "N skipped"). In Python:
+
 Streams plain rows (tuples) from one query, with no model instance and no dict
 per contact, and renders each with a template parsed once. Numbers are not
 parsed here: a contact stores each phone field normalised (``crm.phones``:
@@ -20,11 +26,17 @@ Each sendable recipient's text is also looked at as a carrier sees it
 per recipient because a name with an emoji or a "ç" makes only that text UCS-2.
 """
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from django.db import connection, transaction
+from django.db.models import Expression
+
 from crm.phones import PhoneProblem
+from sms import sqlrender
+from sms.checks import FINNISH_PREFIX
 from sms.rules.numbers import (
     SkipReason,
     normalise_number,
@@ -32,7 +44,14 @@ from sms.rules.numbers import (
     validate_phone_field,
 )
 from sms.rules.purposes import BASES_ALLOWING, DEFAULT_PURPOSE
-from sms.rules.text import CHARS_PER_MESSAGE, MAX_CHARS, billed_messages, encoding_info
+from sms.rules.text import (
+    CHARS_PER_MESSAGE,
+    GSM7_SEGMENT,
+    GSM7_SINGLE_SEGMENT,
+    MAX_CHARS,
+    billed_messages,
+    encoding_info,
+)
 from sms.suppression import suppressed_numbers
 from sms.tags import LinkFor, MessageTemplate
 from targetgroups.models import TargetGroup
@@ -219,7 +238,7 @@ class RecipientSummary:
     unicode_chars: tuple[str, ...] = ()  # characters that force UCS-2, first seen first
 
 
-def recipients_summarise(
+def recipients_summarise_python(
     *,
     target_group: TargetGroup,
     phone_field: str,
@@ -228,11 +247,8 @@ def recipients_summarise(
     suffix: Callable[[int], str] | None = None,
     link: LinkFor | None = None,
 ) -> RecipientSummary:
-    """What a preview shows: counts by outcome, messages billed, the first
-    ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
-    are UCS-2, the most segments of one, and the characters that force UCS-2.
-    Builds a ``Recipient`` only for the samples (the same numbers as adding up
-    ``recipients_resolve``, which a test pins)."""
+    """``recipients_summarise`` by rendering every member in Python (the oracle
+    of the SQL one, and what it replaced)."""
     summary = RecipientSummary()
     skipped: Counter = Counter()
     total = sendable = messages = ucs2 = most_segments = most_chars = finnish = 0
@@ -303,3 +319,220 @@ def member_text(
     render = template.row_renderer(_positions(phone_field, template), link)
     text = render(row) if suffix is None else render(row) + suffix(row[_ID])
     return f"{row[_FIRST]} {row[_LAST]}".strip(), text
+
+
+def _summary_link_and_suffix(
+    link: LinkFor | None, suffix: Callable[[int], str] | None
+) -> tuple[sqlrender.LinkExpression | None, Expression | None]:
+    """The SQL of a summary's short links and opt-out: ``link(0, index)`` and
+    ``suffix(0)`` stand for every recipient's, which have the same length and
+    alphabet (base 62), so lengths, billing and carrier figures are exact."""
+    link_sql = None
+    if link is not None:
+        examples = {}
+
+        def link_sql(index: int) -> Expression:
+            if index not in examples:
+                examples[index] = sqlrender.text_value(link(0, index))
+            return examples[index]
+
+    suffix_sql = None if suffix is None else sqlrender.text_value(suffix(0))
+    return link_sql, suffix_sql
+
+
+def recipients_summarise(
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str = DEFAULT_PURPOSE,
+    suffix: Callable[[int], str] | None = None,
+    link: LinkFor | None = None,
+) -> RecipientSummary:
+    """What a preview shows: counts by outcome, messages billed, the first
+    ``SAMPLE_SIZE`` sendable recipients, and as carriers see the texts: how many
+    are UCS-2, the most segments of one, and the characters that force UCS-2.
+
+    One SQL query (``sms.sqlrender``) groups the members by skip reason and
+    answers the figures; texts not all of the GSM 03.38 default alphabet come
+    back once per distinct text for ``encoding_info``, and the samples are
+    rendered in Python. The same numbers as adding up ``recipients_resolve``
+    (which tests pin, and a property test pins the SQL to the Python renderer).
+    ``suffix`` and ``link`` must answer the same length for every contact (as
+    ``sms.optout`` and ``sms.links`` do)."""
+    members = target_group_members(target_group=target_group)
+    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
+    link_sql, suffix_sql = _summary_link_and_suffix(link, suffix)
+    decided, params = sqlrender.decided_sql(
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        link=link_sql,
+        suffix=suffix_sql,
+        members=members,
+        all_texts=False,
+        codes_one_septet=_one_septet(link, suffix, template),
+    )
+    sql = f"""
+        SELECT sr_reason,
+            CASE WHEN sr_reason IS NULL AND sr_nth <= {SAMPLE_SIZE} THEN id END AS sample_id,
+            CASE WHEN sr_reason IS NULL AND sr_one_septet = 0 THEN sr_text END AS wide_text,
+            COUNT(*),
+            SUM(({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE}),
+            MAX(sr_chars),
+            SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
+            MAX(CASE WHEN sr_one_septet = 1 THEN sr_chars ELSE 0 END),
+            MIN(id)
+        FROM (
+            SELECT q.*, ROW_NUMBER() OVER (PARTITION BY sr_reason ORDER BY id) AS sr_nth
+            FROM ({decided}) q
+        ) n
+        GROUP BY 1, 2, 3
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)
+        cursor.execute(sql, (FINNISH_PREFIX, *params))
+        groups = cursor.fetchall()
+    summary = RecipientSummary()
+    skipped: Counter = Counter()
+    sample_ids = []
+    wide_texts = []
+    most_septets = 0
+    for reason, sample_id, wide_text, count, billed, most, finnish, septets, first_id in groups:
+        summary.total += count
+        if reason is not None:
+            skipped[SkipReason(reason)] += count
+            continue
+        summary.sendable += count
+        summary.messages += billed
+        summary.most_chars = max(summary.most_chars, most)
+        summary.finnish += finnish
+        most_septets = max(most_septets, septets)
+        if sample_id is not None:
+            sample_ids.append(sample_id)
+        if wide_text is not None:
+            wide_texts.append((first_id, wide_text, count))
+    summary.skipped = skipped
+    segments = septet_segments(most_septets)
+    unicode_chars: dict[str, None] = {}
+    for _first, text, count in sorted(wide_texts):
+        info = encoding_info(text)
+        segments = max(segments, info.carrier_segments)
+        if info.unicode_chars:
+            summary.ucs2 += count
+            if len(unicode_chars) < UNICODE_CHARS_SHOWN:
+                unicode_chars.update(dict.fromkeys(info.unicode_chars))
+    summary.carrier_segments = segments
+    summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
+    summary.samples = _samples(
+        members=members,
+        ids=sorted(sample_ids),
+        phone_field=phone_field,
+        template=template,
+        suffix=suffix,
+        link=link,
+    )
+    return summary
+
+
+def _one_septet(
+    link: LinkFor | None, suffix: Callable[[int], str] | None, template: MessageTemplate
+) -> bool:
+    """Whether a summary's links and opt-out (the same text for every recipient
+    there) are all one-septet characters."""
+    texts = [] if suffix is None else [suffix(0)]
+    if link is not None:
+        texts += [link(0, slot.index) for slot in template.links]
+    return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
+
+
+def septet_segments(chars: int) -> int:
+    """Carrier segments of a text of ``chars`` characters all of the GSM 03.38
+    default alphabet (``encoding_info`` of such a text)."""
+    if chars <= GSM7_SINGLE_SEGMENT:
+        return 1 if chars else 0
+    return -(-chars // GSM7_SEGMENT)
+
+
+def _samples(
+    *,
+    members,
+    ids: list[int],
+    phone_field: str,
+    template: MessageTemplate,
+    suffix: Callable[[int], str] | None,
+    link: LinkFor | None,
+) -> list[Recipient]:
+    """The sendable recipients ``ids`` (decided by SQL) rendered in Python."""
+    if not ids:
+        return []
+    phone_field = validate_phone_field(phone_field)
+    names = _columns(phone_field, template)
+    render = template.row_renderer(_positions(phone_field, template), link)
+    rows = members.filter(pk__in=ids).order_by("id").values_list(*names)
+    samples = []
+    for row in rows:
+        body = render(row) if suffix is None else render(row) + suffix(row[_ID])
+        samples.append(_recipient((row, row[_E164], body, len(body), None)))
+    return samples
+
+
+def recipients_resolve_sql(
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str = DEFAULT_PURPOSE,
+    suffix: Expression | None = None,
+    link: sqlrender.LinkExpression | None = None,
+    members=None,
+) -> list[Recipient]:
+    """``recipients_resolve`` decided by SQL (``sms.sqlrender``), as a list in id
+    order: what the INSERT of a sendout's messages writes, one ``Recipient`` per
+    member. ``suffix`` and ``link`` are SQL expressions of the row. Billing and
+    the segments of a text all of the GSM 03.38 default alphabet come from SQL,
+    ``encoding_info`` of any other text from Python."""
+    if members is None:
+        members = target_group_members(target_group=target_group)
+    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
+    decided, params = sqlrender.decided_sql(
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        link=link,
+        suffix=suffix,
+        members=members,
+    )
+    texted = (SkipReason.TOO_LONG, SkipReason.DUPLICATE_NUMBER)
+    sql = f"""
+        SELECT id, first_name, last_name, legal_basis, sr_to, sr_text, sr_chars, sr_reason,
+            sr_one_septet, ({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE},
+            {sqlrender.SEPTET_SEGMENTS_SQL.format(chars="sr_chars")}
+        FROM ({decided}) q ORDER BY id
+    """
+    recipients = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            contact_id, first, last, basis, to, text, chars, reason, septets, billed, segs = row
+            name = f"{first} {last}".strip()
+            if reason is not None:
+                reason = SkipReason(reason)
+                if reason not in texted:
+                    text, chars = "", 0
+                recipients.append(
+                    Recipient(contact_id, name, to, text, chars, 0, reason, legal_basis=basis)
+                )
+                continue
+            if septets:
+                encoding = "GSM-7"
+            else:
+                info = encoding_info(text)
+                encoding, segs = info.encoding, info.carrier_segments
+            recipients.append(
+                Recipient(contact_id, name, to, text, chars, billed, None, encoding, segs, basis)
+            )
+    return recipients

@@ -21,7 +21,12 @@ recipient and makes no round trip), every code has the same length (the preview
 counts it exactly), it carries nothing readable (no id shows), and a guessed code
 names an existing recipient's link with a probability of (links sent) / 2**64.
 Each round is one SHA-256 of fixed-length bytes: PostgreSQL's own ``sha256()``
-can compute the same code inside an ``INSERT ... SELECT``.
+computes the same code inside an ``INSERT ... SELECT`` (``sms.sqlcodes``).
+
+**Ids past the bits.** A sendout id past ``MAX_SENDOUT_ID`` or a contact id past
+``MAX_CONTACT_ID`` has no code: ``CodeRangeError`` (a ``DomainError``, 409), so
+that the sendout is refused with a message and its transaction writes nothing,
+never a 500 nor a code that reads back as another recipient's.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+
+from django.utils.translation import gettext
+
+from core.errors import DomainError
 
 CODE_LENGTH = 11
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -82,7 +91,32 @@ def find_urls(text: str) -> list[Url]:
     return found
 
 
-def _key_bytes(key: str) -> bytes:
+class CodeRangeError(DomainError, ValueError):
+    """An id past what a short link's code or an opt-out token can carry. The
+    sendout it concerns cannot be made (409, nothing written); a ``ValueError``
+    as well, as before, to code that computes codes."""
+
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ids_beyond_codes",
+            gettext(
+                "This sendout cannot be made: its links and opt-out links have run out of "
+                "codes. Please contact support."
+            ),
+        )
+
+
+def link_ids_or_refuse(*, sendout_id: int, contact_id: int = 0) -> None:
+    """Raise ``CodeRangeError`` unless both ids fit in a short link's code."""
+    if not (0 <= sendout_id <= MAX_SENDOUT_ID and 0 <= contact_id <= MAX_CONTACT_ID):
+        raise CodeRangeError()
+
+
+def link_key(key: str) -> bytes:
+    """The Feistel network's key (32 bytes) derived from the secret ``key``: what
+    the database's ``sms_link_code`` is given instead of the secret."""
     return hashlib.sha256(key.encode() + b"/sms-short-links").digest()
 
 
@@ -118,29 +152,28 @@ _DIGIT = {char: value for value, char in enumerate(ALPHABET)}
 
 def link_code(*, key: str, sendout_id: int, contact_id: int, index: int) -> str:
     """The short code of link ``index`` of the message to ``contact_id`` in
-    ``sendout_id``. Raises ``ValueError`` for an id beyond its bits."""
-    if not (0 <= sendout_id <= MAX_SENDOUT_ID and 0 <= contact_id <= MAX_CONTACT_ID):
-        raise ValueError("id too large for a short link")
+    ``sendout_id``. Raises ``CodeRangeError`` for an id beyond its bits."""
+    link_ids_or_refuse(sendout_id=sendout_id, contact_id=contact_id)
     if not 0 <= index < MAX_LINKS:
         raise ValueError("link index out of range")
     packed = (sendout_id << (CONTACT_BITS + INDEX_BITS)) | (contact_id << INDEX_BITS) | index
-    return _encode(_permute(packed, _key_bytes(key)))
+    return _encode(_permute(packed, link_key(key)))
 
 
 def link_coder(*, key: str, sendout_id: int):
     """``link_code`` for one sendout, with the key's parts computed once: a
     function ``(contact_id, index) -> code`` for the rendering loop (the same
-    codes as ``link_code``, which a test pins)."""
-    if not 0 <= sendout_id <= MAX_SENDOUT_ID:
-        raise ValueError("id too large for a short link")
-    key_bytes = _key_bytes(key)
+    codes as ``link_code``, which a test pins). Raises ``CodeRangeError`` for
+    an id beyond its bits: the sendout's at once, a contact's at its code."""
+    link_ids_or_refuse(sendout_id=sendout_id)
+    key_bytes = link_key(key)
     prefixes = [key_bytes + bytes([number]) for number in range(_ROUNDS)]
     high = sendout_id << (CONTACT_BITS + INDEX_BITS)
     sha256, from_bytes, alphabet = hashlib.sha256, int.from_bytes, ALPHABET
 
     def code(contact_id: int, index: int) -> str:
         if not 0 <= contact_id <= MAX_CONTACT_ID:
-            raise ValueError("id too large for a short link")
+            raise CodeRangeError()
         value = high | (contact_id << INDEX_BITS) | index
         left, right = value >> 32, value & _HALF
         for prefix in prefixes:
@@ -169,7 +202,7 @@ def link_code_read(*, key: str, code: str) -> tuple[int, int, int] | None:
         number = number * 62 + digit
     if number >> 64:
         return None
-    packed = _unpermute(number, _key_bytes(key))
+    packed = _unpermute(number, link_key(key))
     index = packed & (MAX_LINKS - 1)
     contact_id = (packed >> INDEX_BITS) & MAX_CONTACT_ID
     sendout_id = packed >> (CONTACT_BITS + INDEX_BITS)

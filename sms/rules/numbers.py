@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-import phonenumbers
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -103,32 +102,14 @@ def normalise_number_uncached(raw: str) -> NumberResult:
     return number_result(phones.normalise_phone_uncached(raw))
 
 
-_NOT_MOBILE_TYPES = frozenset(
-    {
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.TOLL_FREE,
-        phonenumbers.PhoneNumberType.PREMIUM_RATE,
-        phonenumbers.PhoneNumberType.SHARED_COST,
-        phonenumbers.PhoneNumberType.UAN,
-        phonenumbers.PhoneNumberType.VOICEMAIL,
-    }
-)
-"""Number types that surely cannot receive a text. Not ``FIXED_LINE_OR_MOBILE``
-(where the plan cannot tell, as in the United States), ``MOBILE``, ``PAGER``,
-``VOIP``, ``PERSONAL_NUMBER`` or ``UNKNOWN``: those are texted."""
-
-
 @functools.lru_cache(maxsize=NUMBER_CACHE_SIZE)
 def surely_not_mobile(e164: str) -> bool:
     """Whether a valid E.164 number is surely not a mobile (a fixed line, a
     toll-free, premium-rate, shared-cost or corporate number): texting it is
     charged and then fails at the carrier. ``phonenumbers.number_type`` by the
-    numbering plan; cached per process like ``normalise_number``."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(parsed) in _NOT_MOBILE_TYPES
+    numbering plan (``crm.phones.phone_not_mobile``, which contacts store as
+    ``<field>_not_mobile``); cached per process like ``normalise_number``."""
+    return phones.phone_not_mobile(e164)
 
 
 def skip_reason(

@@ -1,49 +1,93 @@
-"""Creating a sendout: validate, resolve the recipients, reserve the quota, write
-the messages, enqueue the sending when the transaction commits."""
+"""Creating a sendout: validate, write every recipient's message in one
+``INSERT ... SELECT`` (``sms.sendouts.insert``: rendered and decided by the
+database), check the totals, reserve the quota, enqueue the sending when the
+transaction commits. A refusal after the INSERT rolls it back: nothing written."""
 
 import logging
-from collections import Counter
+import re
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Expression, F, Max, Value
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from sms import sqlcodes, sqlrender
 from sms.checks import (
-    FINNISH_PREFIX,
     sender_authorised_or_refuse,
     sendout_validate,
     sms_enabled_or_refuse,
 )
 from sms.links import link_for, links_create
-from sms.models import OutboundMessage, Sendout
-from sms.optout import optout_for
+from sms.models import Sendout
+from sms.optout import Optout, optout_for
 from sms.quota import quota_reserve, sms_settings_for
-from sms.recipients import recipients_resolve
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.schedule import send_at_validate
 from sms.sendouts.common import log_ids, sendout_enqueue
-from sms.statuses import MessageStatus, SendoutStatus
+from sms.sendouts.insert import Written, messages_insert
+from sms.statuses import SendoutStatus
 from sms.windows import start_time_outside_window, window_override_allowed_or_refuse
 from targetgroups.models import TargetGroup
+from targetgroups.selectors import target_group_members
 
 
-def sendout_record(*, messages: list[OutboundMessage], messages_reserved: int) -> dict:
+def sendout_record(*, written: Written) -> dict:
     """The accountability record of a sendout, written once at creation: what
     the confirmation showed (recipients, skips by reason, messages) and the
     sendable recipients per legal basis."""
-    skipped = Counter(m.reason for m in messages if m.status == MessageStatus.SKIPPED)
-    bases = Counter(m.legal_basis for m in messages if m.status == MessageStatus.PENDING)
     return {
         "recipients": {
-            "total": len(messages),
-            "sendable": sum(bases.values()),
-            "skipped": dict(sorted(skipped.items())),
+            "total": written.total,
+            "sendable": written.sendable,
+            "skipped": dict(sorted(written.skipped.items())),
         },
-        "messages": messages_reserved,
-        "legal_basis": dict(sorted(bases.items())),
+        "messages": written.messages,
+        "legal_basis": dict(sorted(written.bases.items())),
     }
+
+
+def _codes_sql(
+    *, sendout_id: int, optout: Optout, tracked: bool, target_group: TargetGroup
+) -> tuple:
+    """The SQL of each recipient's short links and opt-out (``sms.sqlcodes``),
+    after refusing ids past the codes' range."""
+    link = None
+    suffix = None
+    if optout.style != "link":
+        if optout.chars:
+            suffix = sqlrender.text_value(optout.suffix(0))
+        if not tracked:
+            return link, suffix
+    contact_id_max = (
+        target_group_members(target_group=target_group).order_by().aggregate(m=Max("id"))["m"]
+    )
+    sqlcodes.code_ids_or_refuse(
+        sendout_id=sendout_id,
+        contact_id_max=contact_id_max,
+        links=tracked,
+        optout=optout.style == "link",
+    )
+    if tracked:
+
+        def link(index: int) -> Expression:
+            return sqlcodes.short_link(Value(sendout_id), F("id"), Value(index))
+
+    if optout.style == "link":
+        suffix = sqlcodes.optout_suffix(optout, sendout_id=Value(sendout_id), contact_id=F("id"))
+    return link, suffix
+
+
+def _codes_one_septet(*, sendout_id: int, optout: Optout, template, tracked: bool) -> bool:
+    """Whether the links and opt-out of a sendout are all one-septet characters:
+    their words and prefixes are the same for every recipient, and their codes
+    are base 62, so one recipient's (contact 0) answers for all."""
+    texts = [optout.suffix(0)] if optout.chars else []
+    if tracked:
+        link = link_for(sendout_id=sendout_id)
+        texts += [link(0, slot.index) for slot in template.links]
+    return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
 
 
 logger = logging.getLogger(__name__)
@@ -66,11 +110,12 @@ def sendout_create(
 ) -> tuple[Sendout, bool]:
     """Create a sendout and reserve its quota; answers (sendout, created).
 
-    One transaction: re-resolves the recipients, checks the count the user
-    confirmed, reserves the quota (or refuses and writes nothing), writes every
-    outbound message (skipped ones with their reason) and enqueues the sending
-    when the transaction commits. A repeated ``idempotency_key`` of the same user
-    answers the first sendout and creates nothing.
+    One transaction: writes every outbound message (skipped ones with their
+    reason) by one INSERT ... SELECT, checks the count the user confirmed on the
+    totals of the rows written, reserves the quota (or refuses, and the rollback
+    leaves nothing written) and enqueues the sending when the transaction
+    commits. A repeated ``idempotency_key`` of the same user answers the first
+    sendout and creates nothing.
 
     With ``send_at`` (a minute to 90 days ahead) the sendout is ``scheduled``:
     everything above happens now, and the dispatcher (``sms.schedule``) hands it
@@ -171,45 +216,30 @@ def _sendout_create(
     tracked = bool(request.template.links)
     if tracked:
         links_create(sendout=sendout, template=request.template)
-    messages = []
-    total = 0
     optout = optout_for(
         sms_settings=sms_settings,
         sender=request.sender,
         purpose=request.purpose,
         sendout_id=sendout.pk,
     )
-    for recipient in recipients_resolve(
+    link_sql, suffix_sql = _codes_sql(
+        sendout_id=sendout.pk, optout=optout, tracked=tracked, target_group=target_group
+    )
+    written = messages_insert(
+        sendout=sendout,
         target_group=target_group,
         phone_field=request.phone_field,
         template=request.template,
         purpose=request.purpose,
-        suffix=optout.suffix if optout.chars else None,
-        link=link_for(sendout_id=sendout.pk) if tracked else None,
-    ):
-        total += recipient.messages
-        messages.append(
-            OutboundMessage(
-                sendout=sendout,
-                contact_id=recipient.contact_id,
-                to=recipient.to,
-                body=recipient.body,
-                messages=recipient.messages,
-                encoding=recipient.encoding,
-                carrier_segments=recipient.carrier_segments,
-                status=MessageStatus.PENDING if recipient.sendable else MessageStatus.SKIPPED,
-                reason=recipient.reason.value if recipient.reason else "",
-                legal_basis=recipient.legal_basis,
-            )
-        )
-    sender_authorised_or_refuse(
-        sms_settings=sms_settings,
-        sender=request.sender,
-        finnish_recipients=sum(
-            1
-            for m in messages
-            if m.status == MessageStatus.PENDING and m.to.startswith(FINNISH_PREFIX)
+        link=link_sql,
+        suffix=suffix_sql,
+        codes_one_septet=_codes_one_septet(
+            sendout_id=sendout.pk, optout=optout, template=request.template, tracked=tracked
         ),
+    )
+    total = written.messages
+    sender_authorised_or_refuse(
+        sms_settings=sms_settings, sender=request.sender, finnish_recipients=written.finnish
     )
     if expected_messages is not None and expected_messages != total:
         raise DomainError(
@@ -230,21 +260,19 @@ def _sendout_create(
             status_code=400,
         )
     quota_reserve(organisation=organisation, amount=total, sendout=sendout, created_by=created_by)
-    OutboundMessage.objects.bulk_create(messages, batch_size=2000)
-    sendout.recipients_total = len(messages)
-    sendout.record = sendout_record(messages=messages, messages_reserved=total) | {
-        "optout": optout.style
-    }
+    sendout.recipients_total = written.total
+    sendout.record = sendout_record(written=written) | {"optout": optout.style}
     sendout.save(update_fields=["recipients_total", "record"])
-    sendable = sum(1 for m in messages if m.status == MessageStatus.PENDING)
+    sendable = written.sendable
+    skipped = written.total - sendable
     logger.info(
         "sms sendout %s created: %s recipients, %s skipped, %s messages reserved",
         sendout.pk,
         sendable,
-        len(messages) - sendable,
+        skipped,
         total,
         extra=log_ids(sendout)
-        | {"recipients": sendable, "skipped": len(messages) - sendable}
+        | {"recipients": sendable, "skipped": skipped}
         | {"messages_reserved": total, "user_id": created_by.pk},
     )
     if send_at is None:

@@ -1,0 +1,175 @@
+"""A sendout's outbound messages written by the database: one
+``INSERT INTO sms_outboundmessage (...) SELECT ...`` of every member, rendered
+and decided by SQL (``sms.sqlrender``), then one aggregate over the rows written
+for the totals. No row of the group is read into Python, except the sendable
+ones whose text is not all of the GSM 03.38 default alphabet (a name with "ç",
+"€" or an emoji: few), whose encoding and carrier segments
+``sms.rules.text.encoding_info`` decides, in chunks of ``FIXUP_CHUNK``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Expression
+from django.utils import timezone
+
+from sms import sqlrender
+from sms.checks import FINNISH_PREFIX
+from sms.models import OutboundMessage, Sendout
+from sms.rules.numbers import SkipReason
+from sms.rules.text import CHARS_PER_MESSAGE, encoding_info
+from sms.statuses import MessageStatus
+from sms.tags import MessageTemplate
+from targetgroups.models import TargetGroup
+from targetgroups.selectors import target_group_members
+
+FIXUP_CHUNK = 2000
+"""Messages whose carrier figures are decided in Python, per round trip."""
+
+
+@dataclass
+class Written:
+    """What the INSERT wrote: counts for the checks, the quota and the record."""
+
+    total: int = 0
+    sendable: int = 0
+    messages: int = 0
+    finnish: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    bases: Counter = field(default_factory=Counter)
+    contact_id_max: int | None = None
+
+
+def messages_insert(
+    *,
+    sendout: Sendout,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str,
+    link: sqlrender.LinkExpression | None,
+    suffix: Expression | None,
+    codes_one_septet: bool = False,
+) -> Written:
+    """Write one ``OutboundMessage`` per member of the group (skipped ones with
+    their reason) in one statement, and answer the totals (one aggregate over
+    the rows written). The caller's transaction undoes it on a refusal.
+    ``codes_one_septet``: the caller vouches that ``link`` and ``suffix`` are all
+    GSM 03.38 default alphabet (``sms.sqlrender.decided_sql``)."""
+    members = target_group_members(target_group=target_group)
+    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
+    decided, params = sqlrender.decided_sql(
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        link=link,
+        suffix=suffix,
+        members=members,
+        codes_one_septet=codes_one_septet,
+    )
+    texted = ", ".join(f"'{r.value}'" for r in (SkipReason.TOO_LONG, SkipReason.DUPLICATE_NUMBER))
+    sendable = "sr_reason IS NULL"
+    computed = {
+        "sendout_id": "%s",
+        "contact_id": "id",
+        "to": "sr_to",
+        "body": f"CASE WHEN {sendable} OR sr_reason IN ({texted}) THEN sr_text ELSE '' END",
+        "messages": (
+            f"CASE WHEN {sendable} "
+            f"THEN ({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE} ELSE 0 END"
+        ),
+        "encoding": f"CASE WHEN {sendable} AND sr_one_septet = 1 THEN 'GSM-7' ELSE '' END",
+        "carrier_segments": (
+            f"CASE WHEN {sendable} AND sr_one_septet = 1 "
+            f"THEN {sqlrender.SEPTET_SEGMENTS_SQL.format(chars='sr_chars')} ELSE 0 END"
+        ),
+        "status": (
+            f"CASE WHEN {sendable} THEN '{MessageStatus.PENDING.value}' "
+            f"ELSE '{MessageStatus.SKIPPED.value}' END"
+        ),
+        "reason": "COALESCE(sr_reason, '')",
+        "legal_basis": "legal_basis",
+    }
+    # Every other column: its default, as a model instance would be saved.
+    blank = OutboundMessage(sendout=sendout)
+    columns, selects, head_params = [], [], []
+    quote = connection.ops.quote_name
+    for model_field in OutboundMessage._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        columns.append(quote(model_field.column))
+        if model_field.column in computed:
+            selects.append(computed[model_field.column])
+            if model_field.column == "sendout_id":
+                head_params.append(sendout.pk)
+        else:
+            value = model_field.pre_save(blank, add=True)
+            selects.append("%s")
+            head_params.append(model_field.get_db_prep_save(value, connection))
+    table = quote(OutboundMessage._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM ({decided}) q ORDER BY id"
+    )
+    with connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)  # inside the sendout's transaction
+        cursor.execute(sql, (*head_params, *params))
+        written = _written(cursor, sendout_id=sendout.pk)
+    if written.sendable:
+        _carrier_figures_fix(sendout_id=sendout.pk)
+    return written
+
+
+def _written(cursor, *, sendout_id: int) -> Written:
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    cursor.execute(
+        f"""
+        SELECT status, reason, legal_basis, COUNT(*), SUM(messages),
+            SUM(CASE WHEN SUBSTR("to", 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
+            MAX(contact_id)
+        FROM {table} WHERE sendout_id = %s
+        GROUP BY status, reason, legal_basis
+        """,
+        (FINNISH_PREFIX, sendout_id),
+    )
+    written = Written()
+    for status, reason, basis, count, billed, finnish, contact_id_max in cursor.fetchall():
+        written.total += count
+        if contact_id_max is not None:
+            written.contact_id_max = max(written.contact_id_max or 0, contact_id_max)
+        if status == MessageStatus.SKIPPED:
+            written.skipped[reason] += count
+            continue
+        written.sendable += count
+        written.messages += billed
+        written.finnish += finnish
+        written.bases[basis] += count
+    return written
+
+
+def _carrier_figures_fix(*, sendout_id: int) -> None:
+    """Encoding and carrier segments of the sendable texts that are not all of the
+    GSM 03.38 default alphabet (written blank by the INSERT): ``encoding_info``
+    of each, in chunks, one UPDATE per distinct answer."""
+    pending = OutboundMessage.objects.filter(
+        sendout_id=sendout_id, status=MessageStatus.PENDING, encoding=""
+    )
+    last = 0
+    while True:
+        rows = list(
+            pending.filter(pk__gt=last).order_by("pk").values_list("pk", "body")[:FIXUP_CHUNK]
+        )
+        if not rows:
+            return
+        last = rows[-1][0]
+        by_figures: dict[tuple[str, int], list[int]] = {}
+        for pk, body in rows:
+            info = encoding_info(body)
+            by_figures.setdefault((info.encoding, info.carrier_segments), []).append(pk)
+        for (encoding, segments), pks in by_figures.items():
+            OutboundMessage.objects.filter(pk__in=pks).update(
+                encoding=encoding, carrier_segments=segments, updated_at=timezone.now()
+            )
