@@ -362,8 +362,19 @@ class Sendout(models.Model):
 class OutboundMessage(models.Model):
     """One recipient of a sendout: the number, the rendered text and its fate."""
 
+    # No database constraint and no index of its own (#21): every message is
+    # written by the Yes in the transaction that creates its sendout, and a
+    # sendout is deleted through the ORM, which deletes its messages first
+    # (CASCADE). The constraint's check cost the Yes 4 µs per message at commit
+    # (0.4 s at 100,000); the (sendout, contact) and (sendout, status) indexes
+    # serve every look by sendout.
     sendout = models.ForeignKey(
-        Sendout, on_delete=models.CASCADE, related_name="messages", verbose_name=_("sendout")
+        Sendout,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("sendout"),
+        db_constraint=False,
+        db_index=False,
     )
     # A deleted contact must not delete the history of what was sent and billed.
     contact = models.ForeignKey(
@@ -410,6 +421,8 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("outbound messages")
         ordering = ["id"]
         constraints = [
+            # Also what finds a message by its provider id (a status report): no
+            # other index of provider_id, whose every message starts blank.
             models.UniqueConstraint(
                 fields=["provider_id"],
                 condition=~Q(provider_id=""),
@@ -425,7 +438,6 @@ class OutboundMessage(models.Model):
             models.Index(fields=["sendout", "status"]),
             # A short link's click finds its recipient by (sendout, contact).
             models.Index(fields=["sendout", "contact"], name="sms_message_sendout_contact"),
-            models.Index(fields=["provider_id"], name="sms_message_provider_id_idx"),
             # The sweeper's look for expired leases.
             models.Index(
                 fields=["claimed_until"],

@@ -325,13 +325,22 @@ def decided_sql(
     return sql, (NOT_ONE_SEPTET, *params)
 
 
+RENDER_WORK_MEM = "128MB"
+"""PostgreSQL's ``work_mem`` for the rendering queries: the duplicate-number
+window and the INSERT's order each sort every member, and at the default 4 MB a
+100,000-member sort spilled 18-22 MB to disk (0.15 s of the Yes). It bounds each
+sort of this one transaction, in the database server, not the web process."""
+
+
 def jit_off(cursor) -> None:
-    """Turn PostgreSQL's JIT compilation off for the rest of the transaction: the
-    rendering expressions make the planner's cost estimate large enough to JIT
-    (and optimise) them, which took longer (0.4-0.6 s) than running the query
-    at 100,000 members. Call inside ``transaction.atomic``."""
+    """Settings of the rendering queries for the rest of the transaction: JIT
+    compilation off (the rendering expressions make the planner's cost estimate
+    large enough to JIT and optimise them, which took longer, 0.4-0.6 s, than
+    running the query at 100,000 members) and ``RENDER_WORK_MEM`` for the sorts.
+    Call inside ``transaction.atomic``."""
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SET LOCAL work_mem = '{RENDER_WORK_MEM}'")
 
 
 SEPTET_SEGMENTS_SQL = (

@@ -2,7 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from sms.models import (
     OutboundMessage,
@@ -184,6 +184,28 @@ def test_deleting_a_contact_keeps_its_message_history(org, contact):
     assert message.contact is None
     assert message.to == "+358401234567"
 
+
+
+def test_deleting_a_sendout_deletes_its_messages_without_a_database_constraint(org, contact):
+    """The sendout's foreign key has no database constraint (#21): the ORM's
+    cascade is what keeps no message without its sendout."""
+    sendout = SendoutFactory(organisation=org)
+    kept = SendoutFactory(organisation=org)
+    OutboundMessage.objects.create(sendout=sendout, contact=contact, messages=1)
+    OutboundMessage.objects.create(sendout=kept, contact=contact, messages=1)
+    sendout.delete()
+    assert list(OutboundMessage.objects.values_list("sendout_id", flat=True)) == [kept.pk]
+
+
+def test_a_status_report_finds_its_message_by_the_unique_provider_id_index(org):
+    """The plain provider_id index is gone (#21): the partial unique one serves
+    the look a status report makes."""
+    sendout = SendoutFactory(organisation=org)
+    OutboundMessage.objects.create(sendout=sendout, provider_id="SM1", messages=1)
+    explained = OutboundMessage.objects.filter(provider_id="SM1").explain()
+    if connection.vendor == "postgresql":
+        assert "sms_message_provider_id_unique" in explained
+    assert OutboundMessage.objects.get(provider_id="SM1").sendout_id == sendout.pk
 
 # --- status transitions ----------------------------------------------------------------
 
