@@ -185,7 +185,6 @@ def test_deleting_a_contact_keeps_its_message_history(org, contact):
     assert message.to == "+358401234567"
 
 
-
 def test_deleting_a_sendout_deletes_its_messages_without_a_database_constraint(org, contact):
     """The sendout's foreign key has no database constraint (#21): the ORM's
     cascade is what keeps no message without its sendout."""
@@ -206,6 +205,7 @@ def test_a_status_report_finds_its_message_by_the_unique_provider_id_index(org):
     if connection.vendor == "postgresql":
         assert "sms_message_provider_id_unique" in explained
     assert OutboundMessage.objects.get(provider_id="SM1").sendout_id == sendout.pk
+
 
 # --- status transitions ----------------------------------------------------------------
 
