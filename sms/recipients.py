@@ -374,22 +374,39 @@ def recipients_summarise(
         all_texts=False,
         codes_one_septet=_one_septet(link, suffix, template),
     )
-    sql = f"""
-        SELECT sr_reason,
-            CASE WHEN sr_reason IS NULL AND sr_nth <= {SAMPLE_SIZE} THEN id END AS sample_id,
-            CASE WHEN sr_reason IS NULL AND sr_one_septet = 0 THEN sr_text END AS wide_text,
+    wide = "CASE WHEN sr_reason IS NULL AND sr_one_septet = 0 THEN sr_text END"
+    figures = f"""
             COUNT(*),
             SUM(({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE}),
             MAX(sr_chars),
             SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
             MAX(CASE WHEN sr_one_septet = 1 THEN sr_chars ELSE 0 END),
-            MIN(id)
-        FROM (
-            SELECT q.*, ROW_NUMBER() OVER (PARTITION BY sr_reason ORDER BY id) AS sr_nth
+            MIN(id)"""
+    if connection.vendor == "postgresql":
+        # The first sendable ids of each group, sorted as an aggregate of ids:
+        # a window over every row sorted by (reason, id) cost a sixth of the
+        # query at 1,000,000 members.
+        sql = f"""
+            SELECT sr_reason,
+                CASE WHEN sr_reason IS NULL
+                    THEN (ARRAY_AGG(id ORDER BY id))[1:{SAMPLE_SIZE}] END,
+                {wide},
+                {figures}
             FROM ({decided}) q
-        ) n
-        GROUP BY 1, 2, 3
-    """
+            GROUP BY 1, 3
+        """
+    else:
+        sql = f"""
+            SELECT sr_reason,
+                CASE WHEN sr_reason IS NULL AND sr_nth <= {SAMPLE_SIZE} THEN id END,
+                {wide},
+                {figures}
+            FROM (
+                SELECT q.*, ROW_NUMBER() OVER (PARTITION BY sr_reason ORDER BY id) AS sr_nth
+                FROM ({decided}) q
+            ) n
+            GROUP BY 1, 2, 3
+        """
     with transaction.atomic(), connection.cursor() as cursor:
         sqlrender.jit_off(cursor)
         cursor.execute(sql, (FINNISH_PREFIX, *params))
@@ -409,7 +426,9 @@ def recipients_summarise(
         summary.most_chars = max(summary.most_chars, most)
         summary.finnish += finnish
         most_septets = max(most_septets, septets)
-        if sample_id is not None:
+        if isinstance(sample_id, list):  # PostgreSQL: the group's first ids
+            sample_ids += sample_id
+        elif sample_id is not None:
             sample_ids.append(sample_id)
         if wide_text is not None:
             wide_texts.append((first_id, wide_text, count))
@@ -427,7 +446,7 @@ def recipients_summarise(
     summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
     summary.samples = _samples(
         members=members,
-        ids=sorted(sample_ids),
+        ids=sorted(sample_ids)[:SAMPLE_SIZE],
         phone_field=phone_field,
         template=template,
         suffix=suffix,
