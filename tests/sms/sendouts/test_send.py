@@ -365,6 +365,39 @@ def test_dispatch_hands_each_chunk_to_the_workers(org, user, town_group, handed_
     ]
 
 
+
+def test_dispatch_pages_through_its_own_pending_messages_in_id_order(
+    org, user, town_group, handed_to_workers, django_assert_max_num_queries
+):
+    """#21: the ids come a page at a time along the primary key (the worker holds
+    one chunk, not a million ids); another sendout's messages between them and
+    this one's messages that are not pending are left out."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    sendable_contacts(org, 7)
+    sendout = create_sendout(target_group=town_group, created_by=user)
+    other = create_sendout(target_group=town_group, created_by=user)
+    ids = list(sendout.messages.filter(status=MessageStatus.PENDING).order_by("id"))
+    # The other sendout's messages in between this one's, by id.
+    OutboundMessage.objects.filter(sendout=other).update(sendout=sendout)
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in ids[1::2]]).update(sendout=other)
+    mine = list(
+        sendout.messages.filter(status=MessageStatus.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    sendout.messages.filter(pk=mine[0]).update(status=MessageStatus.CANCELLED)
+    pending = mine[1:]
+    assert len(pending) == 10  # 4 of its own, 7 of the other's, one cancelled
+    with django_assert_max_num_queries(4 + 5):  # the move, then a page per chunk and one
+        chunks = sendout_run_dispatch(sendout_id=sendout.pk)
+    assert chunks == 4  # chunks of 3
+    assert [args[1] for _name, args, _countdown in handed_to_workers] == [
+        pending[0:3],
+        pending[3:6],
+        pending[6:9],
+        pending[9:10],
+    ]
+
 def test_a_chunks_retries_go_back_grouped_by_their_delay(org, sendout, settings, handed_to_workers):
     settings.SMS_RETRY_BACKOFF_BASE = settings.SMS_RETRY_BACKOFF_MAX = 0.001
     busy = {"+358401000001": 30, "+358401000002": 30, "+358401000003": 60}
