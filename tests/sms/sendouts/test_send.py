@@ -365,7 +365,6 @@ def test_dispatch_hands_each_chunk_to_the_workers(org, user, town_group, handed_
     ]
 
 
-
 def test_dispatch_pages_through_its_own_pending_messages_in_id_order(
     org, user, town_group, handed_to_workers, django_assert_max_num_queries
 ):
@@ -397,6 +396,7 @@ def test_dispatch_pages_through_its_own_pending_messages_in_id_order(
         pending[6:9],
         pending[9:10],
     ]
+
 
 def test_a_chunks_retries_go_back_grouped_by_their_delay(org, sendout, settings, handed_to_workers):
     settings.SMS_RETRY_BACKOFF_BASE = settings.SMS_RETRY_BACKOFF_MAX = 0.001
