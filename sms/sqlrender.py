@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import (
@@ -99,14 +100,6 @@ class _Concat(Func):
     output_field = TextField()
 
 
-def _concat(parts: list[Expression]) -> Expression:
-    if not parts:
-        return _text("")
-    if len(parts) == 1:
-        return parts[0]
-    return _Concat(*parts)
-
-
 def _column_text(column: str) -> Expression:
     """A column's text as ``sms.tags._text`` gives it: "" for NULL (an account
     column of a contact without an account), stripped, line endings normalised."""
@@ -132,29 +125,55 @@ def _slot_value(slot: Slot) -> Expression:
     return value
 
 
-def render_expression(
-    template: MessageTemplate,
-    *,
-    link: LinkExpression | None = None,
-    suffix: Expression | None = None,
-) -> Expression:
-    """The SQL expression of ``template`` rendered for a contact row: the same text
-    as ``template.row_renderer(positions, link)`` of that row, with ``suffix``
-    (the opt-out) appended. Without ``link`` the template's URLs are as written."""
+@dataclass
+class _Rendered:
+    """A template as SQL over the columns of a fenced subquery: each tag's value,
+    link and the suffix is a column computed once a row (``columns``), and the
+    text (``text``) and the tags' values (``values``) join them with the
+    literal text (``params``, in order)."""
+
+    columns: dict[str, Expression]
+    text: str
+    values: str
+    params: list[str]
+
+
+def _rendered(
+    template: MessageTemplate, *, link: LinkExpression | None, suffix: Expression | None
+) -> _Rendered:
+    """``template`` rendered for a contact row as ``template.row_renderer(positions,
+    link)`` renders it, with ``suffix`` (the opt-out) appended. A value used
+    twice in the text (its length, whether it is GSM-7) is computed once: the
+    caller selects ``columns`` below a fence and the text above it. Without
+    ``link`` the template's URLs are as written."""
     if template.links and link is None:
         template = template.untracked()
-    parts: list[Expression] = []
+    columns: dict[str, Expression] = {}
+    pieces: list[str] = []
+    values: list[str] = []
+    params: list[str] = []
     for part in template.parts:
         if isinstance(part, str):
             if part:
-                parts.append(_text(part))
-        elif isinstance(part, LinkSlot):
-            parts.append(link(part.index))  # type: ignore[misc]
+                pieces.append("CAST(%s AS TEXT)")
+                params.append(part)
+            continue
+        name = f"sr_part{len(columns)}"
+        if isinstance(part, LinkSlot):
+            columns[name] = link(part.index)  # type: ignore[misc]
         else:
-            parts.append(_slot_value(part))
+            columns[name] = _slot_value(part)
+            values.append(name)
+        pieces.append(name)
     if suffix is not None:
-        parts.append(suffix)
-    return _concat(parts)
+        columns["sr_suffix"] = suffix
+        pieces.append("sr_suffix")
+    return _Rendered(
+        columns=columns,
+        text=" || ".join(pieces) or "''",
+        values=" || ".join(values) or "''",
+        params=params,
+    )
 
 
 # --- Skip reasons ---------------------------------------------------------------------
@@ -260,15 +279,10 @@ def decided_sql(
     # (the tags' values) when the literal text is (checked here) and the caller
     # vouches for its links and opt-out (``codes_one_septet``): matching the whole
     # text cost more than rendering it.
-    if template.links and link is None:
-        template = template.untracked()
-    literals = "".join(p if isinstance(p, str) else "" for p in template.parts)
-    if codes_one_septet and not re.search(NOT_ONE_SEPTET, literals):
-        values = _concat([_slot_value(slot) for slot in template.slots])
-        septets = "sr_values"
-    else:
-        values = _text("")
-        septets = "sr_text"
+    rendered = _rendered(template, link=link, suffix=suffix)
+    literals = "".join(rendered.params)
+    vouched = codes_one_septet and not re.search(NOT_ONE_SEPTET, literals)
+    septets = "sr_values" if vouched else "sr_text"
     inner = (
         members.order_by()
         .annotate(
@@ -278,9 +292,8 @@ def decided_sql(
                 default=Cast(e164, TextField()),
                 output_field=TextField(),
             ),
-            sr_text=render_expression(template, link=link, suffix=suffix),
-            sr_values=values,
             sr_early=early,
+            **rendered.columns,
         )
         .values(
             "id",
@@ -289,16 +302,16 @@ def decided_sql(
             "legal_basis",
             "sr_e164",
             "sr_to",
-            "sr_text",
-            "sr_values",
             "sr_early",
+            *rendered.columns,
         )
     )
     inner_sql, params = inner.query.sql_with_params()
     postgresql = connection.vendor == "postgresql"
     regexp = "~" if postgresql else "REGEXP"
-    # A fence: PostgreSQL would otherwise inline the text into every use of it
-    # (its length, the reasons, the window's key), rendering each row four times.
+    # Fences: PostgreSQL would otherwise inline each tag's value into every use
+    # of it (the text and the values) and the text into every use of it (its
+    # length, the reasons, the window's key), rendering each row several times.
     fence = " OFFSET 0" if postgresql else ""
     # Only the texts a caller reads are carried through the window's sorts.
     text = "sr_text" if all_texts else "CASE WHEN sr_one_septet = 0 THEN sr_text END"
@@ -318,11 +331,14 @@ def decided_sql(
                         WHEN LENGTH(sr_text) > {MAX_CHARS} THEN '{SkipReason.TOO_LONG.value}'
                     END AS sr_pre,
                     CASE WHEN {septets} {regexp} %s THEN 0 ELSE 1 END AS sr_one_septet
-                FROM ({inner_sql}{fence}) m
+                FROM (
+                    SELECT r.*, {rendered.text} AS sr_text, {rendered.values} AS sr_values
+                    FROM ({inner_sql}{fence}) r{fence}
+                ) m
             ) e{fence}
         ) d
     """
-    return sql, (NOT_ONE_SEPTET, *params)
+    return sql, (NOT_ONE_SEPTET, *rendered.params, *params)
 
 
 RENDER_WORK_MEM = "128MB"
