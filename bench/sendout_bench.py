@@ -11,12 +11,16 @@ process with a fixed latency per request, and a real ``celery -A config worker``
 
 - sendout: from ``sendout_create`` (the user's Yes: resolve, reserve, write every
   message, enqueue) to the sendout completed (the last message accepted by the
-  stand-in and recorded);
+  stand-in and recorded), and the send alone (the sendout's ``started_at`` to
+  ``finished_at``);
+- what it cost: the worker's CPU, its PostgreSQL backends' CPU (a local server,
+  sampled from ``/proc``), transactions and row updates per message
+  (``pg_stat_database``, the Yes included), the worker's idle and peak memory;
 - baseline: the raw SDK sending as many messages from a ThreadPoolExecutor with
   as many requests in flight as the whole worker has
   (worker concurrency x ``SMS_SEND_CONCURRENCY``).
 
-Prints both rates and their ratio. No assertions: figures depend on the machine.
+Prints the rates, their ratios and the load average. No assertions: figures depend on the machine.
 """
 
 from __future__ import annotations
