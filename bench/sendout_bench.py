@@ -11,12 +11,16 @@ process with a fixed latency per request, and a real ``celery -A config worker``
 
 - sendout: from ``sendout_create`` (the user's Yes: resolve, reserve, write every
   message, enqueue) to the sendout completed (the last message accepted by the
-  stand-in and recorded);
+  stand-in and recorded), and the send alone (the sendout's ``started_at`` to
+  ``finished_at``);
+- what it cost: the worker's CPU, its PostgreSQL backends' CPU (a local server,
+  sampled from ``/proc``), transactions and row updates per message
+  (``pg_stat_database``, the Yes included), the worker's idle and peak memory;
 - baseline: the raw SDK sending as many messages from a ThreadPoolExecutor with
   as many requests in flight as the whole worker has
   (worker concurrency x ``SMS_SEND_CONCURRENCY``).
 
-Prints both rates and their ratio. No assertions: figures depend on the machine.
+Prints the rates, their ratios and the load average. No assertions: figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -75,6 +79,83 @@ def start_standin(latency: float) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the stand-in did not start")
 
 
+def normalised(contact):  # type: ignore[no-untyped-def]
+    """What ``Contact.save`` and the services do, which ``bulk_create`` skips."""
+    contact.normalise_phones()
+    return contact
+
+
+def rss_mb(pid: int, field: str) -> float:
+    """A process's resident memory (``VmRSS``) or its peak (``VmHWM``) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) of these processes so far (0 for one gone)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+class BackendCpu:
+    """CPU seconds of the local PostgreSQL server's processes serving
+    ``database`` (their command line names it), other than ``own``: sampled
+    (``sample``) while the sendout runs, since the worker's connections close
+    with their tasks. A backend's last moments before it exits between two
+    samples are missed: a slight undercount."""
+
+    def __init__(self, *, postmaster: int, database: str, own: int) -> None:
+        self.postmaster, self.database, self.own = postmaster, database, own
+        self.seen: dict[int, float] = {}
+        self.before = {pid: cpu_seconds([pid]) for pid in self._serving()}
+
+    def _serving(self) -> list[int]:
+        try:
+            children = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children")
+            pids = [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+        serving = []
+        for pid in pids:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if f" {self.database} ".encode() in cmdline and pid != self.own:
+                serving.append(pid)
+        return serving
+
+    def sample(self) -> None:
+        for pid in self._serving():
+            self.seen[pid] = max(self.seen.get(pid, 0.0), cpu_seconds([pid]))
+
+    def total(self) -> float:
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in self.seen.items())
+
+
+def database_counters(cursor, database: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Transactions committed and rows updated in ``database`` so far (the
+    statistics collector's view, a little behind)."""
+    cursor.execute(
+        "SELECT xact_commit + xact_rollback, tup_updated FROM pg_stat_database WHERE datname = %s",
+        [database],
+    )
+    return cursor.fetchone()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=20_000)
@@ -99,6 +180,7 @@ def main() -> None:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
+    from crm.legal import LegalBasis
     from crm.models import Contact, Organisation
     from sms.models import Sendout
     from sms.quota import quota_top_up, sms_settings_for
@@ -131,15 +213,22 @@ def main() -> None:
             sms_settings = sms_settings_for(organisation=organisation)
             sms_settings.sms_enabled = True
             sms_settings.operator_number = "+358401111111"
+            # Open around the clock: a bench run at night must not be scheduled
+            # for the next opening.
+            sms_settings.send_windows = ["00:00-24:00"] * 7
+            sms_settings.closed_on_public_holidays = False
             sms_settings.save()
             quota_top_up(organisation=organisation, amount=n)
             Contact.objects.bulk_create(
                 (
-                    Contact(
-                        organisation=organisation,
-                        first_name=f"Etu{i}",
-                        mobile_phone=f"+35840{2_000_000 + i}",
-                        city="Bench",
+                    normalised(
+                        Contact(
+                            organisation=organisation,
+                            first_name=f"Etu{i}",
+                            mobile_phone=f"+35840{2_000_000 + i}",
+                            city="Bench",
+                            legal_basis=LegalBasis.CUSTOMER_RELATIONSHIP,
+                        )
                     )
                     for i in range(n)
                 ),
@@ -167,6 +256,17 @@ def main() -> None:
                 log_path=ROOT / "var" / "bench-worker.log",
             ).start()
             worker.wait_ready(app)
+            worker_pid = worker.process.pid
+            idle_mb = rss_mb(worker_pid, "VmRSS")
+            bench_db = settings.DATABASES["default"]["NAME"]
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                own_backend = cursor.fetchone()[0]
+                counters_before = database_counters(cursor, bench_db)
+            backends = BackendCpu(
+                postmaster=parent_of(own_backend), database=bench_db, own=own_backend
+            )
+            worker_cpu_before = cpu_seconds([worker_pid])
 
             # The sendout: Yes → last message accepted.
             started = time.perf_counter()
@@ -178,12 +278,34 @@ def main() -> None:
                 body="Hei {{contact.first_name}}, kevään tarjous odottaa!",
             )
             created_seconds = time.perf_counter() - started
+            deadline = time.monotonic() + 600
             while True:
                 status = Sendout.objects.filter(pk=sendout.pk).values_list("status", flat=True)[0]
                 if status == SendoutStatus.COMPLETED:
                     break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sendout is still {status} after 10 minutes")
+                backends.sample()
                 time.sleep(0.05)
             sendout_seconds = time.perf_counter() - started
+            worker_cpu = cpu_seconds([worker_pid]) - worker_cpu_before
+            peak_mb = rss_mb(worker_pid, "VmHWM")
+            backends.sample()
+            pg_cpu = backends.total()
+            # The statistics reach pg_stat_database within a second or, once a
+            # backend is idle, ten: read until they stop moving.
+            with connection.cursor() as cursor:
+                counters_after = database_counters(cursor, bench_db)
+                for _ in range(12):
+                    time.sleep(1)
+                    connection.close()
+                    with connection.cursor() as again:
+                        latest = database_counters(again, bench_db)
+                    if latest == counters_after:
+                        break
+                    counters_after = latest
+            transactions = counters_after[0] - counters_before[0]
+            rows_updated = counters_after[1] - counters_before[1]
             sendout.refresh_from_db()
             counts = sendout.counts
             waited = (sendout.started_at - sendout.created_at).total_seconds()
@@ -242,9 +364,24 @@ def main() -> None:
     )
     print(f"    of which: queued until the worker started it {waited:.2f} s, then ran {ran:.2f} s")
     print(
+        f"  sending alone (started to finished)  {counts['sent'] / ran:8.0f} msg/s  "
+        f"(ratio to the raw SDK {counts['sent'] / ran / (len(sids) / raw_seconds):.2f})"
+    )
+    print(
         f"  raw SDK, ThreadPoolExecutor({in_flight})   {raw_rate:8.0f} msg/s  ({raw_seconds:.2f} s)"
     )
     print(f"  ratio sendout / raw SDK: {sendout_rate / raw_rate:.2f}")
+    sent = max(1, counts["sent"])
+    print(
+        f"  worker CPU {worker_cpu:.1f} s ({worker_cpu / sent * 1e6:.0f} us a message), "
+        f"its PostgreSQL backends {pg_cpu:.1f} s ({pg_cpu / sent * 1e6:.0f} us a message)"
+    )
+    print(
+        f"  database: {transactions / sent:.2f} transactions and {rows_updated / sent:.2f} "
+        f"row updates a message (the Yes included); worker memory idle {idle_mb:.0f} MB, "
+        f"peak {peak_mb:.0f} MB"
+    )
+    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

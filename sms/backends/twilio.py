@@ -390,12 +390,14 @@ class SmsBackend(BaseSmsBackend):
         return LookupResult(query.reference, provider_ids=tuple(sid for _at, sid in sorted(found)))
 
 
-def _outcome(future: Future[SendResult], message: SmsMessage) -> SendResult:
+def _outcome(
+    future: Future[SendResult] | asyncio.Future[SendResult], message: SmsMessage
+) -> SendResult:
     """The future's result; one that could not run (its loop stopped) may have
     sent: ambiguous."""
     try:
         return future.result()
-    except (Exception, CancelledError) as exc:  # every failure becomes a result
+    except (Exception, CancelledError, asyncio.CancelledError) as exc:  # all become results
         return SendResult.failed(message, classify_exception(exc))
 
 
@@ -442,7 +444,9 @@ class _AsyncPipeline(SendPipeline):
                     return _Refused(message)
             return await backend._send(message)
 
-    def _on_done(self, future: Future[SendResult | _Refused | None], message: SmsMessage) -> None:
+    def _on_done(
+        self, future: asyncio.Future[SendResult | _Refused | None], message: SmsMessage
+    ) -> None:
         if future.cancelled() or future.exception() is not None:
             self._results.put(_outcome(future, message))  # type: ignore[arg-type]
         elif future.result() is not None:
@@ -455,12 +459,11 @@ class _AsyncPipeline(SendPipeline):
     def submit(self, messages: Sequence[SmsMessage]) -> None:
         backend = self.backend
         assert isinstance(backend, SmsBackend) and backend.sender is not None
-        for message in messages:
-            with self._lock:
+        with self._lock:
+            for message in messages:
                 self._waiting[id(message)] = message
-            future = backend.sender.run(self._send(message))
-            future.add_done_callback(lambda done, message=message: self._on_done(done, message))
-            self._in_flight += 1
+        self._in_flight += len(messages)
+        backend.sender.start_each(self._send, messages, self._on_done)
 
     def withdraw(self) -> list[SmsMessage]:
         """The messages still waiting for a slot and those ``may_start``

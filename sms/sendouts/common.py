@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import NamedTuple
 
 from celery import current_app
 from django.conf import settings
@@ -25,6 +26,17 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "sms.tasks.sendout_dispatch"
 CHUNK_TASK = "sms.tasks.sendout_send_chunk"
+
+
+class Claimed(NamedTuple):
+    """A message claimed for sending: what the send and its record need, read
+    by the claim's own statement (no model instance per message)."""
+
+    pk: int
+    to: str
+    body: str
+    messages: int
+    attempts: int
 
 
 def log_ids(sendout: Sendout) -> dict[str, int | None]:

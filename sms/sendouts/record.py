@@ -21,10 +21,14 @@ from sms.backends import ErrorKind, SendResult
 from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressionSource
 from sms.quota import quota_refund
 from sms.rules.senders import sender_choice
+from sms.sendouts.common import Claimed
 from sms.statuses import MessageReason, MessageStatus, allowed_previous
 from sms.suppression import number_suppress
 
 logger = logging.getLogger(__name__)
+
+Row = tuple[int, str, str, str, str]
+"""An outcome to write: message id, status, provider id, reason, error code."""
 
 
 def _backoff(attempt: int) -> float:
@@ -35,12 +39,12 @@ def _backoff(attempt: int) -> float:
 
 
 def record_results(
-    *, sendout: Sendout, claimed: list[OutboundMessage], results: list[SendResult]
+    *, sendout: Sendout, claimed: list[Claimed], results: list[SendResult]
 ) -> dict[int, float]:
     """Write every outcome of a chunk (one statement per 1,000 messages) and refund
     what failed. Answers {message id: delay} for the messages to retry."""
     by_id = {m.pk: m for m in claimed}
-    rows: list[tuple[int, str, str, str, str]] = []  # id, status, provider id, reason, code
+    rows: list[Row] = []
     ambiguous: dict[str, list[int]] = defaultdict(list)  # code: ids
     retry_delays: dict[int, float] = {}
     refundable: dict[int, int] = {}
@@ -73,9 +77,16 @@ def record_results(
     # The provider has answered: losing the database connection now must not turn
     # accepted messages into `unknown`. The write is conditional on the status, so
     # a second try on a fresh connection cannot apply anything twice.
+    # One statement needs no transaction of its own: the common case, every
+    # answer an acceptance, costs one round trip.
+    alone = not refundable and not unsubscribed and len(_statements(rows)) <= 1
     for attempt in (1, 2):
         try:
-            written = _write_outcomes_and_refund(sendout, rows, refundable, unsubscribed)
+            if alone:
+                written = _write_all(rows)
+            else:
+                with transaction.atomic():
+                    written = _write_outcomes_and_refund(sendout, rows, refundable, unsubscribed)
             break
         except OperationalError:
             if attempt == 2 or connection.in_atomic_block:
@@ -104,22 +115,35 @@ def _hand_to_reconciliation(ambiguous: dict[str, list[int]]) -> None:
         )
 
 
-@transaction.atomic
+def _statements(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """One statement per new status (and 1,000 rows), each filtered on the
+    statuses the table lets move to it."""
+    by_status: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_status[row[1]].append(row)
+    return [
+        (status, same[start : start + 1000])
+        for status, same in by_status.items()
+        for start in range(0, len(same), 1000)
+    ]
+
+
+def _write_all(rows: list[Row]) -> set[int]:
+    written: set[int] = set()
+    for status, some in _statements(rows):
+        written |= _write_outcomes(status, some)
+    return written
+
+
 def _write_outcomes_and_refund(
     sendout: Sendout,
-    rows: list[tuple[int, str, str, str, str]],
+    rows: list[Row],
     refundable: dict[int, int],
     unsubscribed: dict[int, str],
 ) -> set[int]:
-    # One statement per new status (and 1,000 rows), each filtered on the statuses
-    # the table lets move to it.
-    by_status: dict[str, list[tuple[int, str, str, str, str]]] = defaultdict(list)
-    for row in rows:
-        by_status[row[1]].append(row)
-    written: set[int] = set()
-    for status, same in by_status.items():
-        for start in range(0, len(same), 1000):
-            written |= _write_outcomes(status, same[start : start + 1000])
+    """Inside the caller's transaction: the outcomes, the refund of what
+    failed and the numbers to suppress, all or nothing."""
+    written = _write_all(rows)
     refund = sum(billed for pk, billed in refundable.items() if pk in written)
     if refund:
         quota_refund(
@@ -157,7 +181,7 @@ def _sender_of(sendout: Sendout) -> str:
     return choice.sender or choice.messaging_service_sid or ""
 
 
-def _write_outcomes(status: str, rows: Sequence[tuple[int, str, str, str, str]]) -> set[int]:
+def _write_outcomes(status: str, rows: Sequence[Row]) -> set[int]:
     """``UPDATE ... FROM (VALUES ...)``: one statement for many messages, each with
     its own outcome (PostgreSQL, and SQLite 3.33+). ``bulk_update`` builds a CASE
     per field and row, which costs seconds of CPU for a chunk of a few hundred.

@@ -25,17 +25,19 @@ call: they do the step and hand the follow-up work to the workers themselves.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.models import Contact
 from sms.backends import ErrorKind, SendPipeline, SendResult, SmsMessage, get_backend
 from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressedNumber
 from sms.pacing import sendout_allowance, sendout_allowance_return
@@ -43,7 +45,14 @@ from sms.quota import quota_refund
 from sms.ratelimit import SenderRateLimit
 from sms.rules.numbers import SkipReason
 from sms.rules.senders import sender_choice
-from sms.sendouts.common import LeaseKeeper, chunk_enqueue, lease_until, log_ids, new_holder
+from sms.sendouts.common import (
+    Claimed,
+    LeaseKeeper,
+    chunk_enqueue,
+    lease_until,
+    log_ids,
+    new_holder,
+)
 from sms.sendouts.lifecycle import sendout_finish_if_done
 from sms.sendouts.record import record_results
 from sms.statuses import (
@@ -175,34 +184,108 @@ def _drop_unsendable(*, sendout_id: int, message_ids: Sequence[int]) -> bool:
     return sendout.status in SENDOUT_OPEN_STATUSES
 
 
-def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[OutboundMessage]:
-    """pending → sending by one conditional update, as a lease of ``holder``; only
-    what this call moved is ours."""
-    if not _drop_unsendable(sendout_id=sendout_id, message_ids=message_ids):
+def _claim(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[Claimed]:
+    """pending → sending as a lease of ``holder``; only what this call moved is ours.
+
+    One statement in the common case (``_claim_sendable``): it claims the
+    slice's messages that may go out now (the sendout queued or sending, the
+    contact not opted out, the number not suppressed) and answers what the
+    send needs. Only when it claims fewer than the slice (messages another
+    holder has or already done, opted out or suppressed since the Yes, the
+    sendout cancelled or paused) does ``_drop_unsendable`` look at the rest:
+    it settles those to drop (skipped or cancelled, refunded) under the
+    sendout's lock, as before."""
+    claimed = _claim_sendable(sendout_id=sendout_id, message_ids=message_ids, holder=holder)
+    if len(claimed) < len(message_ids):
+        mine = {m.pk for m in claimed}
+        rest = [message_id for message_id in message_ids if message_id not in mine]
+        _drop_unsendable(sendout_id=sendout_id, message_ids=rest)
+    return claimed
+
+
+def _claim_sendable(*, sendout_id: int, message_ids: Sequence[int], holder: str) -> list[Claimed]:
+    """The claim itself: one ``UPDATE ... RETURNING`` (one round trip, one
+    transaction). On PostgreSQL the rows are first locked in id order with
+    ``FOR UPDATE SKIP LOCKED`` (two claims of the same slice neither wait for
+    nor deadlock with each other; what another holds is skipped, as before);
+    SQLite serialises writers by itself. The slice is found by the primary key
+    (see ``_of_sendout`` for why the sendout is compared as ``sendout_id + 0``)."""
+    if not message_ids:
         return []
-    movable = allowed_previous(MessageStatus.SENDING)
-    with transaction.atomic():
-        claimable = list(
-            _by_ids(sendout_id, message_ids)
-            .select_for_update(skip_locked=True)
-            .filter(status__in=movable)
-            .values_list("id", flat=True)
+    now = timezone.now()
+    sql, ids_param = _claim_sql(len(message_ids))
+    lease = [MessageStatus.SENDING, now, holder, lease_until(), now]
+    # Placeholders in the order they appear: PostgreSQL's slice comes before
+    # its SET, SQLite's SET before its WHERE.
+    if ids_param:
+        params = [list(message_ids), sendout_id, *lease]
+    else:
+        params = [*lease, *message_ids, sendout_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [Claimed(*row) for row in cursor.fetchall()]
+
+
+@functools.cache
+def _claim_sql_parts(vendor: str) -> tuple[str, str, str]:
+    """The claim's SQL around the slice's ids (the ids' placeholder goes in
+    between): built once per process from the models' names and the status
+    tables; only placeholders and our own names and statuses go in."""
+    quote = connection.ops.quote_name
+    message = quote(OutboundMessage._meta.db_table)
+    contact = quote(Contact._meta.db_table)
+    suppressed = quote(SuppressedNumber._meta.db_table)
+    sendout = quote(Sendout._meta.db_table)
+
+    def statuses(values: Sequence[str]) -> str:
+        return ", ".join(f"'{value}'" for value in values)
+
+    movable = statuses(allowed_previous(MessageStatus.SENDING))
+    sendable = f"""
+        m.status IN ({movable})
+        AND NOT EXISTS (
+            SELECT 1 FROM {contact} c WHERE c.id = m.contact_id AND c.sms_opt_out
         )
-        if not claimable:
-            return []
-        now = timezone.now()
-        OutboundMessage.objects.filter(id__in=claimable, status__in=movable).update(
-            status=MessageStatus.SENDING,
-            updated_at=now,
-            claimed_by=holder,
-            claimed_until=lease_until(),
-            attempt_started_at=now,
-        )
-    return list(
-        OutboundMessage.objects.filter(
-            id__in=claimable, status=MessageStatus.SENDING, claimed_by=holder
-        ).only("id", "to", "body", "messages", "attempts")
+        AND EXISTS (
+            SELECT 1 FROM {sendout} o
+            WHERE o.id = m.sendout_id AND o.status IN ({statuses(SENDOUT_OPEN_STATUSES)})
+            AND NOT EXISTS (
+                SELECT 1 FROM {suppressed} s
+                WHERE s.organisation_id = o.organisation_id AND s.number = m.{quote("to")}
+            )
+        )"""
+    columns = f"id, {quote('to')}, body, messages, attempts"
+    set_lease = (
+        "status = %s, updated_at = %s, claimed_by = %s, claimed_until = %s, attempt_started_at = %s"
     )
+    if vendor == "postgresql":
+        head = f"""
+            WITH slice AS (
+                SELECT m.id FROM {message} m
+                WHERE m.id = ANY("""
+        tail = f"""::bigint[])
+                AND m.sendout_id + 0 = %s AND {sendable}
+                ORDER BY m.id
+                FOR UPDATE OF m SKIP LOCKED
+            )
+            UPDATE {message} SET {set_lease}
+            FROM slice WHERE {message}.id = slice.id AND {message}.status IN ({movable})
+            RETURNING {", ".join(f"{message}.{c.strip()}" for c in columns.split(","))}"""
+        return head, tail, "array"
+    head = f"""
+        UPDATE {message} AS m SET {set_lease}
+        WHERE m.id IN ("""
+    tail = f""") AND m.sendout_id + 0 = %s AND {sendable}
+        RETURNING {columns}"""
+    return head, tail, "list"
+
+
+def _claim_sql(count: int) -> tuple[str, bool]:
+    """The claim's SQL for ``count`` ids, and whether they go as one array."""
+    head, tail, kind = _claim_sql_parts(connection.vendor)
+    if kind == "array":
+        return f"{head}%s{tail}", True
+    return head + ", ".join(["%s"] * count) + tail, False
 
 
 def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[int, float]:
@@ -234,12 +317,13 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     with get_backend() as backend, LeaseKeeper(holder):
         window = min(cap, backend.concurrency) if cap else backend.concurrency
         pipeline = backend.pipeline(window=window, may_start=window_gate(sendout=sendout))
+        outbox = _outbox(sendout, sms_settings)
         # A backend sending in the background gets a backlog of a quarter window
         # beyond the window, topped up as answers come; one that sends as it is
         # handed the messages gets a whole window at a time.
         size = max(1, window // 4) if pipeline.background else window
         backlog = size if pipeline.background else 0
-        in_flight: dict[int, OutboundMessage] = {}
+        in_flight: dict[int, Claimed] = {}
         position = 0
         claiming = True
         with pipeline:
@@ -268,17 +352,17 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
                         piece = message_ids[position : position + allowed]
                         position += len(piece)
                         claimed = _claim(sendout_id=sendout_id, message_ids=piece, holder=holder)
-                        sendout_allowance_return(
-                            sendout_id=sendout_id, unused=allowed - len(claimed)
-                        )
+                        if sendout.messages_per_hour:
+                            sendout_allowance_return(
+                                sendout_id=sendout_id, unused=allowed - len(claimed)
+                            )
                         in_flight |= {m.pk: m for m in claimed}
-                        pipeline.submit(_outbox(sendout, sms_settings, claimed))
+                        pipeline.submit(outbox(claimed))
                         results = pipeline.collect()
                 else:  # the window and the backlog are full, or all is claimed: wait
                     results = pipeline.collect(size)
                 if results:
-                    answered = [in_flight.pop(int(r.reference)) for r in results]
-                    retries |= record_results(sendout=sendout, claimed=answered, results=results)
+                    retries |= _record(sendout, results, in_flight)
                     sent += results
             # Refused by the send window while the last answers came.
             _withdraw(sendout, pipeline, in_flight, holder)
@@ -288,8 +372,15 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     return retries
 
 
+def _record(
+    sendout: Sendout, results: list[SendResult], in_flight: dict[int, Claimed]
+) -> dict[int, float]:
+    claimed = [in_flight.pop(int(result.reference)) for result in results]
+    return record_results(sendout=sendout, claimed=claimed, results=results)
+
+
 def _withdraw(
-    sendout: Sendout, pipeline: SendPipeline, in_flight: dict[int, OutboundMessage], holder: str
+    sendout: Sendout, pipeline: SendPipeline, in_flight: dict[int, Claimed], holder: str
 ) -> None:
     """The window closed or the hour's pace is used up: the claimed messages
     whose request has not started are taken back from the pipeline and go back
@@ -352,25 +443,32 @@ def _log_chunk(sendout: Sendout, results: list[SendResult], to_retry: dict[int, 
 
 
 def _outbox(
-    sendout: Sendout, sms_settings: SmsSettings, claimed: list[OutboundMessage]
-) -> list[SmsMessage]:
+    sendout: Sendout, sms_settings: SmsSettings
+) -> Callable[[list[Claimed]], list[SmsMessage]]:
+    """What turns claimed messages into the backend's: the sender and the
+    status callback's URL are the chunk's, worked out once."""
     choice = sender_choice(
         sendout.sender,
         operator_number=sms_settings.operator_number,
         messaging_service_sid=sms_settings.messaging_service_sid,
     )
     callback = _status_callback_url()
-    return [
-        SmsMessage(
-            to=m.to,
-            body=m.body,
-            sender=choice.sender,
-            status_callback=f"{callback}?message={m.pk}" if callback else None,
-            reference=m.pk,
-            messaging_service_sid=choice.messaging_service_sid,
-        )
-        for m in claimed
-    ]
+    sender, service = choice.sender, choice.messaging_service_sid
+
+    def outbox(claimed: list[Claimed]) -> list[SmsMessage]:
+        return [
+            SmsMessage(
+                to=m.to,
+                body=m.body,
+                sender=sender,
+                status_callback=f"{callback}?message={m.pk}" if callback else None,
+                reference=m.pk,
+                messaging_service_sid=service,
+            )
+            for m in claimed
+        ]
+
+    return outbox
 
 
 def _status_callback_url() -> str | None:

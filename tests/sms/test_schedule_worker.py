@@ -45,7 +45,10 @@ def clock(settings, tmp_path: Path):
     settings.SMS_CLOCK_FILE = str(path)
 
     def set_to(moment: datetime) -> None:
-        path.write_text(moment.isoformat())
+        # Atomically: a worker reading the file between a truncation and the
+        # write would find it empty and take the real time.
+        path.with_suffix(".new").write_text(moment.isoformat())
+        path.with_suffix(".new").replace(path)
 
     set_to(SATURDAY_NOON)
     set_to.path = path

@@ -12,11 +12,14 @@ from aiohttp.client_reqrep import ConnectionKey
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sms.backends import ErrorKind
+from crm.models import Contact
+from sms.backends import ErrorKind, SendError, SendResult
 from sms.backends.twilio import classify_exception
-from sms.models import OutboundMessage
+from sms.models import OutboundMessage, Sendout
 from sms.rules.windows import default_send_windows
 from sms.schedule import sendouts_start_due
+from sms.selectors import quota_balance
+from sms.sendouts.record import record_results
 from sms.sendouts.send import _claim, sendout_dispatch, sendout_send_chunk
 from sms.statuses import MessageStatus, SendoutStatus
 from tests.factories import SmsSettingsFactory, create_sendout, sendable_contacts
@@ -129,8 +132,8 @@ def test_a_slice_is_claimed_by_the_primary_key_in_a_big_fresh_sendout(org, user,
     with CaptureQueriesContext(connection) as queries:
         claimed = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test")
     assert len(claimed) == 8
-    finding = [q["sql"] for q in queries if f'"{table}"."id" IN' in q["sql"]]
-    assert finding
+    finding = [q["sql"] for q in queries if f'"{table}"' in q["sql"]]
+    assert len(finding) == 1  # the claim is one statement
     for sql in finding:
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {sql}")
@@ -151,7 +154,10 @@ def set_clock(settings, tmp_path: Path):
     settings.SMS_CLOCK_FILE = str(path)
 
     def set_to(moment: datetime) -> None:
-        path.write_text(moment.isoformat())
+        # Atomically: a worker reading the file between a truncation and the
+        # write would find it empty and take the real time.
+        path.with_suffix(".new").write_text(moment.isoformat())
+        path.with_suffix(".new").replace(path)
 
     return set_to
 
@@ -228,3 +234,110 @@ def test_the_pipeline_claims_no_more_than_the_hours_pace(
     )
     assert sendout.messages.filter(status=MessageStatus.PENDING).count() == 20
     assert not sendout.messages.filter(status=MessageStatus.SENDING).exists()
+
+
+# --- the claim and the record, in as few statements as they can be (#21) ----------------
+
+
+def _assert_ledger(org, sendout) -> None:
+    """Mid-sendout books: the ledger is a chain, and the balance is the top-up
+    less what the sendout holds reserved and not refunded."""
+    assert_books_balance(org)
+    sendout.refresh_from_db()
+    assert quota_balance(organisation=org) == (
+        100 - sendout.messages_reserved + sendout.messages_refunded
+    )
+
+
+def test_a_claim_of_sendable_messages_is_one_statement(sendout):
+    ids = _pending_ids(sendout)[:8]
+    with CaptureQueriesContext(connection) as queries:
+        claimed = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test")
+    assert sorted(m.pk for m in claimed) == ids
+    assert len(queries) == 1
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", "claimed_by")) == {
+        (MessageStatus.SENDING, "worker:test")
+    }
+    by_id = {m.pk: m for m in OutboundMessage.objects.filter(pk__in=ids)}
+    for m in claimed:  # what the send and the record need, read by the claim itself
+        stored = by_id[m.pk]
+        assert (m.to, m.body, m.messages, m.attempts) == (
+            stored.to,
+            stored.body,
+            stored.messages,
+            stored.attempts,
+        )
+
+
+def test_a_claimed_message_is_not_claimed_again(sendout):
+    ids = _pending_ids(sendout)[:8]
+    first = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:one")
+    second = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:two")
+    assert len(first) == 8
+    assert second == []
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("claimed_by", flat=True)) == {
+        "worker:one"
+    }
+
+
+def test_a_paused_sendout_claims_nothing_and_drops_nothing(org, sendout):
+    Sendout.objects.filter(pk=sendout.pk).update(status=SendoutStatus.PAUSED)
+    ids = _pending_ids(sendout)[:8]
+    assert _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test") == []
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        MessageStatus.PENDING
+    }
+    _assert_ledger(org, sendout)
+
+
+def test_a_cancelled_sendouts_slice_is_cancelled_and_refunded_at_the_claim(org, sendout):
+    Sendout.objects.filter(pk=sendout.pk).update(status=SendoutStatus.CANCELLED)
+    ids = _pending_ids(sendout)[:8]
+    assert _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test") == []
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        MessageStatus.CANCELLED
+    }
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == 8
+    _assert_ledger(org, sendout)
+
+
+def test_only_the_opted_out_of_a_slice_are_skipped_and_the_rest_claimed(org, sendout):
+    ids = _pending_ids(sendout)[:8]
+    opted_out = OutboundMessage.objects.get(pk=ids[3])
+    Contact.objects.filter(pk=opted_out.contact_id).update(sms_opt_out=True)
+    claimed = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test")
+    assert sorted(m.pk for m in claimed) == ids[:3] + ids[4:]
+    opted_out.refresh_from_db()
+    assert (opted_out.status, opted_out.reason) == (MessageStatus.SKIPPED, "opted_out")
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == 1
+    _assert_ledger(org, sendout)
+
+
+def test_accepted_answers_are_recorded_by_one_statement_without_a_transaction(sendout):
+    ids = _pending_ids(sendout)[:8]
+    claimed = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test")
+    results = [SendResult(m.pk, True, f"SM{m.pk}") for m in claimed]
+    with CaptureQueriesContext(connection) as queries:
+        assert record_results(sendout=sendout, claimed=claimed, results=results) == {}
+    assert len(queries) == 1  # no SAVEPOINT or BEGIN around it
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", "claimed_by")) == {
+        (MessageStatus.SENT, "")
+    }
+
+
+def test_a_failure_is_recorded_with_its_refund_in_one_transaction(org, sendout):
+    ids = _pending_ids(sendout)[:2]
+    claimed = _claim(sendout_id=sendout.pk, message_ids=ids, holder="worker:test")
+    refused = SendError(kind=ErrorKind.PERMANENT, code="21211", http_status=400)
+    results = [
+        SendResult(claimed[0].pk, True, "SM1"),
+        SendResult(claimed[1].pk, False, error=refused),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        record_results(sendout=sendout, claimed=claimed, results=results)
+    assert queries[0]["sql"].startswith("SAVEPOINT")  # atomic, nested in the test's
+    sendout.refresh_from_db()
+    assert sendout.messages_refunded == 1
+    _assert_ledger(org, sendout)
