@@ -203,6 +203,8 @@ def main() -> None:
             sms_settings = sms_settings_for(organisation=organisation)
             sms_settings.sms_enabled = True
             sms_settings.operator_number = "+358401111111"
+            # Open round the clock: run at night, the sendout would wait for 9:00.
+            sms_settings.send_windows = ["00:00-24:00"] * 7
             sms_settings.save()
             quota_top_up(organisation=organisation, amount=n)
             row["copy_s"] = copy_contacts(organisation, n)
