@@ -49,6 +49,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FROM = "+15005550006"
 BODY = "Hei {{contact.first_name|ystävä}}, kevään tarjous odottaa!"
 
+# The Yes's process and the worker run as in production: with DEBUG on, Django
+# keeps the last 9,000 queries of each connection, which the worker's memory
+# then measured (up to some 30 MB more at 100,000 messages).
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "scale-bench-secret-key-not-for-production-0123456789",
+    "ALLOWED_HOSTS": "localhost",
+}
+
 
 def number(i: int) -> str:
     return f"+35840{2_000_000 + i}"  # 1,000,000 valid Finnish mobile numbers
@@ -239,6 +248,7 @@ def main() -> None:
                 "DATABASE_URL": database_url(),
                 "CELERY_BROKER_URL": broker,
                 "LOG_LEVEL": "WARNING",
+                **PRODUCTION,
             }
             if not args.no_send:
                 worker = CeleryWorker(
@@ -253,6 +263,7 @@ def main() -> None:
                         "SMS_CHUNK_SIZE": str(args.chunk_size),
                         "SMS_SEND_CONCURRENCY": str(args.send_concurrency),
                         "LOG_LEVEL": "WARNING",
+                        **PRODUCTION,
                     },
                     concurrency=args.worker_concurrency,
                     pool=args.pool,
