@@ -368,8 +368,8 @@ def test_dispatch_hands_each_chunk_to_the_workers(org, user, town_group, handed_
 def test_dispatch_pages_through_its_own_pending_messages_in_id_order(
     org, user, town_group, handed_to_workers, django_assert_max_num_queries
 ):
-    """#21: the ids come a page at a time along the primary key (the worker holds
-    one chunk, not a million ids); another sendout's messages between them and
+    """#21: the ids come in id order, a chunk at a time (the worker holds a
+    chunk, not a million ids); another sendout's messages between them and
     this one's messages that are not pending are left out."""
     SmsSettingsFactory(organisation=org, quota=100)
     sendable_contacts(org, 7)
@@ -387,7 +387,7 @@ def test_dispatch_pages_through_its_own_pending_messages_in_id_order(
     sendout.messages.filter(pk=mine[0]).update(status=MessageStatus.CANCELLED)
     pending = mine[1:]
     assert len(pending) == 10  # 4 of its own, 7 of the other's, one cancelled
-    with django_assert_max_num_queries(4 + 5):  # the move, then a page per chunk and one
+    with django_assert_max_num_queries(4 + 5):  # the move, the ids, at most a page a chunk
         chunks = sendout_run_dispatch(sendout_id=sendout.pk)
     assert chunks == 4  # chunks of 3
     assert [args[1] for _name, args, _countdown in handed_to_workers] == [
