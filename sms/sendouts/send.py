@@ -15,9 +15,11 @@ unanswered: a crash strands at most that.
 Before every claim the chunk asks ``sms.pacing.sendout_allowance``: the send
 window (closed: the sendout pauses until the next opening) and the sendout's
 pace (its hour's allowance, taken under the sendout's row lock, so that every
-worker together keeps it). Refused, the chunk claims nothing more, takes back
-from the pipeline what has not started (``SendPipeline.withdraw``: back to
-``pending``, given back to the hour) and records the requests still in flight.
+worker together keeps it). Refused, the chunk claims nothing more and records
+the requests still in flight. When the window closed, it also takes back from
+the pipeline what has not started (``SendPipeline.withdraw``: back to
+``pending``, given back to the hour); refused by the pace, what waits there was
+granted from the hour's allowance, and it goes.
 
 ``sendout_run_dispatch`` and ``sendout_run_chunk`` are what the Celery tasks
 call: they do the step and hand the follow-up work to the workers themselves.
@@ -308,8 +310,8 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     recording them as they come. So no more than a window and a quarter are ever claimed
     and unanswered: what a crash can strand. Every claim is a lease, renewed
     while this call works, and is first allowed by the send window and the pace;
-    once refused, nothing more is claimed and what waits in the pipeline is
-    taken back, pending. Answers {message id: delay} for messages to retry
+    once refused, nothing more is claimed (and when the window closed, what
+    waits in the pipeline is taken back, pending). Answers {message id: delay} for messages to retry
     later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
@@ -355,7 +357,11 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
                     )
                     if not allowed:
                         claiming = False
-                        _withdraw(sendout, pipeline, in_flight, holder)
+                        if sendout_pause_if_closed(sendout=sendout):
+                            # The send window closed: what has not started waits.
+                            # (Refused by the pace, what waits in the pipeline
+                            # was granted from the hour's allowance: it goes.)
+                            _withdraw(sendout, pipeline, in_flight, holder)
                         results = pipeline.collect()
                     else:
                         piece = message_ids[position : position + allowed]
