@@ -361,7 +361,6 @@ def recipients_summarise(
     ``suffix`` and ``link`` must answer the same length for every contact (as
     ``sms.optout`` and ``sms.links`` do)."""
     members = target_group_members(target_group=target_group)
-    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
     link_sql, suffix_sql = _summary_link_and_suffix(link, suffix)
     decided, params = sqlrender.decided_sql(
         target_group=target_group,
@@ -512,9 +511,6 @@ def recipients_resolve_sql(
     member. ``suffix`` and ``link`` are SQL expressions of the row. Billing and
     the segments of a text all of the GSM 03.38 default alphabet come from SQL,
     ``encoding_info`` of any other text from Python."""
-    if members is None:
-        members = target_group_members(target_group=target_group)
-    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
     decided, params = sqlrender.decided_sql(
         target_group=target_group,
         phone_field=phone_field,

@@ -242,13 +242,15 @@ def decided_sql(
     - ``sr_reason``: the skip reason's value, NULL when sendable;
     - ``sr_one_septet``: whether the text is all GSM 03.38 default alphabet.
 
-    Call ``phones_store_unnormalised`` first. ``members`` (the group's members
-    by default) narrows the rows. Without ``all_texts``, ``sr_text`` is NULL for
+    It first stores the numbers of the members never normalised
+    (``phones_store_unnormalised``). ``members`` (the group's members by
+    default) narrows the rows. Without ``all_texts``, ``sr_text`` is NULL for
     a text all of the GSM 03.38 default alphabet (what a summary needs: narrower
     rows to sort)."""
     phone_field = validate_phone_field(phone_field)
     if members is None:
         members = target_group_members(target_group=target_group)
+    phones_store_unnormalised(members=members, phone_field=phone_field)
     e164 = F(f"{phone_field}_e164")
     suppressed = SuppressedNumber.objects.filter(
         organisation_id=target_group.organisation_id, number=OuterRef(f"{phone_field}_e164")

@@ -23,7 +23,6 @@ from sms.rules.text import CHARS_PER_MESSAGE, encoding_info
 from sms.statuses import MessageStatus
 from sms.tags import MessageTemplate
 from targetgroups.models import TargetGroup
-from targetgroups.selectors import target_group_members
 
 FIXUP_CHUNK = 2000
 """Messages whose carrier figures are decided in Python, per round trip."""
@@ -58,8 +57,6 @@ def messages_insert(
     the rows written). The caller's transaction undoes it on a refusal.
     ``codes_one_septet``: the caller vouches that ``link`` and ``suffix`` are all
     GSM 03.38 default alphabet (``sms.sqlrender.decided_sql``)."""
-    members = target_group_members(target_group=target_group)
-    sqlrender.phones_store_unnormalised(members=members, phone_field=phone_field)
     decided, params = sqlrender.decided_sql(
         target_group=target_group,
         phone_field=phone_field,
@@ -67,7 +64,6 @@ def messages_insert(
         purpose=purpose,
         link=link,
         suffix=suffix,
-        members=members,
         codes_one_septet=codes_one_septet,
     )
     texted = ", ".join(f"'{r.value}'" for r in (SkipReason.TOO_LONG, SkipReason.DUPLICATE_NUMBER))
