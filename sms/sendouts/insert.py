@@ -39,6 +39,9 @@ class Written:
     skipped: Counter = field(default_factory=Counter)
     bases: Counter = field(default_factory=Counter)
     contact_id_max: int | None = None
+    unencoded: int = 0
+    """Sendable messages whose carrier figures the INSERT left blank (a text
+    not all of the GSM 03.38 default alphabet)."""
 
 
 def messages_insert(
@@ -114,7 +117,7 @@ def messages_insert(
         sqlrender.jit_off(cursor)  # inside the sendout's transaction
         cursor.execute(sql, (*head_params, *params))
         written = _written(cursor, sendout_id=sendout.pk)
-    if written.sendable:
+    if written.unencoded:
         _carrier_figures_fix(sendout_id=sendout.pk)
     return written
 
@@ -125,14 +128,15 @@ def _written(cursor, *, sendout_id: int) -> Written:
         f"""
         SELECT status, reason, legal_basis, COUNT(*), SUM(messages),
             SUM(CASE WHEN SUBSTR("to", 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
-            MAX(contact_id)
+            MAX(contact_id), SUM(CASE WHEN encoding = '' THEN 1 ELSE 0 END)
         FROM {table} WHERE sendout_id = %s
         GROUP BY status, reason, legal_basis
         """,
         (FINNISH_PREFIX, sendout_id),
     )
     written = Written()
-    for status, reason, basis, count, billed, finnish, contact_id_max in cursor.fetchall():
+    rows = cursor.fetchall()
+    for status, reason, basis, count, billed, finnish, contact_id_max, unencoded in rows:
         written.total += count
         if contact_id_max is not None:
             written.contact_id_max = max(written.contact_id_max or 0, contact_id_max)
@@ -143,6 +147,7 @@ def _written(cursor, *, sendout_id: int) -> Written:
         written.messages += billed
         written.finnish += finnish
         written.bases[basis] += count
+        written.unencoded += unencoded
     return written
 
 
