@@ -315,12 +315,17 @@ def decided_sql(
     # of it (the text and the values) and the text into every use of it (its
     # length, the reasons, the window's key), rendering each row several times.
     fence = " OFFSET 0" if postgresql else ""
+    # The window only groups equal numbers: byte order sorts them without the
+    # database's collation (strcoll per comparison under fi_FI or en_US).
+    binary = ' COLLATE "C"' if postgresql else ""
     # Only the texts a caller reads are carried through the window's sorts.
     text = "sr_text" if all_texts else "CASE WHEN sr_one_septet = 0 THEN sr_text END"
     sql = f"""
         SELECT id, first_name, last_name, legal_basis, sr_to, sr_text, sr_chars,
             CASE WHEN sr_pre IS NOT NULL THEN sr_pre
-                WHEN ROW_NUMBER() OVER (PARTITION BY sr_e164, sr_pre ORDER BY id) > 1
+                WHEN ROW_NUMBER() OVER (
+                    PARTITION BY sr_e164{binary}, sr_pre{binary} ORDER BY id
+                ) > 1
                 THEN '{SkipReason.DUPLICATE_NUMBER.value}'
             END AS sr_reason,
             sr_one_septet
