@@ -311,8 +311,8 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     and unanswered: what a crash can strand. Every claim is a lease, renewed
     while this call works, and is first allowed by the send window and the pace;
     once refused, nothing more is claimed (and when the window closed, what
-    waits in the pipeline is taken back, pending). Answers {message id: delay} for messages to retry
-    later (transient errors).
+    waits in the pipeline is taken back, pending). Answers {message id: delay}
+    for messages to retry later (transient errors).
     """
     sendout = Sendout.objects.select_related("organisation__sms_settings").get(pk=sendout_id)
     sms_settings = sendout.organisation.sms_settings
