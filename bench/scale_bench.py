@@ -65,13 +65,13 @@ def number(i: int) -> str:
     return f"+35840{2_000_000 + i}"  # 1,000,000 valid Finnish mobile numbers
 
 
-def shuffled(i: int, n: int) -> int:
-    """A permutation of range(n) (a multiplier coprime with n): the i-th
-    contact's number index, each once."""
+def shuffle_step(n: int) -> int:
+    """A multiplier coprime with n: ``i * step % n`` is a permutation of
+    range(n), the i-th contact's number index (each once)."""
     step = 7919  # a prime
     while math.gcd(step, n) != 1:
         step += 2
-    return i * step % n
+    return step
 
 
 def rss_mb(pid: int | str = "self", field: str = "VmHWM") -> float:
@@ -146,11 +146,12 @@ def copy_contacts(organisation, n: int) -> float:  # type: ignore[no-untyped-def
     started = time.perf_counter()
     with connection.cursor() as cursor:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        step = shuffle_step(n)
         with cursor.cursor.copy(sql) as copy:
             for i in range(n):
                 # Numbers not in the contacts' order, as in a real CRM: the
                 # duplicate-number window's sort has real work to do.
-                phone = number(shuffled(i, n))
+                phone = number(i * step % n)
                 row = dict(values, first_name=f"Etu{i}", mobile_phone=phone)
                 row["mobile_phone_e164"] = phone
                 copy.write_row([row[c] for c in columns])

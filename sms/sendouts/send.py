@@ -28,6 +28,7 @@ call: they do the step and hand the follow-up work to the workers themselves.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -103,14 +104,7 @@ def _pending_chunks(sendout: Sendout) -> Iterator[list[int]]:
         .iterator(chunk_size=size)
     )
     messages, chunks = 0, 0
-    chunk: list[int] = []
-    for message_id in ids:
-        chunk.append(message_id)
-        if len(chunk) == size:
-            messages, chunks = messages + size, chunks + 1
-            yield chunk
-            chunk = []
-    if chunk:
+    while chunk := list(itertools.islice(ids, size)):
         messages, chunks = messages + len(chunk), chunks + 1
         yield chunk
     logger.info(
@@ -327,7 +321,8 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
     holder = new_holder()
     with get_backend() as backend, LeaseKeeper(holder):
         window = min(cap, backend.concurrency) if cap else backend.concurrency
-        pipeline = backend.pipeline(window=window, may_start=window_gate(sendout=sendout))
+        window_open = window_gate(sendout=sendout)
+        pipeline = backend.pipeline(window=window, may_start=window_open)
         outbox = _outbox(sendout, sms_settings)
         # A backend sending in the background gets a backlog of a quarter window
         # beyond the window, topped up as answers come; one that sends as it is
@@ -357,7 +352,7 @@ def sendout_send_chunk(*, sendout_id: int, message_ids: Sequence[int]) -> dict[i
                     )
                     if not allowed:
                         claiming = False
-                        if sendout_pause_if_closed(sendout=sendout):
+                        if window_open is not None and not window_open():
                             # The send window closed: what has not started waits.
                             # (Refused by the pace, what waits in the pipeline
                             # was granted from the hour's allowance: it goes.)
