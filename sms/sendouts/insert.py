@@ -115,11 +115,31 @@ def messages_insert(
     )
     with connection.cursor() as cursor:
         sqlrender.jit_off(cursor)  # inside the sendout's transaction
+        contacts_hold(cursor, organisation_id=target_group.organisation_id)
         cursor.execute(sql, (*head_params, *params))
         written = _written(cursor, sendout_id=sendout.pk)
     if written.unencoded:
         _carrier_figures_fix(sendout_id=sendout.pk)
     return written
+
+
+CONTACTS_LOCK = 210019
+"""The first key of an organisation's contacts lock: the trigger of migration
+``sms/0019`` takes it (exclusive) before a contact is deleted."""
+
+
+def contacts_hold(cursor, *, organisation_id: int) -> None:
+    """Hold the organisation's contacts lock shared until the transaction ends
+    (PostgreSQL): a contact being deleted (the trigger of migration ``sms/0019``
+    takes the lock exclusive) is gone before the INSERT reads the members, and
+    one deleted while the INSERT's rows are uncommitted waits for them and then
+    blanks their contact, as the dropped foreign key constraint guaranteed.
+    Yeses of the organisation do not wait for each other."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+            (CONTACTS_LOCK, organisation_id % 2147483647),
+        )
 
 
 def _written(cursor, *, sendout_id: int) -> Written:

@@ -2,9 +2,14 @@
 quota that fits only some, on PostgreSQL with real transactions and one connection
 per thread. (Creating one through the API: tests/sms/test_api_sendouts.py.)"""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from core.errors import DomainError
+from crm.models import Contact
 from sms.models import OutboundMessage, QuotaTransaction, Sendout
 from sms.selectors import quota_balance
 from tests.conftest import run_in_threads
@@ -65,3 +70,68 @@ def test_exactly_the_sendouts_that_fit_are_accepted(org, user, town_group, quota
     # The ledger is a chain that never dips below zero, and sums to the balance.
     assert_books_balance(org)
     assert quota_balance(organisation=org) == quota - fits * RECIPIENTS
+
+
+
+# --- A contact deleted during a Yes (the foreign key has no constraint, #21) ----------
+
+
+def _message_contacts() -> list[int | None]:
+    return sorted(OutboundMessage.objects.values_list("contact_id", flat=True), key=str)
+
+
+def test_a_contact_deleted_during_a_yes_waits_for_it_and_blanks_its_message(
+    org, user, town_group
+):
+    """The Yes holds the organisation's contacts lock shared until it commits, and
+    the trigger of migration sms/0019 takes it before a contact is deleted: the
+    deletion waits, then finds the message the Yes wrote and blanks its contact.
+    Without the lock it would finish first and leave the message naming a
+    contact that is gone."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    doomed, kept = sendable_contacts(org, 2)
+    written = threading.Event()
+    release = threading.Event()
+    deleted_at: list[float] = []
+    committed_at: list[float] = []
+
+    def yes() -> None:
+        try:
+            with transaction.atomic():
+                create_sendout(target_group=town_group, created_by=user)
+                written.set()
+                release.wait(10)
+                committed_at.append(time.monotonic())
+        finally:
+            connection.close()
+
+    def delete() -> None:
+        try:
+            written.wait(10)
+            Contact.objects.filter(pk=doomed.pk).delete()
+            deleted_at.append(time.monotonic())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=yes), threading.Thread(target=delete)]
+    for thread in threads:
+        thread.start()
+    assert written.wait(10)
+    time.sleep(0.5)
+    assert not deleted_at, "the deletion did not wait for the Yes"
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert deleted_at and committed_at and deleted_at[0] > committed_at[0]
+    assert not Contact.objects.filter(pk=doomed.pk).exists()
+    assert _message_contacts() == sorted([kept.pk, None], key=str)
+
+
+def test_a_contact_deleted_past_the_orm_blanks_its_messages(org, user, town_group):
+    """The trigger does what the ORM's SET_NULL does, for a DELETE past the ORM too."""
+    SmsSettingsFactory(organisation=org, quota=100)
+    doomed, kept = sendable_contacts(org, 2)
+    create_sendout(target_group=town_group, created_by=user)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM crm_contact WHERE id = %s", [doomed.pk])
+    assert _message_contacts() == sorted([kept.pk, None], key=str)
