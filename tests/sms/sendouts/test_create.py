@@ -72,7 +72,6 @@ def test_exactly_the_sendouts_that_fit_are_accepted(org, user, town_group, quota
     assert quota_balance(organisation=org) == quota - fits * RECIPIENTS
 
 
-
 # --- A contact deleted during a Yes (the foreign key has no constraint, #21) ----------
 
 
@@ -80,9 +79,7 @@ def _message_contacts() -> list[int | None]:
     return sorted(OutboundMessage.objects.values_list("contact_id", flat=True), key=str)
 
 
-def test_a_contact_deleted_during_a_yes_waits_for_it_and_blanks_its_message(
-    org, user, town_group
-):
+def test_a_contact_deleted_during_a_yes_waits_for_it_and_blanks_its_message(org, user, town_group):
     """The Yes holds the organisation's contacts lock shared until it commits, and
     the trigger of migration sms/0019 takes it before a contact is deleted: the
     deletion waits, then finds the message the Yes wrote and blanks its contact.
