@@ -35,11 +35,9 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import (
     Case,
-    Exists,
     Expression,
     F,
     Func,
-    OuterRef,
     Q,
     QuerySet,
     TextField,
@@ -252,9 +250,11 @@ def decided_sql(
         members = target_group_members(target_group=target_group)
     phones_store_unnormalised(members=members, phone_field=phone_field)
     e164 = F(f"{phone_field}_e164")
+    # Uncorrelated (one hashed lookup), not EXISTS per row: a correlated
+    # subquery would keep the rendering out of PostgreSQL's parallel workers.
     suppressed = SuppressedNumber.objects.filter(
-        organisation_id=target_group.organisation_id, number=OuterRef(f"{phone_field}_e164")
-    )
+        organisation_id=target_group.organisation_id
+    ).values("number")
     bases = sorted(BASES_ALLOWING[purpose])
     no_number = Q(**{f"{phone_field}_e164": ""})
 
@@ -271,7 +271,7 @@ def decided_sql(
                 reason(SkipReason.MISSING_NUMBER),
             ),
         ),
-        When(Exists(suppressed), then=reason(SkipReason.OPTED_OUT)),
+        When(Q(**{f"{phone_field}_e164__in": suppressed}), then=reason(SkipReason.OPTED_OUT)),
         When(Q(**{f"{phone_field}_not_mobile": True}), then=reason(SkipReason.NOT_MOBILE)),
         default=Value(None, output_field=TextField()),
         output_field=TextField(),
@@ -311,13 +311,18 @@ def decided_sql(
     inner_sql, params = inner.query.sql_with_params()
     postgresql = connection.vendor == "postgresql"
     regexp = "~" if postgresql else "REGEXP"
-    # Fences: PostgreSQL would otherwise inline each tag's value into every use
-    # of it (the text and the values) and the text into every use of it (its
-    # length, the reasons, the window's key), rendering each row several times.
-    fence = " OFFSET 0" if postgresql else ""
     # The window only groups equal numbers: byte order sorts them without the
     # database's collation (strcoll per comparison under fi_FI or en_US).
     binary = ' COLLATE "C"' if postgresql else ""
+    # Fences: PostgreSQL would otherwise inline each tag's value into every use
+    # of it (the text and the values) and the text into every use of it (its
+    # length, the reasons, the window's key), rendering each row several times.
+    # A subquery whose select list calls a volatile function is never inlined;
+    # clock_timestamp() is a cheap one that is parallel safe, so the rendering
+    # below the window runs in PostgreSQL's parallel workers (``OFFSET 0``, the
+    # usual fence, kept it in one process: 7.9 s against 3.9 s for the preview
+    # of 1,000,000 members on 2 CPUs).
+    fence = [f", clock_timestamp() AS sr_fence{n}" if postgresql else "" for n in range(3)]
     # Only the texts a caller reads are carried through the window's sorts.
     text = "sr_text" if all_texts else "CASE WHEN sr_one_septet = 0 THEN sr_text END"
     sql = f"""
@@ -337,12 +342,12 @@ def decided_sql(
                     CASE WHEN sr_early IS NOT NULL THEN sr_early
                         WHEN LENGTH(sr_text) > {MAX_CHARS} THEN '{SkipReason.TOO_LONG.value}'
                     END AS sr_pre,
-                    CASE WHEN {septets} {regexp} %s THEN 0 ELSE 1 END AS sr_one_septet
+                    CASE WHEN {septets} {regexp} %s THEN 0 ELSE 1 END AS sr_one_septet{fence[2]}
                 FROM (
-                    SELECT r.*, {rendered.text} AS sr_text, {rendered.values} AS sr_values
-                    FROM ({inner_sql}{fence}) r{fence}
+                    SELECT r.*, {rendered.text} AS sr_text, {rendered.values} AS sr_values{fence[1]}
+                    FROM (SELECT i.*{fence[0]} FROM ({inner_sql}) i) r
                 ) m
-            ) e{fence}
+            ) e
         ) d
     """
     return sql, (NOT_ONE_SEPTET, *rendered.params, *params)

@@ -27,6 +27,10 @@ from targetgroups.models import TargetGroup
 FIXUP_CHUNK = 2000
 """Messages whose carrier figures are decided in Python, per round trip."""
 
+DECIDED = "sms_decided_members"
+"""PostgreSQL: the temporary table of the members decided, for the INSERT
+(dropped after it, in the Yes's transaction)."""
+
 
 @dataclass
 class Written:
@@ -109,14 +113,19 @@ def messages_insert(
             selects.append("%s")
             head_params.append(model_field.get_db_prep_save(value, connection))
     table = quote(OutboundMessage._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selects)} FROM ({decided}) q ORDER BY id"
-    )
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} FROM"
     with connection.cursor() as cursor:
         sqlrender.jit_off(cursor)  # inside the sendout's transaction
         contacts_hold(cursor, organisation_id=target_group.organisation_id)
-        cursor.execute(sql, (*head_params, *params))
+        if connection.vendor == "postgresql":
+            # PostgreSQL plans no parallel workers for an INSERT ... SELECT, but
+            # does for a CREATE TABLE ... AS: the members are decided there, by
+            # as many processes as it gives, then written from that table.
+            cursor.execute(f"CREATE TEMPORARY TABLE {DECIDED} AS {decided}", params)
+            cursor.execute(f"{insert} {DECIDED} q ORDER BY id", head_params)
+            cursor.execute(f"DROP TABLE {DECIDED}")
+        else:
+            cursor.execute(f"{insert} ({decided}) q ORDER BY id", (*head_params, *params))
         written = _written(cursor, sendout_id=sendout.pk)
     if written.unencoded:
         _carrier_figures_fix(sendout_id=sendout.pk)

@@ -11,7 +11,7 @@ Runs on whichever database the suite runs on (SQLite and PostgreSQL in CI)."""
 from collections import Counter
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Cast, LPad
 from hypothesis import HealthCheck, given, settings
@@ -391,3 +391,75 @@ def test_the_yes_writes_what_python_renders_with_its_links_and_opt_out(settings,
         },
     }
     assert SmsSettings.objects.get(organisation=org).quota_balance == 1000 - billed
+
+
+# --- The plan on PostgreSQL ------------------------------------------------------------
+
+
+def _plan(group, template: str, *, workers: int) -> str:
+    """EXPLAIN VERBOSE of the members' SELECT. With ``workers``, parallel workers
+    are made free and the contacts (a small table here) get that many and the
+    statistics of a large table, so that the planner puts below the Gather all
+    it may: what a group of 1,000,000 makes it do."""
+    sql, params = sqlrender.decided_sql(
+        target_group=group,
+        phone_field="mobile_phone",
+        template=parse_template(template),
+        purpose=Purpose.MARKETING,
+        suffix=sqlrender.text_value("\nStop: x"),
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL max_parallel_workers_per_gather = {workers}")
+        if workers:
+            for setting in (
+                "parallel_setup_cost = 0",
+                "parallel_tuple_cost = 0",
+                "enable_indexscan = off",
+                "enable_bitmapscan = off",
+            ):
+                cursor.execute(f"SET LOCAL {setting}")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks: ALTER may run
+            cursor.execute(f"ALTER TABLE crm_contact SET (parallel_workers = {workers})")
+            # Statistics as of a large table (the tests run as a superuser).
+            cursor.execute(
+                "UPDATE pg_class SET reltuples = 1000000, relpages = 1"
+                " WHERE oid = 'crm_contact'::regclass"
+            )
+        cursor.execute(f"EXPLAIN (VERBOSE) {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+    return plan
+
+
+@pytest.mark.postgres
+def test_the_members_are_rendered_and_decided_in_parallel_workers(org):
+    """Everything below the duplicate-number window (each value, the text, its
+    length, the GSM test, the suppression list) may run in PostgreSQL's
+    parallel workers: an ``OFFSET 0`` fence or a correlated subquery (EXISTS per
+    row) would keep it in one process."""
+    ContactFactory.create_batch(3, organisation=org, city="Parallel")
+    SuppressedNumber.objects.create(
+        organisation=org, number="+358401234567", source=SuppressionSource.ADMIN
+    )
+    group = TargetGroupFactory(
+        organisation=org,
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Parallel"}],
+    )
+    plan = _plan(group, "Hei {{contact.first_name|ystävä}}!", workers=2)
+    under = plan[plan.index("Gather") :]
+    assert "Parallel Seq Scan on public.crm_contact" in under
+    # The level that computes the text's length and the GSM test is in the workers.
+    assert "Subquery Scan on e" in under
+
+
+@pytest.mark.postgres
+def test_each_value_is_rendered_once_a_row(org):
+    """The fences hold: a tag's value (its BTRIM) appears once in the plan, not
+    inlined into the text, its length and the GSM test."""
+    ContactFactory.create_batch(2, organisation=org, city="Once")
+    group = TargetGroupFactory(
+        organisation=org,
+        conditions=[{"field": "contact.city", "operator": "equals", "value": "Once"}],
+    )
+    plan = _plan(group, "Hei {{contact.first_name|ystävä}} ja {{contact.last_name}}!", workers=0)
+    assert plan.lower().count("btrim(") == 2
