@@ -320,8 +320,8 @@ def decided_sql(
     # A subquery whose select list calls a volatile function is never inlined;
     # clock_timestamp() is a cheap one that is parallel safe, so the rendering
     # below the window runs in PostgreSQL's parallel workers (``OFFSET 0``, the
-    # usual fence, kept it in one process: 7.9 s against 3.9 s for the preview
-    # of 1,000,000 members on 2 CPUs).
+    # usual fence, kept it in one process: the preview of 1,000,000 members on
+    # 2 CPUs took 7.6 s against 4.9 s, bench.scale_bench).
     fence = [f", clock_timestamp() AS sr_fence{n}" if postgresql else "" for n in range(3)]
     # Only the texts a caller reads are carried through the window's sorts.
     text = "sr_text" if all_texts else "CASE WHEN sr_one_septet = 0 THEN sr_text END"

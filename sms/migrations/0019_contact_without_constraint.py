@@ -43,6 +43,7 @@ DROP TRIGGER IF EXISTS sms_contact_deleted ON crm_contact;
 DROP FUNCTION IF EXISTS sms_contact_deleted();
 """
 
+
 def _create(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRESQL, params=None)
