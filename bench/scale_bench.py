@@ -130,7 +130,7 @@ def copy_contacts(organisation, n: int) -> float:  # type: ignore[no-untyped-def
     """N contacts by COPY; answers the seconds it took (ANALYZE included)."""
     from django.db import connection
 
-    from crm.models import Contact
+    from crm.models import Contact, optout_code_new
 
     template = Contact(
         organisation=organisation, first_name="Etu", last_name="Suku", city="Bench",
@@ -153,6 +153,7 @@ def copy_contacts(organisation, n: int) -> float:  # type: ignore[no-untyped-def
                 # duplicate-number window's sort has real work to do.
                 phone = number(i * step % n)
                 row = dict(values, first_name=f"Etu{i}", mobile_phone=phone)
+                row["optout_code"] = optout_code_new()
                 row["mobile_phone_e164"] = phone
                 copy.write_row([row[c] for c in columns])
         cursor.execute(f"ANALYZE {table}")

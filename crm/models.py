@@ -1,5 +1,7 @@
 """The CRM core: organisations (tenants), their members, accounts and contacts."""
 
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -15,6 +17,14 @@ from crm.legal import (
 )
 from crm.phones import PhoneProblem, normalise_phone
 from crm.validators import validate_business_id, validate_country_code, validate_phone_characters
+
+OPTOUT_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+OPTOUT_CODE_LENGTH = 8  # about 47.6 bits
+
+
+def optout_code_new() -> str:
+    """A new contact's opt-out code: 8 random base-62 characters."""
+    return "".join(secrets.choice(OPTOUT_CODE_ALPHABET) for _ in range(OPTOUT_CODE_LENGTH))
 
 
 class Organisation(models.Model):
@@ -201,6 +211,17 @@ class Contact(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=5, blank=True, choices=Language.choices)
     sms_opt_out = models.BooleanField(_("SMS opt-out"), default=False)
+    # The secret part of the opt-out links of the texts sent to this contact
+    # (sms.optout): random, made once, so that the database writes a sendout's
+    # links by reading it rather than computing a keyed hash per recipient.
+    # Blank for a contact written past the ORM: its links are keyed hashes.
+    optout_code = models.CharField(
+        _("opt-out code"),
+        max_length=OPTOUT_CODE_LENGTH,
+        blank=True,
+        default=optout_code_new,
+        editable=False,
+    )
     sms_opt_out_at = models.DateTimeField(_("SMS opt-out changed at"), null=True, blank=True)
     sms_opt_out_source = models.CharField(
         _("SMS opt-out changed by"), max_length=20, blank=True, choices=OptOutSource.choices

@@ -64,7 +64,7 @@ SAMPLE_SIZE = 5
 _PROBLEM_REASONS: dict[str, SkipReason] = {p.value: SkipReason(p.value) for p in PhoneProblem}
 
 # Positions in a row: see _columns().
-_ID, _FIRST, _LAST, _OPTED_OUT, _E164, _PROBLEM, _RAW, _BASIS = range(8)
+_ID, _FIRST, _LAST, _OPTED_OUT, _E164, _PROBLEM, _RAW, _BASIS, _CODE = range(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,7 @@ def _columns(phone_field: str, template: MessageTemplate) -> list[str]:
         f"{phone_field}_problem",
         phone_field,
         "legal_basis",
+        "optout_code",
     ]
     return fixed + sorted(template.columns - set(fixed))
 
@@ -113,7 +114,7 @@ def _decide(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
-    suffix: Callable[[int], str] | None = None,
+    suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
 ) -> Iterator[_Decision]:
     """The decision for every member, in id order. The hot loop of a preview:
@@ -167,7 +168,7 @@ def _decide(
         if fixed_line(to):
             yield row, to, "", 0, not_mobile
             continue
-        body = render(row) if suffix is None else render(row) + suffix(row[_ID])
+        body = render(row) if suffix is None else render(row) + suffix(row[_ID], row[_CODE])
         chars = len(body)
         if chars > max_chars:
             yield row, to, body, chars, too_long
@@ -204,7 +205,7 @@ def recipients_resolve(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
-    suffix: Callable[[int], str] | None = None,
+    suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
 ) -> Iterator[Recipient]:
     """Every member of the group in id order, sendable or with its skip reason;
@@ -244,7 +245,7 @@ def recipients_summarise_python(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
-    suffix: Callable[[int], str] | None = None,
+    suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
 ) -> RecipientSummary:
     """``recipients_summarise`` by rendering every member in Python (the oracle
@@ -300,7 +301,7 @@ def member_text(
     phone_field: str,
     template: MessageTemplate,
     contact_id: int,
-    suffix: Callable[[int], str] | None = None,
+    suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
 ) -> tuple[str, str] | None:
     """The text ``template`` renders for one member of the group (with the
@@ -317,15 +318,15 @@ def member_text(
     if row is None:
         return None
     render = template.row_renderer(_positions(phone_field, template), link)
-    text = render(row) if suffix is None else render(row) + suffix(row[_ID])
+    text = render(row) if suffix is None else render(row) + suffix(row[_ID], row[_CODE])
     return f"{row[_FIRST]} {row[_LAST]}".strip(), text
 
 
 def _summary_link_and_suffix(
-    link: LinkFor | None, suffix: Callable[[int], str] | None
+    link: LinkFor | None, suffix: Callable[[int, str], str] | None
 ) -> tuple[sqlrender.LinkExpression | None, Expression | None]:
     """The SQL of a summary's short links and opt-out: ``link(0, index)`` and
-    ``suffix(0)`` stand for every recipient's, which have the same length and
+    ``suffix(0, "")`` stand for every recipient's, which have the same length and
     alphabet (base 62), so lengths, billing and carrier figures are exact."""
     link_sql = None
     if link is not None:
@@ -336,7 +337,7 @@ def _summary_link_and_suffix(
                 examples[index] = sqlrender.text_value(link(0, index))
             return examples[index]
 
-    suffix_sql = None if suffix is None else sqlrender.text_value(suffix(0))
+    suffix_sql = None if suffix is None else sqlrender.text_value(suffix(0, ""))
     return link_sql, suffix_sql
 
 
@@ -346,7 +347,7 @@ def recipients_summarise(
     phone_field: str,
     template: MessageTemplate,
     purpose: str = DEFAULT_PURPOSE,
-    suffix: Callable[[int], str] | None = None,
+    suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
 ) -> RecipientSummary:
     """What a preview shows: counts by outcome, messages billed, the first
@@ -455,11 +456,11 @@ def recipients_summarise(
 
 
 def _one_septet(
-    link: LinkFor | None, suffix: Callable[[int], str] | None, template: MessageTemplate
+    link: LinkFor | None, suffix: Callable[[int, str], str] | None, template: MessageTemplate
 ) -> bool:
     """Whether a summary's links and opt-out (the same text for every recipient
     there) are all one-septet characters."""
-    texts = [] if suffix is None else [suffix(0)]
+    texts = [] if suffix is None else [suffix(0, "")]
     if link is not None:
         texts += [link(0, slot.index) for slot in template.links]
     return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
@@ -479,7 +480,7 @@ def _samples(
     ids: list[int],
     phone_field: str,
     template: MessageTemplate,
-    suffix: Callable[[int], str] | None,
+    suffix: Callable[[int, str], str] | None,
     link: LinkFor | None,
 ) -> list[Recipient]:
     """The sendable recipients ``ids`` (decided by SQL) rendered in Python."""
@@ -491,7 +492,7 @@ def _samples(
     rows = members.filter(pk__in=ids).order_by("id").values_list(*names)
     samples = []
     for row in rows:
-        body = render(row) if suffix is None else render(row) + suffix(row[_ID])
+        body = render(row) if suffix is None else render(row) + suffix(row[_ID], row[_CODE])
         samples.append(_recipient((row, row[_E164], body, len(body), None)))
     return samples
 

@@ -31,11 +31,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import NotSupportedError
-from django.db.models import BinaryField, Expression, Func, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models import BinaryField, Case, Expression, F, Func, TextField, Value, When
+from django.db.models.functions import Concat, Length
+from django.db.models.lookups import GreaterThan
 
 from sms.links import short_link_prefix
-from sms.optout import TOKEN_LENGTH, Optout, optout_ids_or_refuse, optout_mac_key, optout_token
+from sms.optout import (
+    ALPHABET,
+    ID_WIDTH,
+    TOKEN_LENGTH,
+    Optout,
+    optout_ids_or_refuse,
+    optout_mac_key,
+    optout_token,
+)
 from sms.rules.links import MAX_LINKS, link_coder, link_ids_or_refuse, link_key
 
 _HMAC_BLOCK = 64  # bytes, SHA-256's
@@ -119,15 +128,53 @@ def short_link(sendout_id: Any, contact_id: Any, index: Any) -> Expression:
     return Concat(Value(short_link_prefix()), code, output_field=TextField())
 
 
-def optout_suffix(optout: Optout, *, sendout_id: Any, contact_id: Any) -> Expression:
-    """What ``optout.suffix(contact_id)`` appends to a text, as an expression:
-    the link's words and URL with the recipient's token, the reply text, or ""
-    (``optout`` from ``sms.optout.optout_for`` for the same sendout)."""
+class Base62(Func):
+    """``value`` (a non-negative integer below 62**``width``) in ``width`` base-62
+    digits: ``sms.optout``'s id encoding, in SQL on any database."""
+
+    output_field = TextField()
+    arity = 1
+
+    def __init__(self, value: Any, *, width: int, **extra: Any) -> None:
+        super().__init__(value, **extra)
+        self.width = width
+
+    def as_sql(self, compiler, connection, **extra_context):
+        value, params = compiler.compile(self.get_source_expressions()[0])
+        digits = [
+            f"SUBSTR('{ALPHABET}', CAST((({value}) / {62**place}) %% 62 AS INTEGER) + 1, 1)"
+            for place in reversed(range(self.width))
+        ]
+        return "(" + " || ".join(digits) + ")", tuple(params) * self.width
+
+
+def optout_suffix(
+    optout: Optout, *, sendout_id: Any, contact_id: Any, code: Any = None
+) -> Expression:
+    """What ``optout.suffix(contact_id, code)`` appends to a text, as an
+    expression: the link's words and URL with the recipient's token, the reply
+    text, or "" (``optout`` from ``sms.optout.optout_for`` for the same
+    sendout). ``code``: the contact's opt-out code (``F("optout_code")`` when
+    left out); a blank one makes the token's keyed hash in the database."""
     if optout.style != "link":
-        return Value(optout.suffix(0), output_field=TextField())
+        return Value(optout.suffix(0, ""), output_field=TextField())
     # The suffix is its head and the token, which has the same length for all.
-    head = optout.suffix(0)[:-TOKEN_LENGTH]
-    return Concat(Value(head), OptoutToken(sendout_id, contact_id), output_field=TextField())
+    head = optout.suffix(0, "")[:-TOKEN_LENGTH]
+    code = F("optout_code") if code is None else code
+    token = Case(
+        When(
+            GreaterThan(Length(code), 0),
+            then=Concat(
+                Base62(sendout_id, width=ID_WIDTH),
+                Base62(contact_id, width=ID_WIDTH),
+                code,
+                output_field=TextField(),
+            ),
+        ),
+        default=OptoutToken(sendout_id, contact_id),
+        output_field=TextField(),
+    )
+    return Concat(Value(head), token, output_field=TextField())
 
 
 def code_ids_or_refuse(

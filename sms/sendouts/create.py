@@ -57,7 +57,7 @@ def _codes_sql(
     suffix = None
     if optout.style != "link":
         if optout.chars:
-            suffix = sqlrender.text_value(optout.suffix(0))
+            suffix = sqlrender.text_value(optout.suffix(0, ""))
         if not tracked:
             return link, suffix
     contact_id_max = (
@@ -83,7 +83,7 @@ def _codes_one_septet(*, sendout_id: int, optout: Optout, template, tracked: boo
     """Whether the links and opt-out of a sendout are all one-septet characters:
     their words and prefixes are the same for every recipient, and their codes
     are base 62, so one recipient's (contact 0) answers for all."""
-    texts = [optout.suffix(0)] if optout.chars else []
+    texts = [optout.suffix(0, "")] if optout.chars else []
     if tracked:
         link = link_for(sendout_id=sendout_id)
         texts += [link(0, slot.index) for slot in template.links]

@@ -7,7 +7,12 @@ from django.test import Client
 
 from crm.models import Contact, Role
 from sms.models import OutboundMessage, Sendout, SmsSettings, SuppressedNumber
-from sms.optout import TOKEN_LENGTH, optout_token, optout_token_read
+from sms.optout import (
+    TOKEN_LENGTH,
+    optout_token,
+    optout_token_parse,
+    optout_token_secret_matches,
+)
 from tests.factories import ContactFactory, SmsSettingsFactory, TargetGroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +50,39 @@ def send(api, group, **data):
     return Sendout.objects.get(pk=response.json()["id"])
 
 
-def test_tokens_are_fixed_length_and_refuse_tampering():
-    token = optout_token(sendout_id=12, contact_id=345)
+def _proven(token: str, *, code: str = "") -> tuple[int, int] | None:
+    parsed = optout_token_parse(token)
+    if parsed is None:
+        return None
+    sendout_id, contact_id, secret = parsed
+    ids = {"sendout_id": sendout_id, "contact_id": contact_id}
+    return (
+        (sendout_id, contact_id) if optout_token_secret_matches(secret, **ids, code=code) else None
+    )
+
+
+@pytest.mark.parametrize("code", ["", "Ab3dE5gH"])
+def test_tokens_are_fixed_length_and_refuse_tampering(code):
+    token = optout_token(sendout_id=12, contact_id=345, code=code)
     assert len(token) == TOKEN_LENGTH
-    assert optout_token_read(token) == (12, 345)
-    assert optout_token_read(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
-    assert optout_token_read(optout_token(sendout_id=13, contact_id=345)[:12] + token[12:]) is None
+    assert _proven(token, code=code) == (12, 345)
+    assert _proven(token[:-1] + ("A" if token[-1] != "A" else "B"), code=code) is None
+    other = optout_token(sendout_id=13, contact_id=345)[:12] + token[12:]
+    assert _proven(other, code=code) == ((13, 345) if code else None)
     for bad in ("", "x" * 100, "!" * TOKEN_LENGTH, token + "0"):
-        assert optout_token_read(bad) is None
+        assert _proven(bad, code=code) is None
+
+
+def test_a_token_with_the_contacts_code_or_the_keyed_hash_is_proven_and_no_other():
+    code = "Ab3dE5gH"
+    with_code = optout_token(sendout_id=12, contact_id=345, code=code)
+    hashed = optout_token(sendout_id=12, contact_id=345)
+    assert with_code.endswith(code) and with_code[:12] == hashed[:12]
+    # The keyed hash stays good for a contact that has a code: texts sent before
+    # the codes carry it.
+    assert _proven(with_code, code=code) == _proven(hashed, code=code) == (12, 345)
+    assert _proven(with_code, code="") is None  # a code the contact does not have
+    assert _proven(with_code, code="Ab3dE5gX") is None
 
 
 def test_every_marketing_text_ends_with_its_own_link_counted_and_billed(api, group):
@@ -67,7 +97,11 @@ def test_every_marketing_text_ends_with_its_own_link_counted_and_billed(api, gro
     assert len({m.body for m in texts}) == 2
     for message in texts:
         token = message.body.rsplit("/", 1)[1]
-        assert optout_token_read(token) == (sendout.pk, message.contact_id)
+        # The contact's code, not a keyed hash: the database reads it.
+        assert token == optout_token(
+            sendout_id=sendout.pk, contact_id=message.contact_id, code=message.contact.optout_code
+        )
+        assert len(message.contact.optout_code) == 8
         assert message.messages == 1
     assert sendout.record["optout"] == "link"
 
@@ -109,6 +143,19 @@ def test_the_page_opts_the_number_out_once_and_the_next_preview_skips_it(api, gr
     assert "Et saa enää tekstiviestejä" in Client().get(link).content.decode()
     preview = api.post(url(group, "preview"), {"body": BODY}, format="json").json()
     assert preview["recipients"]["skipped"] == {"opted_out": 1}
+
+
+def test_the_page_takes_the_keyed_hash_of_a_text_sent_before_the_codes_not_a_forged_code(
+    api, group, org
+):
+    sendout = send(api, group)
+    message = OutboundMessage.objects.get(sendout=sendout, contact__first_name="Aino")
+    ids = {"sendout_id": sendout.pk, "contact_id": message.contact_id}
+    forged = optout_token(**ids, code="zzzzzzzz")
+    assert Client().post(f"/s/o/{forged}").status_code == 404
+    assert not SuppressedNumber.objects.exists()
+    assert Client().post(f"/s/o/{optout_token(**ids)}").status_code == 200
+    assert SuppressedNumber.objects.get(organisation=org).number == "+358401000001"
 
 
 def test_the_page_speaks_the_contacts_language_or_the_one_asked(api, group):

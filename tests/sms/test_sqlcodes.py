@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from crm.models import Contact, Organisation
 from sms.links import link_for
 from sms.models import OutboundMessage, Sendout
-from sms.optout import MAX_ID, TOKEN_LENGTH, optout_for, optout_token
+from sms.optout import ALPHABET, MAX_ID, TOKEN_LENGTH, optout_for, optout_token
 from sms.rules.links import (
     CODE_LENGTH,
     MAX_CONTACT_ID,
@@ -102,6 +102,34 @@ def test_optout_tokens_in_sql_are_the_python_tokens(a_row, key, pairs):
             assert len(expected) == TOKEN_LENGTH
 
 
+@PROPERTY
+@given(
+    pairs=st.lists(
+        st.tuples(token_ids, st.text(alphabet=ALPHABET, min_size=8, max_size=8)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_optout_suffixes_with_a_code_in_sql_are_the_python_suffixes(a_row, settings, pairs):
+    settings.SMS_OPTOUT_IN_TEXT = True
+    optout = optout_for(
+        sms_settings=SmsSettingsFactory.build(optout_by_reply=False),
+        sender=OPERATOR_SENDER,
+        purpose=Purpose.MARKETING,
+        sendout_id=MAX_ID,
+    )
+    got = in_sql(
+        **{
+            f"t{n}": optout_suffix(
+                optout, sendout_id=Value(MAX_ID), contact_id=Value(contact_id), code=Value(code)
+            )
+            for n, (contact_id, code) in enumerate(pairs)
+        }
+    )
+    for n, (contact_id, code) in enumerate(pairs):
+        assert got[f"t{n}"] == optout.suffix(contact_id, code)
+
+
 def test_the_key_is_read_when_the_query_runs_so_a_rotated_key_changes_the_codes(a_row):
     query = Organisation.objects.annotate(
         code=LinkCode(Value(7), Value(8), Value(0)), token=OptoutToken(Value(7), Value(8))
@@ -153,6 +181,9 @@ def test_optout_suffix_in_sql_is_the_suffix_of_optout_for(org, settings, by_repl
     settings.SMS_SHORT_LINK_BASE_URL = "https://s.example.fi"
     sms_settings = SmsSettingsFactory(organisation=org, optout_by_reply=by_reply)
     ContactFactory.create_batch(3, organisation=org)
+    # One written past the ORM, without a code: its token is the keyed hash.
+    ContactFactory(organisation=org, id=MAX_ID)
+    Contact.objects.filter(id=MAX_ID).update(optout_code="")
     optout = optout_for(
         sms_settings=sms_settings,
         sender=OPERATOR_SENDER,
@@ -161,11 +192,15 @@ def test_optout_suffix_in_sql_is_the_suffix_of_optout_for(org, settings, by_repl
     )
     rows = Contact.objects.annotate(
         suffix=optout_suffix(optout, sendout_id=Value(99), contact_id=F("id"))
-    ).values_list("id", "suffix")
-    assert len(rows) == 3
-    for contact_id, suffix in rows:
-        assert suffix == optout.suffix(contact_id)
+    ).values_list("id", "optout_code", "suffix")
+    assert len(rows) == 4
+    for contact_id, code, suffix in rows:
+        assert suffix == optout.suffix(contact_id, code)
         assert len(suffix) == optout.chars
+        if optout.style == "link":
+            token = optout_token(sendout_id=99, contact_id=contact_id, code=code)
+            assert suffix.endswith(token)
+            assert suffix.endswith(code) if code else contact_id == MAX_ID
     expected_style = "" if purpose == Purpose.SERVICE else ("reply" if by_reply else "link")
     assert optout.style == expected_style
 

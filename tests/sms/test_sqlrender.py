@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from django.db import connection, transaction
 from django.db.models import F, TextField, Value
-from django.db.models.functions import Cast, LPad
+from django.db.models.functions import Cast, Coalesce, LPad, NullIf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,12 +123,16 @@ def link_sql(index: int):
     )
 
 
-def suffix_python(contact_id: int) -> str:
-    return f"\nSTOP {contact_id:08d}"
+def suffix_python(contact_id: int, code: str) -> str:
+    """A stand-in of the opt-out link: the contact's id and opt-out code, or 8
+    other characters without one (every recipient's has the same length)."""
+    return f"\nSTOP {contact_id:08d}{code or 'no-code!'}"
 
 
 SUFFIX_SQL = sqlrender._Concat(
-    sqlrender.text_value("\nSTOP "), LPad(Cast(F("id"), TextField()), 8, Value("0"))
+    sqlrender.text_value("\nSTOP "),
+    LPad(Cast(F("id"), TextField()), 8, Value("0")),
+    Coalesce(NullIf(F("optout_code"), Value("")), Value("no-code!")),
 )
 
 
@@ -142,7 +146,10 @@ def _create(org, people, companies, suppressed):
         contact = Contact(
             organisation=org, account=None if account is None else made[account], **person
         )
-        if not unnormalised:
+        if unnormalised:
+            # Written past the ORM: neither a normalised number nor an opt-out code.
+            contact.optout_code = ""
+        else:
             contact.normalise_phones()
         rows.append(contact)
     Contact.objects.bulk_create(rows)
