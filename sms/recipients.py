@@ -116,20 +116,19 @@ def _decide(
     purpose: str = DEFAULT_PURPOSE,
     suffix: Callable[[int, str], str] | None = None,
     link: LinkFor | None = None,
+    first: int | None = None,
 ) -> Iterator[_Decision]:
-    """The decision for every member, in id order. The hot loop of a preview:
-    keep it free of per-row function calls beyond rendering and the cached
-    number check."""
+    """The decision for every member, in id order (for the ``first`` members
+    only, when given). The hot loop of a preview: keep it free of per-row
+    function calls beyond rendering and the cached number check."""
     phone_field = validate_phone_field(phone_field)
     names = _columns(phone_field, template)
     positions = _positions(phone_field, template)
     render = template.row_renderer(positions, link)
-    rows = (
-        target_group_members(target_group=target_group)
-        .order_by("id")
-        .values_list(*names)
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
+    members = target_group_members(target_group=target_group).order_by("id").values_list(*names)
+    # A LIMIT lets PostgreSQL read the first members by the primary key instead
+    # of sorting them all (a cursor's plan expects to read a tenth of the rows).
+    rows = (members if first is None else members[:first]).iterator(chunk_size=STREAM_CHUNK)
     problems = _PROBLEM_REASONS
     max_chars = MAX_CHARS
     allowed_bases = BASES_ALLOWING[purpose]
@@ -357,8 +356,9 @@ def recipients_summarise(
     One SQL query (``sms.sqlrender``) groups the members by skip reason and
     answers the figures; texts not all of the GSM 03.38 default alphabet come
     back once per distinct text for ``encoding_info``, and the samples are
-    rendered in Python. The same numbers as adding up ``recipients_resolve``
-    (which tests pin, and a property test pins the SQL to the Python renderer).
+    decided and rendered in Python from the first members (``_first_sendable``).
+    The same numbers as adding up ``recipients_resolve`` (which tests pin, and
+    a property test pins the SQL to the Python renderer).
     ``suffix`` and ``link`` must answer the same length for every contact (as
     ``sms.optout`` and ``sms.links`` do)."""
     members = target_group_members(target_group=target_group)
@@ -382,41 +382,22 @@ def recipients_summarise(
             SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
             MAX(CASE WHEN sr_one_septet = 1 THEN sr_chars ELSE 0 END),
             MIN(id)"""
-    if connection.vendor == "postgresql":
-        # The first sendable ids of each group, sorted as an aggregate of ids:
-        # a window over every row sorted by (reason, id) cost a sixth of the
-        # query at 1,000,000 members.
-        sql = f"""
-            SELECT sr_reason,
-                CASE WHEN sr_reason IS NULL
-                    THEN (ARRAY_AGG(id ORDER BY id))[1:{SAMPLE_SIZE}] END,
-                {wide},
-                {figures}
-            FROM ({decided}) q
-            GROUP BY 1, 3
-        """
-    else:
-        sql = f"""
-            SELECT sr_reason,
-                CASE WHEN sr_reason IS NULL AND sr_nth <= {SAMPLE_SIZE} THEN id END,
-                {wide},
-                {figures}
-            FROM (
-                SELECT q.*, ROW_NUMBER() OVER (PARTITION BY sr_reason ORDER BY id) AS sr_nth
-                FROM ({decided}) q
-            ) n
-            GROUP BY 1, 2, 3
-        """
+    # The samples are not picked here: an aggregate of each group's first ids
+    # sorted every sendable id (a sixth of the query at 1,000,000 members).
+    sql = f"""
+        SELECT sr_reason, {wide}, {figures}
+        FROM ({decided}) q
+        GROUP BY 1, 2
+    """
     with transaction.atomic(), connection.cursor() as cursor:
         sqlrender.jit_off(cursor)
         cursor.execute(sql, (FINNISH_PREFIX, *params))
         groups = cursor.fetchall()
     summary = RecipientSummary()
     skipped: Counter = Counter()
-    sample_ids = []
     wide_texts = []
     most_septets = 0
-    for reason, sample_id, wide_text, count, billed, most, finnish, septets, first_id in groups:
+    for reason, wide_text, count, billed, most, finnish, septets, first_id in groups:
         summary.total += count
         if reason is not None:
             skipped[SkipReason(reason)] += count
@@ -426,10 +407,6 @@ def recipients_summarise(
         summary.most_chars = max(summary.most_chars, most)
         summary.finnish += finnish
         most_septets = max(most_septets, septets)
-        if isinstance(sample_id, list):  # PostgreSQL: the group's first ids
-            sample_ids += sample_id
-        elif sample_id is not None:
-            sample_ids.append(sample_id)
         if wide_text is not None:
             wide_texts.append((first_id, wide_text, count))
     summary.skipped = skipped
@@ -444,14 +421,25 @@ def recipients_summarise(
                 unicode_chars.update(dict.fromkeys(info.unicode_chars))
     summary.carrier_segments = segments
     summary.unicode_chars = tuple(unicode_chars)[:UNICODE_CHARS_SHOWN]
-    summary.samples = _samples(
-        members=members,
-        ids=sorted(sample_ids)[:SAMPLE_SIZE],
-        phone_field=phone_field,
-        template=template,
-        suffix=suffix,
-        link=link,
-    )
+    if summary.sendable:
+        summary.samples = _first_sendable(
+            target_group=target_group,
+            phone_field=phone_field,
+            template=template,
+            purpose=purpose,
+            suffix=suffix,
+            link=link,
+        )
+        if len(summary.samples) < min(SAMPLE_SIZE, summary.sendable):
+            summary.samples = _samples_sql(
+                decided=decided,
+                params=params,
+                members=members,
+                phone_field=phone_field,
+                template=template,
+                suffix=suffix,
+                link=link,
+            )
     return summary
 
 
@@ -472,6 +460,68 @@ def septet_segments(chars: int) -> int:
     if chars <= GSM7_SINGLE_SEGMENT:
         return 1 if chars else 0
     return -(-chars // GSM7_SEGMENT)
+
+
+SAMPLE_SCAN = 2 * STREAM_CHUNK
+"""Members a preview reads in Python, at most, for its samples."""
+
+
+def _first_sendable(
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str,
+    suffix: Callable[[int, str], str] | None,
+    link: LinkFor | None,
+) -> list[Recipient]:
+    """The first ``SAMPLE_SIZE`` sendable recipients among the first
+    ``SAMPLE_SCAN`` members, decided in Python: the decision of a member depends
+    only on the members before it (a duplicate number is the later one), so the
+    first ones are decided without the rest."""
+    samples: list[Recipient] = []
+    decisions = _decide(
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        suffix=suffix,
+        link=link,
+        first=SAMPLE_SCAN,
+    )
+    for decision in decisions:
+        if decision[4] is None:
+            samples.append(_recipient(decision))
+            if len(samples) == SAMPLE_SIZE:
+                break
+    return samples
+
+
+def _samples_sql(
+    *,
+    decided: str,
+    params: tuple,
+    members,
+    phone_field: str,
+    template: MessageTemplate,
+    suffix: Callable[[int, str], str] | None,
+    link: LinkFor | None,
+) -> list[Recipient]:
+    """The first ``SAMPLE_SIZE`` sendable recipients decided by SQL (``decided``,
+    ``params``): when they are not among the first ``SAMPLE_SCAN`` members."""
+    sql = f"SELECT id FROM ({decided}) q WHERE sr_reason IS NULL ORDER BY id LIMIT {SAMPLE_SIZE}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return _samples(
+        members=members,
+        ids=ids,
+        phone_field=phone_field,
+        template=template,
+        suffix=suffix,
+        link=link,
+    )
 
 
 def _samples(

@@ -253,3 +253,33 @@ def test_a_row_written_past_the_model_is_still_checked(org):
     got = by_contact(resolve(TargetGroupFactory(organisation=org, included_contacts=[good, bad])))
     assert (got[good.pk].to, got[good.pk].reason) == (FI_E164, None)
     assert got[bad.pk].reason == SkipReason.MISSING_COUNTRY_CODE
+
+
+@pytest.mark.parametrize("scan", [1, 4, 1000])
+def test_samples_past_the_members_read_in_python_come_from_sql(org, monkeypatch, scan):
+    """The samples are the first sendable members whether they are among the first
+    ``SAMPLE_SCAN`` members (read in Python) or further (asked of SQL)."""
+    monkeypatch.setattr("sms.recipients.SAMPLE_SCAN", scan)
+    skipped = [
+        ContactFactory(organisation=org, first_name=f"Out{i}", sms_opt_out=True, blank=True)
+        for i in range(3)
+    ]
+    twins = [  # the second is a duplicate, decided on the members before it
+        ContactFactory(organisation=org, first_name=f"T{i}", mobile_phone=FI, blank=True)
+        for i in range(2)
+    ]
+    sendable = [
+        ContactFactory(
+            organisation=org, first_name=f"S{i}", mobile_phone=f"+358 40 200 00{i:02d}", blank=True
+        )
+        for i in range(6)
+    ]
+    group = TargetGroupFactory(organisation=org, included_contacts=skipped + twins + sendable)
+    template = parse_template("Hei {{contact.first_name}}")
+    summary = recipients_summarise(
+        target_group=group, phone_field="mobile_phone", template=template
+    )
+    first = [twins[0], *sendable[:4]]
+    assert [s.contact_id for s in summary.samples] == [c.pk for c in first]
+    assert [s.body for s in summary.samples] == ["Hei T0", "Hei S0", "Hei S1", "Hei S2", "Hei S3"]
+    assert summary.samples == [r for r in resolve(group, body=template.source) if r.sendable][:5]
