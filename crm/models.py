@@ -267,6 +267,16 @@ class Contact(models.Model):
             models.Index(fields=["organisation", "sms_opt_out"]),
             models.Index(Upper("city"), "organisation", name="contact_org_city_upper"),
             models.Index(fields=["organisation", "mobile_phone"]),
+            # The few whose number was never normalised (written past save()):
+            # what a preview and a sendout look for first, without a scan of all.
+            *(
+                models.Index(
+                    fields=["organisation"],
+                    condition=models.Q(**{f"{name}_e164": "", f"{name}_problem": ""}),
+                    name=f"contact_{name}_raw",
+                )
+                for name in ("mobile_phone", "work_phone")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ from sms.rules.purposes import Purpose
 from sms.sendouts.insert import messages_insert
 from sms.statuses import MessageStatus
 from sms.tags import TAGS, TemplateError, parse_template
+from targetgroups.selectors import target_group_members
 from tests.factories import (
     ContactFactory,
     SendoutFactory,
@@ -470,3 +471,26 @@ def test_each_value_is_rendered_once_a_row(org):
     )
     plan = _plan(group, "Hei {{contact.first_name|ystävä}} ja {{contact.last_name}}!", workers=0)
     assert plan.lower().count("btrim(") == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("phone_field", ["mobile_phone", "work_phone"])
+def test_the_numbers_never_normalised_are_found_by_their_index_not_a_scan(org, phone_field):
+    """The look for members never normalised (``phones_store_unnormalised``, first
+    in every preview and sendout) may use the partial index of migration
+    ``crm/0009``: the group's conditions imply its predicate."""
+    ContactFactory.create_batch(3, organisation=org, title="Indexed")
+    group = TargetGroupFactory(  # a condition no other index serves
+        organisation=org,
+        conditions=[{"field": "contact.title", "operator": "equals", "value": "Indexed"}],
+    )
+    members = target_group_members(target_group=group).filter(
+        **{f"{phone_field}_e164": "", f"{phone_field}_problem": ""}
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        query = members.order_by().values_list("id", phone_field).query  # as it looks
+        sql, params = query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"contact_{phone_field}_raw" in plan
