@@ -33,12 +33,13 @@ from django.conf import settings
 from django.db import NotSupportedError
 from django.db.models import BinaryField, Case, Expression, F, Func, TextField, Value, When
 from django.db.models.functions import Concat, Length
-from django.db.models.lookups import GreaterThan
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 
 from sms.links import short_link_prefix
 from sms.optout import (
     ALPHABET,
     ID_WIDTH,
+    MAX_ID,
     TOKEN_LENGTH,
     Optout,
     optout_ids_or_refuse,
@@ -162,8 +163,13 @@ def optout_suffix(
     head = optout.suffix(0, "")[:-TOKEN_LENGTH]
     code = F("optout_code") if code is None else code
     token = Case(
+        # An id past the range goes to sms_optout_token, which raises: the
+        # caller refuses it first (``code_ids_or_refuse``), and the database
+        # never writes a wrong token.
         When(
-            GreaterThan(Length(code), 0),
+            GreaterThan(Length(code), 0)
+            & GreaterThanOrEqual(contact_id, 0)
+            & LessThanOrEqual(contact_id, MAX_ID),
             then=Concat(
                 Base62(sendout_id, width=ID_WIDTH),
                 Base62(contact_id, width=ID_WIDTH),

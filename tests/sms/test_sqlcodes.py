@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from crm.models import Contact, Organisation
 from sms.links import link_for
 from sms.models import OutboundMessage, Sendout
-from sms.optout import ALPHABET, MAX_ID, TOKEN_LENGTH, optout_for, optout_token
+from sms.optout import ALPHABET, MAX_ID, TOKEN_LENGTH, Optout, optout_for, optout_token
 from sms.rules.links import (
     CODE_LENGTH,
     MAX_CONTACT_ID,
@@ -210,6 +210,10 @@ def test_a_null_id_gives_null_as_the_functions_are_strict(a_row):
     assert got == {"code": None, "token": None}
 
 
+LINK = Optout("link", lambda contact_id, code="": "\nStop " + "0" * TOKEN_LENGTH, TOKEN_LENGTH + 6)
+CODE = Value("Ab3dE5gH")
+
+
 @pytest.mark.parametrize(
     "code",
     [
@@ -219,6 +223,8 @@ def test_a_null_id_gives_null_as_the_functions_are_strict(a_row):
         lambda: LinkCode(Value(-1), Value(1), Value(0)),
         lambda: OptoutToken(Value(MAX_ID + 1), Value(1)),
         lambda: OptoutToken(Value(1), Value(-1)),
+        lambda: optout_suffix(LINK, sendout_id=Value(1), contact_id=Value(MAX_ID + 1), code=CODE),
+        lambda: optout_suffix(LINK, sendout_id=Value(1), contact_id=Value(-1), code=CODE),
     ],
 )
 def test_an_id_past_its_range_is_a_database_error_never_a_wrong_code(a_row, code):
