@@ -275,7 +275,7 @@ class Contact(models.Model):
                     condition=models.Q(**{f"{name}_e164": "", f"{name}_problem": ""}),
                     name=f"contact_{name}_raw",
                 )
-                for name in ("mobile_phone", "work_phone")
+                for name in CONTACT_PHONE_FIELDS
             ),
         ]
 

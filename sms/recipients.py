@@ -431,10 +431,9 @@ def recipients_summarise(
             link=link,
         )
         if len(summary.samples) < min(SAMPLE_SIZE, summary.sendable):
-            summary.samples = _samples_sql(
-                decided=decided,
-                params=params,
+            summary.samples = _samples(
                 members=members,
+                ids=_sample_ids_sql(decided=decided, params=params),
                 phone_field=phone_field,
                 template=template,
                 suffix=suffix,
@@ -497,31 +496,15 @@ def _first_sendable(
     return samples
 
 
-def _samples_sql(
-    *,
-    decided: str,
-    params: tuple,
-    members,
-    phone_field: str,
-    template: MessageTemplate,
-    suffix: Callable[[int, str], str] | None,
-    link: LinkFor | None,
-) -> list[Recipient]:
-    """The first ``SAMPLE_SIZE`` sendable recipients decided by SQL (``decided``,
-    ``params``): when they are not among the first ``SAMPLE_SCAN`` members."""
+def _sample_ids_sql(*, decided: str, params: tuple) -> list[int]:
+    """The ids of the first ``SAMPLE_SIZE`` sendable recipients decided by SQL
+    (``decided``, ``params``): when they are not among the first ``SAMPLE_SCAN``
+    members."""
     sql = f"SELECT id FROM ({decided}) q WHERE sr_reason IS NULL ORDER BY id LIMIT {SAMPLE_SIZE}"
     with transaction.atomic(), connection.cursor() as cursor:
         sqlrender.jit_off(cursor)
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    return _samples(
-        members=members,
-        ids=ids,
-        phone_field=phone_field,
-        template=template,
-        suffix=suffix,
-        link=link,
-    )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _samples(
