@@ -407,6 +407,9 @@ SMS_RECONCILE_GRACE = env.float("SMS_RECONCILE_GRACE", default=30.0)
 SMS_RECONCILE_GIVE_UP = env.float("SMS_RECONCILE_GIVE_UP", default=900.0)
 SMS_LOST_WORK_SECONDS = env.float("SMS_LOST_WORK_SECONDS", default=90.0)
 SMS_SWEEP_INTERVAL = env.float("SMS_SWEEP_INTERVAL", default=10.0)
+# A target group of more members than this has its messages written by the
+# worker right after the Yes (sms.sendouts.write), not inside the Yes's request.
+SMS_WRITE_INLINE_MAX = env.int("SMS_WRITE_INLINE_MAX", default=20_000)
 # Scheduled sendouts: the dispatcher (beat) queues those that are due every
 # SMS_SCHEDULE_INTERVAL seconds. SMS_CLOCK_FILE (tests and rehearsals only) names a
 # file whose ISO 8601 time the scheduling decisions read instead of the real time.

@@ -295,6 +295,14 @@ class Sendout(models.Model):
         default=True,
         help_text=_("URLs in the message go out as short links that count clicks."),
     )
+    # A large group's messages are written by the worker after the Yes
+    # (``sms.sendouts.write``); until then the record stands for them.
+    messages_written = models.BooleanField(
+        _("messages written"),
+        default=True,
+        editable=False,
+        help_text=_("Whether the recipients' messages have been written for sending."),
+    )
 
     class Meta:
         verbose_name = _("sendout")
@@ -332,6 +340,8 @@ class Sendout(models.Model):
     def counts(self) -> dict[str, int]:
         """Recipients per message status: from ``count_*`` annotations when the
         selector added them (one query for a list), else counted now."""
+        if not self.messages_written:
+            return self._counts_recorded()
         if hasattr(self, "count_recipients"):
             counts = {
                 status.value: getattr(self, f"count_{status.value}") for status in MessageStatus
@@ -341,6 +351,19 @@ class Sendout(models.Model):
         found = dict(self.messages.order_by().values_list("status").annotate(n=models.Count("id")))
         counts = {status.value: found.get(status.value, 0) for status in MessageStatus}
         counts["recipients"] = sum(found.values())
+        return counts
+
+    def _counts_recorded(self) -> dict[str, int]:
+        """The counts before the messages are written: the record's figures,
+        every sendable recipient pending (a cancelled sendout's cancelled)."""
+        recipients = self.record.get("recipients", {})
+        sendable = recipients.get("sendable", 0)
+        counts = {status.value: 0 for status in MessageStatus}
+        cancelled = self.status == SendoutStatus.CANCELLED
+        open_status = MessageStatus.CANCELLED if cancelled else MessageStatus.PENDING
+        counts[open_status.value] = sendable
+        counts[MessageStatus.SKIPPED.value] = sum(recipients.get("skipped", {}).values())
+        counts["recipients"] = recipients.get("total", 0)
         return counts
 
     @property

@@ -141,12 +141,24 @@ NO_OPTOUT = Optout("", _no_suffix, 0)
 
 
 def optout_for(
-    *, sms_settings: SmsSettings, sender: str, purpose: str, sendout_id: int = PREVIEW_SENDOUT_ID
+    *,
+    sms_settings: SmsSettings,
+    sender: str,
+    purpose: str,
+    sendout_id: int = PREVIEW_SENDOUT_ID,
+    style: str | None = None,
 ) -> Optout:
-    """The opt-out of a sendout (``sendout_id``; a preview's when left out)."""
-    if purpose != Purpose.MARKETING or not settings.SMS_OPTOUT_IN_TEXT:
+    """The opt-out of a sendout (``sendout_id``; a preview's when left out).
+    ``style`` ("link", "reply" or "") keeps the one a sendout was confirmed with
+    (its record's), whatever the settings say since."""
+    if style is None:
+        style = ""
+        if purpose == Purpose.MARKETING and settings.SMS_OPTOUT_IN_TEXT:
+            by_reply = sms_settings.optout_by_reply and sender == OPERATOR_SENDER
+            style = "reply" if by_reply else "link"
+    if not style:
         return NO_OPTOUT
-    if sms_settings.optout_by_reply and sender == OPERATOR_SENDER:
+    if style == "reply":
         text = "\n" + settings.SMS_OPTOUT_REPLY_TEXT
         return Optout("reply", lambda contact_id, code="": text, len(text))
     optout_ids_or_refuse(sendout_id=sendout_id)

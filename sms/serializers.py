@@ -364,6 +364,7 @@ class SendoutSerializer(serializers.ModelSerializer):
             "link_tracking",
             "clicks",
             "replies",
+            "messages_written",
         ]
 
     def get_counts(self, sendout: Sendout) -> dict[str, int]:

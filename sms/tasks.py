@@ -12,6 +12,11 @@ def sendout_dispatch(sendout_id: int) -> int:
     return send.sendout_run_dispatch(sendout_id=sendout_id)
 
 
+@shared_task(name="sms.tasks.sendout_write", acks_late=True)
+def sendout_write(sendout_id: int) -> int:
+    return send.sendout_run_write(sendout_id=sendout_id)
+
+
 @shared_task(name="sms.tasks.sendout_send_chunk", acks_late=True)
 def sendout_send_chunk(sendout_id: int, message_ids: list[int]) -> int:
     return send.sendout_run_chunk(sendout_id=sendout_id, message_ids=message_ids)

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "sms.tasks.sendout_dispatch"
 CHUNK_TASK = "sms.tasks.sendout_send_chunk"
+WRITE_TASK = "sms.tasks.sendout_write"
 
 
 class Claimed(NamedTuple):
@@ -52,12 +53,24 @@ def sendout_enqueue(*, sendout_id: int) -> None:
     """Hand the sendout to the workers. If the broker cannot be reached, the
     sendout stays queued with its quota reserved, and the sweeper enqueues it
     again; the user's request still succeeds."""
+    _enqueue_or_log(DISPATCH_TASK, sendout_id, "could not enqueue")
+
+
+def sendout_write_enqueue(*, sendout_id: int) -> None:
+    """Hand the writing of a large sendout's messages to the workers (then its
+    sending, unless it is scheduled). If the broker cannot be reached, the
+    sweeper enqueues it again, or the dispatch writes them at the scheduled time."""
+    _enqueue_or_log(WRITE_TASK, sendout_id, "could not enqueue its writing")
+
+
+def _enqueue_or_log(task: str, sendout_id: int, failure: str) -> None:
     try:
-        current_app.send_task(DISPATCH_TASK, args=[sendout_id])
+        current_app.send_task(task, args=[sendout_id])
     except Exception:
         logger.exception(
-            "sms sendout %s: could not enqueue; the sweeper will retry",
+            "sms sendout %s: %s; the sweeper will retry",
             sendout_id,
+            failure,
             extra={"sendout_id": sendout_id},
         )
 

@@ -1,94 +1,34 @@
 """Creating a sendout: validate, write every recipient's message in one
 ``INSERT ... SELECT`` (``sms.sendouts.insert``: rendered and decided by the
-database), check the totals, reserve the quota, enqueue the sending when the
-transaction commits. A refusal after the INSERT rolls it back: nothing written."""
+database; for a large group only tallied, and written by the worker right after:
+``sms.sendouts.write``), check the totals, reserve the quota, enqueue the
+sending when the transaction commits. A refusal rolls it all back: nothing
+written."""
 
 import logging
-import re
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Expression, F, Max, Value
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from sms import sqlcodes, sqlrender
 from sms.checks import (
     sender_authorised_or_refuse,
     sendout_validate,
     sms_enabled_or_refuse,
 )
-from sms.links import link_for, links_create
+from sms.links import links_create
 from sms.models import Sendout
-from sms.optout import Optout, optout_for
+from sms.optout import optout_for
 from sms.quota import quota_reserve, sms_settings_for
 from sms.rules.purposes import DEFAULT_PURPOSE, Purpose
 from sms.schedule import send_at_validate
-from sms.sendouts.common import log_ids, sendout_enqueue
-from sms.sendouts.insert import Written, messages_insert
+from sms.sendouts.common import log_ids, sendout_enqueue, sendout_write_enqueue
+from sms.sendouts.write import messages_decide, sendout_record, write_inline
 from sms.statuses import SendoutStatus
 from sms.windows import start_time_outside_window, window_override_allowed_or_refuse
 from targetgroups.models import TargetGroup
-from targetgroups.selectors import target_group_members
-
-
-def sendout_record(*, written: Written) -> dict:
-    """The accountability record of a sendout, written once at creation: what
-    the confirmation showed (recipients, skips by reason, messages) and the
-    sendable recipients per legal basis."""
-    return {
-        "recipients": {
-            "total": written.total,
-            "sendable": written.sendable,
-            "skipped": dict(sorted(written.skipped.items())),
-        },
-        "messages": written.messages,
-        "legal_basis": dict(sorted(written.bases.items())),
-    }
-
-
-def _codes_sql(
-    *, sendout_id: int, optout: Optout, tracked: bool, target_group: TargetGroup
-) -> tuple:
-    """The SQL of each recipient's short links and opt-out (``sms.sqlcodes``),
-    after refusing ids past the codes' range."""
-    link = None
-    suffix = None
-    if optout.style != "link":
-        if optout.chars:
-            suffix = sqlrender.text_value(optout.suffix(0, ""))
-        if not tracked:
-            return link, suffix
-    contact_id_max = (
-        target_group_members(target_group=target_group).order_by().aggregate(m=Max("id"))["m"]
-    )
-    sqlcodes.code_ids_or_refuse(
-        sendout_id=sendout_id,
-        contact_id_max=contact_id_max,
-        links=tracked,
-        optout=optout.style == "link",
-    )
-    if tracked:
-
-        def link(index: int) -> Expression:
-            return sqlcodes.short_link(Value(sendout_id), F("id"), Value(index))
-
-    if optout.style == "link":
-        suffix = sqlcodes.optout_suffix(optout, sendout_id=Value(sendout_id), contact_id=F("id"))
-    return link, suffix
-
-
-def _codes_one_septet(*, sendout_id: int, optout: Optout, template, tracked: bool) -> bool:
-    """Whether the links and opt-out of a sendout are all one-septet characters:
-    their words and prefixes are the same for every recipient, and their codes
-    are base 62, so one recipient's (contact 0) answers for all."""
-    texts = [optout.suffix(0, "")] if optout.chars else []
-    if tracked:
-        link = link_for(sendout_id=sendout_id)
-        texts += [link(0, slot.index) for slot in template.links]
-    return not re.search(sqlrender.NOT_ONE_SEPTET, "".join(texts))
-
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +54,11 @@ def sendout_create(
     reason) by one INSERT ... SELECT, checks the count the user confirmed on the
     totals of the rows written, reserves the quota (or refuses, and the rollback
     leaves nothing written) and enqueues the sending when the transaction
-    commits. A repeated ``idempotency_key`` of the same user answers the first
-    sendout and creates nothing.
+    commits. A group of more than ``SMS_WRITE_INLINE_MAX`` members is only
+    tallied (the same decision, the same totals), and the worker writes its
+    messages right after (``sms.sendouts.write``). A repeated
+    ``idempotency_key`` of the same user answers the first sendout and creates
+    nothing.
 
     With ``send_at`` (a minute to 90 days ahead) the sendout is ``scheduled``:
     everything above happens now, and the dispatcher (``sms.schedule``) hands it
@@ -213,8 +156,7 @@ def _sendout_create(
         messages_per_hour=messages_per_hour or None,
         link_tracking=request.link_tracking,
     )
-    tracked = bool(request.template.links)
-    if tracked:
+    if request.template.links:
         links_create(sendout=sendout, template=request.template)
     optout = optout_for(
         sms_settings=sms_settings,
@@ -222,20 +164,14 @@ def _sendout_create(
         purpose=request.purpose,
         sendout_id=sendout.pk,
     )
-    link_sql, suffix_sql = _codes_sql(
-        sendout_id=sendout.pk, optout=optout, tracked=tracked, target_group=target_group
-    )
-    written = messages_insert(
+    # A large group's messages are written by the worker (sms.sendouts.write).
+    sendout.messages_written = write_inline(target_group=target_group)
+    written = messages_decide(
         sendout=sendout,
         target_group=target_group,
-        phone_field=request.phone_field,
         template=request.template,
-        purpose=request.purpose,
-        link=link_sql,
-        suffix=suffix_sql,
-        codes_one_septet=_codes_one_septet(
-            sendout_id=sendout.pk, optout=optout, template=request.template, tracked=tracked
-        ),
+        optout=optout,
+        write=sendout.messages_written,
     )
     total = written.messages
     sender_authorised_or_refuse(
@@ -262,7 +198,7 @@ def _sendout_create(
     quota_reserve(organisation=organisation, amount=total, sendout=sendout, created_by=created_by)
     sendout.recipients_total = written.total
     sendout.record = sendout_record(written=written) | {"optout": optout.style}
-    sendout.save(update_fields=["recipients_total", "record"])
+    sendout.save(update_fields=["recipients_total", "record", "messages_written"])
     sendable = written.sendable
     skipped = written.total - sendable
     logger.info(
@@ -275,6 +211,9 @@ def _sendout_create(
         | {"recipients": sendable, "skipped": skipped}
         | {"messages_reserved": total, "user_id": created_by.pk},
     )
-    if send_at is None:
+    if not sendout.messages_written:
+        # Written now, whenever it is to be sent; the dispatch writes first too.
+        transaction.on_commit(lambda: sendout_write_enqueue(sendout_id=sendout.pk))
+    elif send_at is None:
         transaction.on_commit(lambda: sendout_enqueue(sendout_id=sendout.pk))
     return sendout

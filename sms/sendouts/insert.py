@@ -132,6 +132,55 @@ def messages_insert(
     return written
 
 
+def messages_tally(
+    *,
+    target_group: TargetGroup,
+    phone_field: str,
+    template: MessageTemplate,
+    purpose: str,
+    link: sqlrender.LinkExpression | None,
+    suffix: Expression | None,
+    codes_one_septet: bool = False,
+) -> Written:
+    """The totals ``messages_insert`` would answer, from one aggregate over the
+    same decision, writing nothing. ``link`` and ``suffix`` may stand for every
+    recipient's by one of the same length (``sms.sendouts.write``)."""
+    decided, params = sqlrender.decided_sql(
+        target_group=target_group,
+        phone_field=phone_field,
+        template=template,
+        purpose=purpose,
+        link=link,
+        suffix=suffix,
+        all_texts=False,
+        codes_one_septet=codes_one_septet,
+    )
+    sql = f"""
+        SELECT sr_reason, legal_basis, COUNT(*),
+            SUM(({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE}),
+            SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
+            MAX(id)
+        FROM ({decided}) q
+        GROUP BY 1, 2
+    """
+    written = Written()
+    with connection.cursor() as cursor:
+        sqlrender.jit_off(cursor)  # inside the sendout's transaction
+        cursor.execute(sql, (FINNISH_PREFIX, *params))
+        rows = cursor.fetchall()
+    for reason, basis, count, billed, finnish, contact_id_max in rows:
+        written.total += count
+        written.contact_id_max = max(written.contact_id_max or 0, contact_id_max)
+        if reason is not None:
+            written.skipped[reason] += count
+            continue
+        written.sendable += count
+        written.messages += billed
+        written.finnish += finnish
+        written.bases[basis] += count
+    return written
+
+
 CONTACTS_LOCK = 210019
 """The first key of an organisation's contacts lock: the trigger of migration
 ``sms/0019`` takes it (exclusive) before a contact is deleted."""

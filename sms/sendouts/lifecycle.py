@@ -17,7 +17,7 @@ from core.errors import DomainError
 from sms import clock
 from sms.models import OutboundMessage, Sendout
 from sms.quota import quota_refund
-from sms.sendouts.common import log_ids, sendout_enqueue
+from sms.sendouts.common import log_ids, sendout_enqueue, sendout_write_enqueue
 from sms.sendouts.reconcile import BATCH as RECONCILE_BATCH
 from sms.sendouts.reconcile import (
     Reconciled,
@@ -44,6 +44,8 @@ def sendout_finish_if_done(*, sendout_id: int) -> bool:
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
         if not sendout_can_move(sendout.status, SendoutStatus.COMPLETED):
             return False
+        if not sendout.messages_written:  # the worker writes them (sms.sendouts.write)
+            return False
         if sendout.messages.filter(status__in=MESSAGE_OPEN_STATUSES).exists():
             return False
         sendout.status = SendoutStatus.COMPLETED
@@ -67,6 +69,8 @@ def sendout_cancel(*, sendout: Sendout, cancelled_by: AbstractBaseUser | None = 
         status__in=allowed_previous(MessageStatus.CANCELLED)
     )
     refund = pending.aggregate(n=Sum("messages"))["n"] or 0
+    if not sendout.messages_written:  # nothing written, nothing sent: all of it
+        refund = sendout.messages_charged
     pending.update(
         status=MessageStatus.CANCELLED, reason=MessageReason.CANCELLED, updated_at=timezone.now()
     )
@@ -138,13 +142,32 @@ def sweep_stuck_messages(
     return lost
 
 
+def sendouts_unwritten(*, older_than: timedelta | None = None) -> list[int]:
+    """Open sendouts created more than ``older_than`` (default
+    ``SMS_LOST_WORK_SECONDS``) ago whose messages are still not written: their
+    writing task was lost (a broker out of reach, a worker that died). A
+    scheduled one is left to the dispatch at its time, which writes first."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.SMS_LOST_WORK_SECONDS)
+    return list(
+        Sendout.objects.filter(
+            messages_written=False,
+            status__in=[SendoutStatus.QUEUED, SendoutStatus.SENDING],
+            created_at__lt=timezone.now() - older_than,
+        ).values_list("id", flat=True)
+    )
+
+
 def sendout_run_sweep() -> int:
-    """Sweep, then hand every sendout that lost its queued work to the workers
-    again; answers how many."""
+    """Sweep, then hand every sendout that lost its queued work (or the writing
+    of its messages) to the workers again; answers how many."""
     lost = sweep_stuck_messages()
     for sendout_id in lost:
         sendout_enqueue(sendout_id=sendout_id)
-    return len(lost)
+    unwritten = sendouts_unwritten()
+    for sendout_id in unwritten:
+        sendout_write_enqueue(sendout_id=sendout_id)
+    return len(lost) + len(unwritten)
 
 
 def messages_reconcile_unknown(*, messages: QuerySet[OutboundMessage]) -> Counter[str]:

@@ -58,6 +58,7 @@ from sms.sendouts.common import (
 )
 from sms.sendouts.lifecycle import sendout_finish_if_done
 from sms.sendouts.record import record_results
+from sms.sendouts.write import sendout_messages_write
 from sms.statuses import (
     SENDOUT_OPEN_STATUSES,
     MessageReason,
@@ -79,9 +80,13 @@ def sendout_dispatch(*, sendout_id: int) -> list[list[int]]:
 def sendout_dispatch_chunks(*, sendout_id: int) -> Iterator[list[int]]:
     """Mark the sendout started (now, not when iterated) and answer its pending
     messages' ids in chunks of ``SMS_CHUNK_SIZE``, read as they are handed on:
-    the worker holds a chunk, not the ids of a million messages (#21)."""
+    the worker holds a chunk, not the ids of a million messages (#21). A
+    sendout whose messages the Yes only tallied has them written first."""
+    sendout_messages_write(sendout_id=sendout_id)
     with transaction.atomic():
         sendout = Sendout.objects.select_for_update().get(pk=sendout_id)
+        if not sendout.messages_written:  # another task writes them, then dispatches
+            return iter(())
         if sendout_can_move(sendout.status, SendoutStatus.SENDING):
             sendout.status = SendoutStatus.SENDING
             sendout.started_at = sendout.started_at or timezone.now()  # resumed: kept
@@ -116,6 +121,20 @@ def _pending_chunks(sendout: Sendout) -> Iterator[list[int]]:
     )
     if not chunks:
         sendout_finish_if_done(sendout_id=sendout.pk)
+
+
+def sendout_run_write(*, sendout_id: int) -> int:
+    """Write a large sendout's messages (``sms.sendouts.write``), then dispatch
+    it unless it waits for its time (scheduled) or its user (paused); answers
+    the number of chunks handed on."""
+    sendout_messages_write(sendout_id=sendout_id)
+    sendout = Sendout.objects.filter(pk=sendout_id).only("status", "messages_written").first()
+    # Still unwritten: another task holds it, and dispatches it when written.
+    if sendout is None or not sendout.messages_written:
+        return 0
+    if sendout.status not in (SendoutStatus.QUEUED, SendoutStatus.SENDING):
+        return 0
+    return sendout_run_dispatch(sendout_id=sendout_id)
 
 
 def sendout_run_dispatch(*, sendout_id: int) -> int:

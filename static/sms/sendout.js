@@ -36,7 +36,9 @@
       ? interp(gettext("Cancelled · %(left)s of %(total)s recipients were texted before the cancellation"), {
         left: fmt(left), total: fmt(counts.recipients),
       })
-      : interp(gettext("%(progress)s done · %(done)s of %(total)s recipients handled"), {
+      : !sendout.messages_written
+        ? interp(gettext("Preparing the messages of %(total)s recipients…"), { total: fmt(counts.pending) })
+        : interp(gettext("%(progress)s done · %(done)s of %(total)s recipients handled"), {
         // Translators: a percentage; Finnish writes a space before the sign ("100 %").
         progress: interp(gettext("%(n)s%"), { n: fmt(sendout.progress) }),
         done: fmt(counts.recipients - counts.pending - counts.sending),

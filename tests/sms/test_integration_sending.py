@@ -75,14 +75,23 @@ def statuses(sendout: Sendout) -> dict[str, OutboundMessage]:
     return {m.to: m for m in OutboundMessage.objects.filter(sendout=sendout).exclude(to="")}
 
 
+@pytest.mark.parametrize(
+    "write_inline_max", [20_000, 10], ids=["written-by-the-yes", "by-the-worker"]
+)
 def test_every_sendable_recipient_receives_exactly_one_text(
-    org, user, town_group, standin, start_worker
+    settings, org, user, town_group, standin, start_worker, write_inline_max
 ):
+    """Written by the Yes, or (a group over ``SMS_WRITE_INLINE_MAX``) by the
+    worker's writing task before it sends."""
+    settings.SMS_WRITE_INLINE_MAX = write_inline_max
     SmsSettingsFactory(organisation=org, quota=1000)
     contacts = sendable_contacts(org, 40)
     skipped = unsendable_contacts(org)
     start_worker()
-    sendout = wait_until_done(create_sendout(target_group=town_group, created_by=user))
+    created = create_sendout(target_group=town_group, created_by=user)
+    assert created.messages_written == (write_inline_max > 45)
+    sendout = wait_until_done(created)
+    assert sendout.messages_written
 
     expected = {c.mobile_phone: f"Hei {c.first_name}, tervetuloa!" for c in contacts}
     assert standin.count_by_to() == dict.fromkeys(expected, 1)
