@@ -271,8 +271,11 @@ def _claim_sql_parts(vendor: str) -> tuple[str, str, str]:
             SELECT 1 FROM {contact} c WHERE c.id = m.contact_id AND c.sms_opt_out
         )
         AND EXISTS (
+            -- "+ 0" here too: through o.id = m.sendout_id PostgreSQL could
+            -- reach the slice by the (sendout, status) index, every pending
+            -- message of the sendout (230 ms a claim at 1,000,000).
             SELECT 1 FROM {sendout} o
-            WHERE o.id = m.sendout_id AND o.status IN ({statuses(SENDOUT_OPEN_STATUSES)})
+            WHERE o.id = m.sendout_id + 0 AND o.status IN ({statuses(SENDOUT_OPEN_STATUSES)})
             AND NOT EXISTS (
                 SELECT 1 FROM {suppressed} s
                 WHERE s.organisation_id = o.organisation_id AND s.number = m.{quote("to")}
