@@ -117,7 +117,7 @@ def messages_insert(
     with connection.cursor() as cursor:
         sqlrender.jit_off(cursor)  # inside the sendout's transaction
         contacts_hold(cursor, organisation_id=target_group.organisation_id)
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and _may_create_temporary_tables(cursor):
             # PostgreSQL plans no parallel workers for an INSERT ... SELECT, but
             # does for a CREATE TABLE ... AS: the members are decided there, by
             # as many processes as it gives, then written from that table.
@@ -179,6 +179,14 @@ def messages_tally(
         written.finnish += finnish
         written.bases[basis] += count
     return written
+
+
+def _may_create_temporary_tables(cursor) -> bool:
+    """Whether the database role may create temporary tables (PostgreSQL grants
+    it to everyone unless an administrator revoked it): without, the messages
+    are written by one ``INSERT ... SELECT``, in one process."""
+    cursor.execute("SELECT has_database_privilege(current_database(), 'TEMPORARY')")
+    return cursor.fetchone()[0]
 
 
 CONTACTS_LOCK = 210019

@@ -5,6 +5,7 @@ reserved, nothing on a refusal); the write trues the bill up in its own
 transaction; a cancellation, a lost task or a second task neither loses nor
 doubles a message. (Concurrency on PostgreSQL at the end.)"""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -294,3 +295,35 @@ def test_the_write_keeps_the_optout_the_yes_confirmed(
     assert len(bodies) == (3 if on_at_the_yes else 1)  # each recipient's own link, or none
     assert all(("/s/o/" in body) == on_at_the_yes for body in bodies)
     assert sendout.messages_charged == sendout.record["messages"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("inline_max", [20_000, 2], ids=["by-the-yes", "by-the-worker"])
+def test_a_role_that_may_not_create_temporary_tables_writes_too(
+    settings, org, user, group, quota, inline_max
+):
+    """The Yes decides a group's members into a temporary table (parallel
+    workers); a database role without that privilege writes in one statement."""
+    settings.SMS_WRITE_INLINE_MAX = inline_max
+    role = f"sms_no_temp_{os.getpid()}"
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(
+            f"REVOKE TEMPORARY ON DATABASE {quote(connection.settings_dict['NAME'])} FROM PUBLIC"
+        )
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT has_database_privilege(current_database(), 'TEMPORARY')")
+        assert cursor.fetchone() == (False,)
+    try:
+        sendout = create_sendout(
+            target_group=group, created_by=user, body=BODY, expected_messages=4
+        )
+        sendout_messages_write(sendout_id=sendout.pk)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert sendout.messages.count() == 5
+    assert sendout.messages.filter(status=MessageStatus.PENDING).count() == 3
