@@ -61,6 +61,12 @@ def members_over(*, target_group: TargetGroup, limit: int) -> bool:
     return members[: limit + 1].count() > limit
 
 
+def write_inline(*, target_group: TargetGroup) -> bool:
+    """Whether the Yes writes the group's messages itself (a group of at most
+    ``SMS_WRITE_INLINE_MAX`` members)."""
+    return not members_over(target_group=target_group, limit=settings.SMS_WRITE_INLINE_MAX)
+
+
 def _codes_sql(
     *, sendout_id: int, optout: Optout, tracked: bool, target_group: TargetGroup
 ) -> tuple:
@@ -178,15 +184,8 @@ def sendout_messages_write(*, sendout_id: int) -> bool:
             .filter(pk=sendout_id)
             .first()
         )
-        if (
-            sendout is None
-            or sendout.messages_written
-            or sendout.status
-            in (
-                SendoutStatus.CANCELLED,
-                SendoutStatus.COMPLETED,
-            )
-        ):
+        finished = (SendoutStatus.CANCELLED, SendoutStatus.COMPLETED)
+        if sendout is None or sendout.messages_written or sendout.status in finished:
             return False
         sms_settings = sms_settings_for(organisation=sendout.organisation)
         try:
@@ -273,8 +272,3 @@ def _cancel_unwritten(*, sendout: Sendout, code: str, detail: str) -> None:
         code,
         extra=log_ids(sendout) | {"code": code, "messages_refunded": charged},
     )
-
-
-def write_inline(*, target_group: TargetGroup) -> bool:
-    """Whether the Yes writes the group's messages itself."""
-    return not members_over(target_group=target_group, limit=settings.SMS_WRITE_INLINE_MAX)
