@@ -42,10 +42,29 @@ class Written:
     finnish: int = 0
     skipped: Counter = field(default_factory=Counter)
     bases: Counter = field(default_factory=Counter)
-    contact_id_max: int | None = None
     unencoded: int = 0
     """Sendable messages whose carrier figures the INSERT left blank (a text
     not all of the GSM 03.38 default alphabet)."""
+
+    def add(
+        self,
+        reason: str | None,
+        basis: str,
+        count: int,
+        billed: int,
+        finnish: int,
+        unencoded: int = 0,
+    ) -> None:
+        """One group of rows: skipped for ``reason``, or sendable (``None``)."""
+        self.total += count
+        if reason is not None:
+            self.skipped[reason] += count
+            return
+        self.sendable += count
+        self.messages += billed
+        self.finnish += finnish
+        self.bases[basis] += count
+        self.unencoded += unencoded
 
 
 def messages_insert(
@@ -158,8 +177,7 @@ def messages_tally(
     sql = f"""
         SELECT sr_reason, legal_basis, COUNT(*),
             SUM(({CHARS_PER_MESSAGE - 1} + sr_chars) / {CHARS_PER_MESSAGE}),
-            SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
-            MAX(id)
+            SUM(CASE WHEN SUBSTR(sr_to, 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END)
         FROM ({decided}) q
         GROUP BY 1, 2
     """
@@ -168,16 +186,8 @@ def messages_tally(
         sqlrender.jit_off(cursor)  # inside the sendout's transaction
         cursor.execute(sql, (FINNISH_PREFIX, *params))
         rows = cursor.fetchall()
-    for reason, basis, count, billed, finnish, contact_id_max in rows:
-        written.total += count
-        written.contact_id_max = max(written.contact_id_max or 0, contact_id_max)
-        if reason is not None:
-            written.skipped[reason] += count
-            continue
-        written.sendable += count
-        written.messages += billed
-        written.finnish += finnish
-        written.bases[basis] += count
+    for reason, basis, count, billed, finnish in rows:
+        written.add(reason, basis, count, billed, finnish)
     return written
 
 
@@ -214,7 +224,7 @@ def _written(cursor, *, sendout_id: int) -> Written:
         f"""
         SELECT status, reason, legal_basis, COUNT(*), SUM(messages),
             SUM(CASE WHEN SUBSTR("to", 1, {len(FINNISH_PREFIX)}) = %s THEN 1 ELSE 0 END),
-            MAX(contact_id), SUM(CASE WHEN encoding = '' THEN 1 ELSE 0 END)
+            SUM(CASE WHEN encoding = '' THEN 1 ELSE 0 END)
         FROM {table} WHERE sendout_id = %s
         GROUP BY status, reason, legal_basis
         """,
@@ -222,18 +232,9 @@ def _written(cursor, *, sendout_id: int) -> Written:
     )
     written = Written()
     rows = cursor.fetchall()
-    for status, reason, basis, count, billed, finnish, contact_id_max, unencoded in rows:
-        written.total += count
-        if contact_id_max is not None:
-            written.contact_id_max = max(written.contact_id_max or 0, contact_id_max)
-        if status == MessageStatus.SKIPPED:
-            written.skipped[reason] += count
-            continue
-        written.sendable += count
-        written.messages += billed
-        written.finnish += finnish
-        written.bases[basis] += count
-        written.unencoded += unencoded
+    for status, reason, basis, count, billed, finnish, unencoded in rows:
+        skipped = reason if status == MessageStatus.SKIPPED else None
+        written.add(skipped, basis, count, billed, finnish, unencoded)
     return written
 
 

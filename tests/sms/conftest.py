@@ -109,3 +109,18 @@ def send_to_the_end() -> SendToTheEnd:
         raise AssertionError(f"still retrying after {MAX_ROUNDS} rounds")
 
     return send
+
+
+@pytest.fixture
+def handed_to_workers(monkeypatch) -> list[tuple[str, list, float | None]]:
+    """What the services hand to Celery (task name, args, countdown), recorded at
+    the library's door instead of reaching a broker."""
+    from celery import current_app
+
+    handed: list[tuple[str, list, float | None]] = []
+
+    def send_task(name: str, args=None, countdown=None, **options):
+        handed.append((name, list(args or []), countdown))
+
+    monkeypatch.setattr(current_app._get_current_object(), "send_task", send_task)
+    return handed

@@ -333,21 +333,6 @@ def test_a_message_stays_unknown_and_charged_only_when_the_provider_cannot_be_as
     assert_books_balance(org, sendout, topped_up=20)
 
 
-@pytest.fixture
-def handed_to_workers(monkeypatch) -> list[tuple[str, list, float | None]]:
-    """What the services hand to Celery (task name, args, countdown), recorded at
-    the library's door instead of reaching a broker."""
-    from celery import current_app
-
-    handed: list[tuple[str, list, float | None]] = []
-
-    def send_task(name: str, args=None, countdown=None, **options):
-        handed.append((name, list(args or []), countdown))
-
-    monkeypatch.setattr(current_app._get_current_object(), "send_task", send_task)
-    return handed
-
-
 def test_dispatch_hands_each_chunk_to_the_workers(org, user, town_group, handed_to_workers):
     SmsSettingsFactory(organisation=org, quota=100)
     sendable_contacts(org, 7)

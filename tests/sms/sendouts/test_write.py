@@ -13,12 +13,20 @@ from django.db import connection
 
 from core.errors import DomainError
 from crm.models import Contact
-from sms.models import OutboundMessage, QuotaKind, QuotaTransaction, Sendout
+from sms.models import (
+    OutboundMessage,
+    QuotaKind,
+    QuotaTransaction,
+    SenderAuthorisation,
+    SenderName,
+    Sendout,
+)
 from sms.quota import quota_adjust
 from sms.selectors import quota_balance
 from sms.sendouts.lifecycle import (
     sendout_cancel,
     sendout_finish_if_done,
+    sendout_run_sweep,
     sendouts_unwritten,
     sweep_stuck_messages,
 )
@@ -327,3 +335,46 @@ def test_a_role_that_may_not_create_temporary_tables_writes_too(
             cursor.execute("RESET ROLE")
     assert sendout.messages.count() == 5
     assert sendout.messages.filter(status=MessageStatus.PENDING).count() == 3
+
+
+def test_the_yes_hands_the_write_to_the_workers_and_the_sweeper_hands_it_again(
+    deferred, org, user, group, quota, handed_to_workers, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sendout = create_sendout(target_group=group, created_by=user, body=BODY)
+    assert handed_to_workers == [("sms.tasks.sendout_write", [sendout.pk], None)]
+    assert sendout_run_sweep() == 0  # young: its task is on its way
+    Sendout.objects.filter(pk=sendout.pk).update(created_at=sendout.created_at - timedelta(hours=1))
+    assert sendout_run_sweep() == 1
+    assert handed_to_workers[1:] == [("sms.tasks.sendout_write", [sendout.pk], None)]
+
+
+def test_a_broker_out_of_reach_leaves_the_write_to_the_sweeper(
+    deferred, monkeypatch, caplog, org, user, group, quota, django_capture_on_commit_callbacks
+):
+    from celery import current_app
+
+    def unreachable(name, args=None, **options):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(current_app._get_current_object(), "send_task", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        sendout = create_sendout(target_group=group, created_by=user, body=BODY)
+    assert Sendout.objects.filter(pk=sendout.pk, messages_written=False).exists()
+    assert sendout.messages_reserved == 4
+    assert "could not enqueue its writing; the sweeper will retry" in caplog.text
+
+
+def test_a_sender_no_longer_authorised_at_the_write_cancels_and_refunds(deferred, org, user, group):
+    SmsSettingsFactory(
+        organisation=org, quota=QUOTA, named_senders_enabled=True, approved=["AcmeOy"]
+    )
+    sendout = create_sendout(target_group=group, created_by=user, body=BODY, sender="AcmeOy")
+    SenderName.objects.filter(name="AcmeOy").update(authorisation=SenderAuthorisation.PENDING)
+    assert not sendout_messages_write(sendout_id=sendout.pk)
+    sendout.refresh_from_db()
+    assert sendout.status == SendoutStatus.CANCELLED
+    assert sendout.record["written"] == {"refused": "sender_not_authorised"}
+    assert not sendout.messages.exists()
+    assert quota_balance(organisation=org) == QUOTA
+    assert_books_balance(org, sendout, topped_up=QUOTA)
